@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Install the real clients and servers the tests drive, only those that are missing.
+# Under CI=true a tool that is still missing afterwards is a failure.
+set -euo pipefail
+
+# command -> Debian package
+declare -A NEED=(
+  [curl]=curl
+  [ssh]=openssh-client
+  [scp]=openssh-client
+  [sshpass]=sshpass
+  [nmap]=nmap
+  [hydra]=hydra
+  [wrk]=wrk
+  [nginx]=nginx-light
+  [redis-cli]=redis-tools
+  [nft]=nftables
+  [ipset]=ipset
+  [ip]=iproute2
+  [named-checkzone]=bind9-utils
+  [dig]=bind9-dnsutils
+  [unbound]=unbound
+  [taskset]=util-linux
+  [sshd]=openssh-server
+)
+
+missing=()
+for cmd in "${!NEED[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${NEED[$cmd]}")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
+  echo "system-deps: installing ${pkgs[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+  # the packaged services must not hold our test ports
+  for svc in nginx unbound ssh; do $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; done
+  pkill -x nginx >/dev/null 2>&1 || true
+  pkill -x unbound >/dev/null 2>&1 || true
+  # a packaged sshd on port 22 must not stay (the ssh benchmark runs its own on loopback)
+  if [ -f /run/sshd.pid ]; then $SUDO kill "$(cat /run/sshd.pid)" >/dev/null 2>&1 || true; fi
+fi
+
+still=()
+for cmd in "${!NEED[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || still+=("$cmd")
+done
+if [ ${#still[@]} -gt 0 ]; then
+  echo "system-deps: still missing: ${still[*]}" >&2
+  [ "${CI:-}" = "true" ] && exit 1
+fi
+exit 0

@@ -1,0 +1,1 @@
+"""The honeyguard command line (Typer + Rich)."""

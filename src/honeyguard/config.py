@@ -1,0 +1,139 @@
+"""Typed settings, loaded from YAML and validated at start.
+
+A mistake gets a ConfigError naming the file, line and key. Nothing reads settings
+from globals: each component is handed the part it needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+from honeyguard.errors import ConfigError
+from honeyguard.yamlfile import load_yaml_file
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class _Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class Limits(_Settings):
+    """Caps that keep one hostile client from hurting the sensor or its other clients."""
+
+    max_connections: Positive = 2048  # process-wide
+    max_buffer_bytes: Positive = 65536  # unparsed input held for one connection (e.g. HTTP head)
+    max_request_bytes: Positive = 8 * 1024 * 1024  # one HTTP body, hashed whole, then the connection is cut
+    keep_body_bytes: Positive = 64 * 1024  # body bytes stored in the event
+    idle_timeout: Seconds = 30.0
+    session_timeout: Seconds = 300.0
+    max_commands: Positive = 1000  # shell commands or HTTP requests per connection
+
+
+class Listener(_Settings):
+    service: str  # a module name under honeyguard.sensor.services
+    port: Port  # the port attackers reach (recorded as dst_port)
+    host: str = "127.0.0.1"
+    bind_port: Port | None = None  # port map: bind here when ``port`` is privileged and we are not
+    persona: str | None = None  # a persona id from the personas folders
+    tls: bool = False
+
+
+class LoginCredential(_Settings):
+    username: str
+    password: str
+
+
+class SshSettings(_Settings):
+    accept_after_attempts: Annotated[int, msgspec.Meta(ge=0)] = 3  # 0 = only listed credentials
+    credentials: list[LoginCredential] = []
+    hostname: str = "web01"
+
+
+class CollectorLink(_Settings):
+    url: str = "http://127.0.0.1:8470"
+    token: str | None = None
+    token_file: str | None = None
+    batch_size: Positive = 1000
+    flush_interval: Seconds = 0.5
+    max_backoff: Seconds = 30.0
+
+
+class SensorSettings(_Settings):
+    name: str = "sensor-1"
+    location: str = "local"
+    listeners: list[Listener] = []
+    limits: Limits = msgspec.field(default_factory=Limits)
+    ssh: SshSettings = msgspec.field(default_factory=SshSettings)
+    collector: CollectorLink | None = None
+    persona_dirs: list[str] = []  # added to the built-in content/personas
+    artifact_max_bytes: Positive = 32 * 1024 * 1024
+    run_as: str | None = None  # drop privileges to this user after binding
+
+
+class ServerSettings(_Settings):
+    host: str = "127.0.0.1"
+    port: Port = 8470
+    events_db: str = "events.duckdb"  # relative to data_dir
+    state_url: str | None = None  # SQLAlchemy URL; default sqlite in data_dir
+
+
+class DetectSettings(_Settings):
+    enabled: bool = True
+    rule_dirs: list[str] = []  # added to the built-in content/rules
+
+
+class Settings(_Settings):
+    data_dir: str = ".honeyguard"
+    sensor: SensorSettings = msgspec.field(default_factory=SensorSettings)
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    detect: DetectSettings = msgspec.field(default_factory=DetectSettings)
+
+    def path(self, name: str) -> Path:
+        """A path under data_dir (absolute names pass through)."""
+        candidate = Path(name)
+        return candidate if candidate.is_absolute() else Path(self.data_dir) / candidate
+
+    @property
+    def state_url(self) -> str:
+        return self.server.state_url or f"sqlite:///{self.path('state.sqlite')}"
+
+
+DEFAULT_LISTENERS = [
+    Listener(service="http", port=8080, persona="apache-ubuntu"),
+    Listener(service="ssh", port=2222, persona="openssh-ubuntu-22.04"),
+]
+
+
+def default_settings(data_dir: str = ".honeyguard") -> Settings:
+    """What ``make run`` uses: HTTP 8080, SSH 2222, collector 8470, all on 127.0.0.1."""
+    return Settings(
+        data_dir=data_dir,
+        sensor=SensorSettings(listeners=list(DEFAULT_LISTENERS), collector=CollectorLink()),
+    )
+
+
+def load_settings(path: Path | None) -> Settings:
+    """The settings in ``path``, or the defaults when no file is given."""
+    if path is None:
+        return default_settings()
+    if not path.exists():
+        raise ConfigError("no such file", file=str(path))
+    settings = load_yaml_file(path, Settings, error=ConfigError)
+    _check(settings, path)
+    return settings
+
+
+def _check(settings: Settings, path: Path) -> None:
+    seen: set[tuple[str, int]] = set()
+    for index, listener in enumerate(settings.sensor.listeners):
+        bound = (listener.host, listener.bind_port or listener.port)
+        if bound in seen:
+            raise ConfigError(f"port {bound[1]} on {bound[0]} is listed twice", file=str(path),
+                              key=f"sensor.listeners[{index}].port")
+        seen.add(bound)

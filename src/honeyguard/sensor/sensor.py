@@ -1,0 +1,119 @@
+"""The sensor process: start every listener, run until told to stop, then flush everything."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+from pathlib import Path
+
+from honeyguard.clock import Clock, Entropy, SystemClock, SystemEntropy
+from honeyguard.config import Listener, SensorSettings
+from honeyguard.errors import ServiceError
+from honeyguard.model import UuidV7Factory
+from honeyguard.sensor.runtime import (
+    ConnectionGate,
+    EventSink,
+    Labeler,
+    Listening,
+    NoLabels,
+    SensorIdentity,
+    ServiceContext,
+)
+from honeyguard.sensor.services import service_registry
+
+log = logging.getLogger(__name__)
+
+
+class Sensor:
+    def __init__(self, settings: SensorSettings, *, sink: EventSink, data_dir: Path,
+                 labeler: Labeler | None = None, clock: Clock | None = None,
+                 entropy: Entropy | None = None) -> None:
+        self.settings = settings
+        self.ctx = ServiceContext(
+            identity=SensorIdentity(settings.name, settings.location),
+            limits=settings.limits,
+            clock=clock or SystemClock(),
+            ids=UuidV7Factory(entropy or SystemEntropy()),
+            sink=sink,
+            data_dir=data_dir,
+            gate=ConnectionGate(settings.limits.max_connections),
+            labeler=labeler or NoLabels(),
+            ssh=settings.ssh,
+            artifact_max_bytes=settings.artifact_max_bytes,
+            persona_dirs=[Path(p) for p in settings.persona_dirs],
+        )
+        self._listening: list[Listening] = []
+
+    async def start(self) -> None:
+        """Bind every listener, or none: a failure closes what was opened and raises ServiceError."""
+        registry = service_registry()
+        self.ctx.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for index, listener in enumerate(self.settings.listeners):
+                service = registry.get(listener.service)
+                if service is None:
+                    known = ", ".join(sorted(registry))
+                    raise ServiceError(f"sensor.listeners[{index}]: unknown service {listener.service!r} "
+                                       f"(known: {known})")
+                self._listening.append(await self._bind(service, listener))
+        except BaseException:
+            await self.close_listeners()
+            raise
+        _drop_privileges(self.settings.run_as)
+
+    async def _bind(self, service, listener: Listener) -> Listening:  # type: ignore[no-untyped-def]
+        try:
+            return await service.start(listener, self.ctx)
+        except OSError as exc:
+            port = listener.bind_port or listener.port
+            if exc.errno == errno.EADDRINUSE:
+                raise ServiceError(f"{listener.service} listener: port {port} on {listener.host} "
+                                   "is already in use") from None
+            if exc.errno == errno.EACCES:
+                raise ServiceError(f"{listener.service} listener: no permission to bind port {port} "
+                                   "(use bind_port with a port map, or CAP_NET_BIND_SERVICE)") from None
+            raise ServiceError(f"{listener.service} listener on {listener.host}:{port}: {exc}") from None
+
+    async def close_listeners(self) -> None:
+        for listening in self._listening:
+            listening.close()
+        for listening in self._listening:
+            await listening.wait_closed()
+        self._listening.clear()
+
+    async def stop(self) -> None:
+        """Stop accepting, end every live session (recording session.closed), flush the sink."""
+        for listening in self._listening:
+            listening.close()
+        self.ctx.shutdown_sessions()
+        await asyncio.sleep(0)  # let the transports' close callbacks run
+        for listening in self._listening:
+            try:
+                await asyncio.wait_for(listening.wait_closed(), 5)
+            except TimeoutError:
+                log.warning("a listener did not close in time")
+        self._listening.clear()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+
+def _drop_privileges(user: str | None) -> None:
+    """After binding, run unprivileged: the sensor never needs root for anything else."""
+    if user is None or os.geteuid() != 0:
+        return
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise ServiceError(f"sensor.run_as: no such user {user!r}") from None
+    os.setgroups([])
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
