@@ -88,11 +88,40 @@ class DetectSettings(_Settings):
     rule_dirs: list[str] = []  # added to the built-in content/rules
 
 
+class AllowlistEntry(_Settings):
+    value: str  # an IP, a CIDR or a domain
+    reason: str
+    expires: str | None = None  # ISO 8601 date or time; None = until removed
+
+
+class MitigationSettings(_Settings):
+    simulation: bool = False  # record decisions, publish nothing
+    policy_file: str | None = None  # default: content/mitigation/policy.yaml
+    org_ranges: list[str] = []  # your own address space: never blocked
+    sensor_addresses: list[str] = []  # your sensors' public addresses: never blocked
+    allowlist: list[AllowlistEntry] = []
+    popular_domains_file: str | None = None  # a Tranco-style CSV "rank,domain"
+    popular_domains_top: Positive = 100_000
+    min_sensors_for_drop: Positive = 2  # corroboration: distinct sensors or sources
+    blast_radius_limit: Positive = 25  # distinct internal hosts that talked to the value recently
+    drops_per_hour: Positive = 500  # new drops; the rest become alerts
+    max_share_of_24: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.25  # then it is a range decision
+
+
+class CredsSettings(_Settings):
+    """Credential protection (honeyguard creds ...)."""
+
+    sts_endpoint_url: str | None = None  # STS for --verify; default: AWS_ENDPOINT_URL_STS, then AWS
+    sts_region: str = "us-east-1"
+
+
 class Settings(_Settings):
     data_dir: str = ".honeyguard"
     sensor: SensorSettings = msgspec.field(default_factory=SensorSettings)
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     detect: DetectSettings = msgspec.field(default_factory=DetectSettings)
+    mitigate: MitigationSettings = msgspec.field(default_factory=MitigationSettings)
+    creds: CredsSettings = msgspec.field(default_factory=CredsSettings)
 
     def path(self, name: str) -> Path:
         """A path under data_dir (absolute names pass through)."""

@@ -18,7 +18,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_listen_on_loopback_8080_2222_8470() -> None:
     settings = default_settings()
-    assert {(l.service, l.host, l.port) for l in settings.sensor.listeners} == {
+    assert {(lsn.service, lsn.host, lsn.port) for lsn in settings.sensor.listeners} == {
         ("http", "127.0.0.1", 8080), ("ssh", "127.0.0.1", 2222)}
     assert (settings.server.host, settings.server.port) == ("127.0.0.1", 8470)
     assert settings.data_dir == ".honeyguard"

@@ -122,7 +122,7 @@ EventBody = (
 
 #: Every event kind, from the body types' tags. docs/events.md documents each one.
 EVENT_KINDS: tuple[str, ...] = tuple(
-    str(cls.__struct_config__.tag) for cls in EventBody.__args__  # type: ignore[attr-defined]
+    str(cls.__struct_config__.tag) for cls in EventBody.__args__
 )
 
 Protocol = Literal["tcp", "http", "https", "ssh", "telnet", "redis", "smb", "other"]

@@ -1,0 +1,63 @@
+"""Indicator updates from events: events folded into indicators per second (one core).
+
+Reference, in the same run: decoding the same events from JSON (the floor any consumer pays).
+Target: at least 100,000 events per second.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+from honeyguard.clock import SeededEntropy
+from honeyguard.intel.book import IndicatorBook
+from honeyguard.model import Event, HttpRequest, Ioc, SshLogin, UuidV7Factory, decode_events, encode_event
+
+
+def make_events(n: int, seed: int = 1) -> list[Event]:
+    rng = random.Random(seed)
+    ids = UuidV7Factory(SeededEntropy(seed))
+    t0 = datetime(2026, 5, 1, tzinfo=UTC)
+    events = []
+    for i in range(n):
+        at = t0 + timedelta(milliseconds=i)
+        src = f"198.51.{rng.randrange(256)}.{rng.randrange(256)}"
+        roll = rng.random()
+        if roll < 0.5:
+            body, cves, iocs = HttpRequest(method="GET", target="/", version="HTTP/1.1", headers=[]), [], []
+        elif roll < 0.8:
+            body, cves, iocs = SshLogin(username="root", method="password", password="123456"), [], []
+        else:
+            host = f"203.0.113.{rng.randrange(64)}"
+            body = HttpRequest(method="POST", target="/ctrlt/DeviceUpgrade_1", version="HTTP/1.1", headers=[])
+            cves, iocs = ["CVE-2017-17215"], [Ioc(type="url", value=f"http://{host}/bins/mips", role="download")]
+        events.append(Event(id=ids.new(at), ts=at, sensor=f"s{i % 4}", location=f"l{i % 2}", session="x",
+                            kind=body.__struct_config__.tag, src_ip=src, src_port=1, dst_port=80,
+                            protocol="http", body=body, cves=cves, iocs=iocs))
+    return events
+
+
+def main(argv: list[str]) -> None:
+    n = 50_000 if "--quick" in argv else 300_000
+    events = make_events(n)
+    payload = b"[" + b",".join(encode_event(e) for e in events) + b"]"
+    start = time.perf_counter()
+    decode_events(payload)
+    decode_rate = n / (time.perf_counter() - start)
+    book = IndicatorBook()
+    start = time.perf_counter()
+    book.observe_events(events)
+    rate = n / (time.perf_counter() - start)
+    print(json.dumps({
+        "figure": "intel_fold_events_per_s", "value": round(rate), "unit": "events/s",
+        "reference": {"name": "json_decode_events_per_s", "value": round(decode_rate), "unit": "events/s"},
+        "ratio": round(rate / decode_rate, 3), "target": ">= 100000 events/s",
+        "params": {"events": n, "indicators": len(book)},
+    }), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""Threat intelligence: indicators from sightings, scoring with decay, lifecycle; flow analytics."""

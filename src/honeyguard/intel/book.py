@@ -1,0 +1,178 @@
+"""IndicatorBook: folds sightings from events and feeds into scored, expiring indicators."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from honeyguard.intel.params import ScoringParams, load_params
+from honeyguard.intel.scoring import Accumulator, Score, SourceTally, score, strength_for_feed
+from honeyguard.intel.sightings import Sighting, sightings_from_event
+from honeyguard.model import Event
+from honeyguard.model.indicator import EvidenceItem, Indicator
+
+_NAMESPACE = uuid.UUID("6c1b2f3e-8d4a-5b7c-9e0f-1a2b3c4d5e6f")
+
+
+def indicator_id(type_: str, value: str) -> str:
+    """Stable across runs and machines: the same type and value always get the same id."""
+    return f"indicator--{uuid.uuid5(_NAMESPACE, f'{type_}:{value}')}"
+
+
+@dataclass(slots=True)
+class _Entry:
+    type: str
+    value: str
+    first_seen: datetime
+    last_seen: datetime
+    sightings: int = 0
+    roles: set[str] = field(default_factory=set)
+    sensors: set[str] = field(default_factory=set)
+    locations: set[str] = field(default_factory=set)
+    cves: set[str] = field(default_factory=set)
+    techniques: set[str] = field(default_factory=set)
+    tallies: dict[str, SourceTally] = field(default_factory=dict)
+    evidence: list[EvidenceItem] = field(default_factory=list)
+    evidence_floor: tuple[float, datetime] | None = None  # the weakest kept item, once full
+    allowlisted: bool = False
+
+
+@dataclass(frozen=True)
+class Explanation:
+    indicator: Indicator
+    score: Score
+    verified_by: str  # which corroboration rule verified it, or why not
+
+
+class IndicatorBook:
+    def __init__(self, params: ScoringParams | None = None) -> None:
+        self.params = params or load_params()
+        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._half_lives: dict[tuple[str, str], float] = {}
+
+    def _half_life(self, type_: str, role: str) -> float:
+        key = (type_, role)
+        found = self._half_lives.get(key)
+        if found is None:
+            found = self._half_lives[key] = self.params.half_life_seconds(type_, role)
+        return found
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def observe_events(self, events: Iterable[Event]) -> int:
+        count = 0
+        for event in events:
+            for sighting in sightings_from_event(event):
+                self._add(sighting, event.ts, source=f"sensor:{event.sensor}", location=event.location,
+                          sensor=event.sensor, event_id=event.id)
+            count += 1
+        return count
+
+    def observe_feed(self, *, type_: str, value: str, role: str, confidence: int, source: str,
+                     at: datetime, trust: float = 1.0) -> None:
+        """An imported indicator: its source's probability starts at confidence x trust, then decays."""
+        strength = strength_for_feed(confidence, trust)
+        sighting = Sighting(type=type_, value=value, role=role, behaviour="feed",
+                            reason=f"imported from {source} with confidence {confidence}")
+        self._add(sighting, at, source=f"feed:{source}", location=None, sensor=None, event_id=None,
+                  strength=strength, is_feed=True)
+
+    def allowlist(self, type_: str, value: str, at: datetime) -> None:
+        entry = self._entries.get((type_, value)) or self._new_entry(type_, value, at)
+        entry.allowlisted = True
+
+    def _new_entry(self, type_: str, value: str, at: datetime) -> _Entry:
+        entry = _Entry(type=type_, value=value, first_seen=at, last_seen=at)
+        self._entries[(type_, value)] = entry
+        return entry
+
+    def _add(self, s: Sighting, at: datetime, *, source: str, location: str | None, sensor: str | None,
+             event_id: str | None, strength: float | None = None, is_feed: bool = False) -> None:
+        entry = self._entries.get((s.type, s.value)) or self._new_entry(s.type, s.value, at)
+        entry.first_seen = min(entry.first_seen, at)
+        entry.last_seen = max(entry.last_seen, at)
+        entry.sightings += 1
+        entry.roles.add(s.role)
+        entry.cves.update(s.cves)
+        entry.techniques.update(s.techniques)
+        if sensor:
+            entry.sensors.add(sensor)
+        if location:
+            entry.locations.add(location)
+        tally = entry.tallies.get(source)
+        if tally is None:
+            tally = entry.tallies[source] = SourceTally(source=source, is_feed=is_feed, roles={})
+        weight = self.params.strength_of(s.behaviour) if strength is None else strength
+        acc = tally.roles.get(s.role)
+        if acc is None:
+            acc = tally.roles[s.role] = Accumulator()
+        acc.add(weight, at, self._half_life(s.type, s.role))
+        floor = entry.evidence_floor
+        if floor is None or (weight, at) > floor:  # cheap test first: most sightings are not kept
+            self._keep_evidence(entry, EvidenceItem(at=at, reason=s.reason, event_id=event_id, sensor=sensor,
+                                                    location=location, source=source, strength=weight))
+
+    def _keep_evidence(self, entry: _Entry, item: EvidenceItem) -> None:
+        """Bounded: keep the strongest, the newest among equals."""
+        kept = entry.evidence
+        if len(kept) < self.params.evidence_kept:
+            kept.append(item)
+        else:
+            weakest = min(range(len(kept)), key=lambda i: (kept[i].strength, kept[i].at))
+            kept[weakest] = item
+        if len(kept) >= self.params.evidence_kept:
+            low = min(kept, key=lambda e: (e.strength, e.at))
+            entry.evidence_floor = (low.strength, low.at)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self, type_: str, value: str, now: datetime) -> Indicator | None:
+        entry = self._entries.get((type_, value))
+        return None if entry is None else self._render(entry, now)[0]
+
+    def find(self, value: str, now: datetime) -> list[Indicator]:
+        return [self._render(e, now)[0] for (t, v), e in self._entries.items() if v == value]
+
+    def indicators(self, now: datetime) -> list[Indicator]:
+        return [self._render(entry, now)[0] for entry in self._entries.values()]
+
+    def explain(self, type_: str, value: str, now: datetime) -> Explanation | None:
+        entry = self._entries.get((type_, value))
+        if entry is None:
+            return None
+        indicator, result, why = self._render(entry, now)
+        return Explanation(indicator=indicator, score=result, verified_by=why)
+
+    def _render(self, entry: _Entry, now: datetime) -> tuple[Indicator, Score, str]:
+        result = score(list(entry.tallies.values()), entry.type, self.params, now)
+        state, why = self._state(entry, result.confidence)
+        indicator = Indicator(
+            id=indicator_id(entry.type, entry.value), type=entry.type, value=entry.value,  # type: ignore[arg-type]
+            roles=sorted(entry.roles), first_seen=entry.first_seen, last_seen=entry.last_seen,  # type: ignore[arg-type]
+            sightings=entry.sightings, sensors=sorted(entry.sensors), locations=sorted(entry.locations),
+            sources=sorted(entry.tallies), confidence=result.confidence, state=state,  # type: ignore[arg-type]
+            cves=sorted(entry.cves), techniques=sorted(entry.techniques),
+            evidence=sorted(entry.evidence, key=lambda e: e.at, reverse=True), updated_at=now,
+        )
+        return indicator, result, why
+
+    def _state(self, entry: _Entry, confidence: int) -> tuple[str, str]:
+        rule = self.params.verify
+        if entry.allowlisted:
+            return "allowlisted", "allowlisted: never leaves this state"
+        if confidence < self.params.expire.below_confidence:
+            return "expired", f"confidence {confidence} < {self.params.expire.below_confidence}"
+        if confidence < rule.min_confidence:
+            return "candidate", f"confidence {confidence} < {rule.min_confidence}"
+        corroborated = [
+            (len(entry.sensors), rule.min_sensors, "sensors"),
+            (len(entry.locations), rule.min_locations, "locations"),
+            (len(entry.tallies), rule.min_sources, "sources"),
+        ]
+        for have, need, what in corroborated:
+            if have >= need:
+                return "verified", f"confidence {confidence} >= {rule.min_confidence} and {have} {what} >= {need}"
+        return "candidate", ("not corroborated: " + ", ".join(f"{h} {w} < {n}" for h, n, w in corroborated))

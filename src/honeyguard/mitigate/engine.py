@@ -1,0 +1,108 @@
+"""Mitigator: indicators -> Decisions (new, renewed, withdrawn), every one with its guardrail trace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import msgspec
+
+from honeyguard.clock import Clock
+from honeyguard.mitigate.guardrails import HARD, SOFT, Guardrails
+from honeyguard.mitigate.policy import Policy
+from honeyguard.model.decision import Action, Decision, GuardrailCheck
+from honeyguard.model.ids import UuidV7Factory
+from honeyguard.model.indicator import Indicator
+
+
+@dataclass
+class Changes:
+    new: list[Decision] = field(default_factory=list)
+    renewed: list[Decision] = field(default_factory=list)
+    withdrawn: list[Decision] = field(default_factory=list)
+
+
+@dataclass
+class Mitigator:
+    policy: Policy
+    guardrails: Guardrails
+    clock: Clock
+    ids: UuidV7Factory
+    simulation: bool = False
+
+    def decide(self, indicator: Indicator) -> Decision:
+        """What the policy wants for this indicator, after every guardrail."""
+        now = self.clock.now()
+        verdict = self.policy.decide(indicator)
+        trace = [GuardrailCheck(check="policy", verdict="pass", figure=f"confidence {indicator.confidence}",
+                                detail=f"{verdict.rule}: {verdict.action} {verdict.direction}")]
+        action: Action = verdict.action
+        if action != "none":
+            checks = self.guardrails.run(indicator, now)
+            trace.extend(checks)
+            action = _downgrade(action, checks)
+        return Decision(
+            id=self.ids.new(now), indicator_id=indicator.id, type=indicator.type, value=indicator.value,
+            action=action, direction=verdict.direction, created_at=now, expires_at=now + verdict.duration,
+            origin="auto", reason=_reason(indicator), roles=list(indicator.roles),
+            confidence=indicator.confidence, trace=trace, simulated=self.simulation,
+        )
+
+    def reconcile(self, indicators: Iterable[Indicator], active: dict[str, Decision]) -> Changes:
+        """Compare what should be enforced with what is (``active`` by indicator id)."""
+        now = self.clock.now()
+        changes = Changes()
+        seen: set[str] = set()
+        self.guardrails.share.reset(d.value for d in active.values() if d.action == "drop")
+        for indicator in indicators:
+            seen.add(indicator.id)
+            current = active.get(indicator.id)
+            if current is not None and current.origin == "manual":
+                continue  # a person's decision stands until it expires or they withdraw it
+            wanted = self.decide(indicator)
+            self._apply(wanted, current, indicator, now, changes)
+        for indicator_id, current in active.items():
+            if indicator_id not in seen and current.expires_at <= now:
+                changes.withdrawn.append(_withdraw(current, now))
+        return changes
+
+    def _apply(self, wanted: Decision, current: Decision | None, indicator: Indicator, now: datetime,
+               changes: Changes) -> None:
+        if current is not None and current.expires_at <= now:
+            changes.withdrawn.append(_withdraw(current, now))
+            current = None
+        if wanted.action == "none":
+            if current is not None:
+                changes.withdrawn.append(_withdraw(current, now))
+            return
+        if current is not None and (current.action, current.direction) == (wanted.action, wanted.direction):
+            if indicator.last_seen > current.created_at and wanted.expires_at > current.expires_at:
+                changes.renewed.append(msgspec.structs.replace(
+                    current, expires_at=wanted.expires_at, confidence=wanted.confidence, trace=wanted.trace))
+            return
+        if current is not None:
+            changes.withdrawn.append(_withdraw(current, now))
+        if wanted.action == "drop":
+            assert self.guardrails.budget is not None
+            self.guardrails.budget.record(now)
+        changes.new.append(wanted)
+
+
+def _downgrade(action: Action, checks: list[GuardrailCheck]) -> Action:
+    verdicts = {c.verdict for c in checks}
+    if HARD in verdicts:
+        return "none"
+    if action == "drop" and SOFT in verdicts:
+        return "alert"
+    return action
+
+
+def _withdraw(decision: Decision, now: datetime) -> Decision:
+    return msgspec.structs.replace(decision, withdrawn_at=now)
+
+
+def _reason(indicator: Indicator) -> str:
+    roles = "/".join(indicator.roles) or "unknown"
+    cves = f" ({', '.join(indicator.cves[:3])})" if indicator.cves else ""
+    return f"{indicator.type} {roles}{cves}, confidence {indicator.confidence}, {indicator.state}"
