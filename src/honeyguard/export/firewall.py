@@ -1,0 +1,105 @@
+"""Host firewalls: nftables (named sets with timeouts, one atomic transaction), ipset restore
+files (built aside, then swapped in), and iptables-restore rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TextIO
+
+from honeyguard.export.base import Net, active, directed, label, merged_networks, seconds_left
+from honeyguard.model.decision import Decision
+
+TABLE = "honeyguard"
+
+
+def _addresses(decisions: Sequence[Decision], now: datetime) -> list[Decision]:
+    return active(decisions, now, types=("ip", "cidr"))
+
+
+
+
+class Nftables:
+    name = "nftables"
+    filename = "honeyguard.nft"
+    description = "nftables table with named interval sets (timeouts), loaded atomically by nft -f"
+
+    def write(self, decisions: Sequence[Decision], now: datetime, out: TextIO) -> None:
+        chosen = _addresses(decisions, now)
+        out.write(f"#!/usr/sbin/nft -f\n# honeyguard decisions at {now.isoformat()}; one transaction:\n"
+                  f"# the old table goes and the new one comes in a single atomic load.\n"
+                  f"table inet {TABLE}\ndelete table inet {TABLE}\n\ntable inet {TABLE} {{\n")
+        for direction in ("ingress", "egress"):
+            for version in (4, 6):
+                self._set(out, direction, version, merged_networks(directed(chosen, direction), version), now)
+        for hook, directions in (("input", ("ingress",)), ("forward", ("ingress", "egress")),
+                                 ("output", ("egress",))):
+            out.write(f"\tchain hg_{hook} {{\n\t\ttype filter hook {hook} priority filter - 10; policy accept;\n")
+            for direction in directions:
+                field = "saddr" if direction == "ingress" else "daddr"
+                for version, proto in ((4, "ip"), (6, "ip6")):
+                    out.write(f"\t\t{proto} {field} @{direction}_v{version} counter drop\n")
+            out.write("\t}\n")
+        out.write("}\n")
+
+    @staticmethod
+    def _set(out: TextIO, direction: str, version: int, items: list[Net], now: datetime) -> None:
+        kind = "ipv4_addr" if version == 4 else "ipv6_addr"
+        out.write(f"\tset {direction}_v{version} {{\n\t\ttype {kind}\n\t\tflags interval, timeout\n")
+        if items:
+            elements = ",\n".join(
+                f'\t\t\t{n.text} timeout {seconds_left(n.decision, now)}s comment "{label(n.decision, 100)}"'
+                for n in items)
+            out.write(f"\t\telements = {{\n{elements}\n\t\t}}\n")
+        out.write("\t}\n")
+
+
+class Ipset:
+    name = "ipset"
+    filename = "honeyguard.ipset"
+    description = "ipset restore file: each set is filled aside and swapped in, then the copy destroyed"
+
+    def write(self, decisions: Sequence[Decision], now: datetime, out: TextIO) -> None:
+        chosen = _addresses(decisions, now)
+        out.write(f"# honeyguard decisions at {now.isoformat()}: ipset restore -exist < this file\n")
+        for direction in ("ingress", "egress"):
+            for version in (4, 6):
+                items = merged_networks(directed(chosen, direction), version)
+                self._set(out, f"hg-{direction}-v{version}", version, items, now)
+
+    @staticmethod
+    def _set(out: TextIO, name: str, version: int, items: list[Net], now: datetime) -> None:
+        fam = "inet" if version == 4 else "inet6"
+        size = max(65536, len(items) * 2)
+        header = f"hash:net family {fam} hashsize 1024 maxelem {size} timeout 0 comment"
+        out.write(f"create {name} {header}\ncreate {name}-new {header}\nflush {name}-new\n")
+        out.writelines(
+            f'add {name}-new {n.text} timeout {seconds_left(n.decision, now)} comment "{label(n.decision, 200)}"\n'
+            for n in items)
+        out.write(f"swap {name}-new {name}\ndestroy {name}-new\n")
+
+
+class Iptables:
+    name = "iptables"
+    filename = "honeyguard.iptables"
+    description = "iptables-restore rules (IPv4) in HONEYGUARD-IN / HONEYGUARD-OUT chains"
+    version = 4
+
+    def write(self, decisions: Sequence[Decision], now: datetime, out: TextIO) -> None:
+        chosen = _addresses(decisions, now)
+        out.write(f"# honeyguard decisions at {now.isoformat()}: iptables-restore --noflush < this file\n")
+        out.write("*filter\n:HONEYGUARD-IN - [0:0]\n:HONEYGUARD-OUT - [0:0]\n-F HONEYGUARD-IN\n-F HONEYGUARD-OUT\n")
+        for direction, flag, chain in (("ingress", "-s", "HONEYGUARD-IN"), ("egress", "-d", "HONEYGUARD-OUT")):
+            out.writelines(f'-A {chain} {flag} {n.text} -m comment --comment "{label(n.decision, 200)}" -j DROP\n'
+                           for n in merged_networks(directed(chosen, direction), self.version))
+        out.write("COMMIT\n")
+
+
+class Ip6tables(Iptables):
+    name = "ip6tables"
+    filename = "honeyguard.ip6tables"
+    description = "ip6tables-restore rules (IPv6) in HONEYGUARD-IN / HONEYGUARD-OUT chains"
+    version = 6
+
+
+EXPORTERS = (Nftables(), Ipset(), Iptables(), Ip6tables())
