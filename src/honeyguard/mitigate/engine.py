@@ -47,6 +47,8 @@ class Mitigator:
             action=action, direction=verdict.direction, created_at=now, expires_at=now + verdict.duration,
             origin="auto", reason=_reason(indicator), roles=list(indicator.roles),
             confidence=indicator.confidence, trace=trace, simulated=self.simulation,
+            sightings=indicator.sightings, first_seen=indicator.first_seen, last_seen=indicator.last_seen,
+            cves=list(indicator.cves),
         )
 
     def reconcile(self, indicators: Iterable[Indicator], active: dict[str, Decision]) -> Changes:

@@ -39,3 +39,8 @@ class Decision(msgspec.Struct, kw_only=True):
     trace: list[GuardrailCheck] = []
     simulated: bool = False
     withdrawn_at: datetime | None = None
+    # A snapshot of the indicator's evidence when decided, for sharing formats (STIX sightings, MISP).
+    sightings: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    cves: list[str] = []
