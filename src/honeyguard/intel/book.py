@@ -51,6 +51,7 @@ class IndicatorBook:
         self.params = params or load_params()
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._half_lives: dict[tuple[str, str], float] = {}
+        self.touched: set[tuple[str, str]] = set()  # (type, value) changed since the caller last cleared it
 
     def _half_life(self, type_: str, role: str) -> float:
         key = (type_, role)
@@ -83,6 +84,7 @@ class IndicatorBook:
     def allowlist(self, type_: str, value: str, at: datetime) -> None:
         entry = self._entries.get((type_, value)) or self._new_entry(type_, value, at)
         entry.allowlisted = True
+        self.touched.add((type_, value))
 
     def _new_entry(self, type_: str, value: str, at: datetime) -> _Entry:
         entry = _Entry(type=type_, value=value, first_seen=at, last_seen=at)
@@ -92,6 +94,7 @@ class IndicatorBook:
     def _add(self, s: Sighting, at: datetime, *, source: str, location: str | None, sensor: str | None,
              event_id: str | None, strength: float | None = None, is_feed: bool = False) -> None:
         entry = self._entries.get((s.type, s.value)) or self._new_entry(s.type, s.value, at)
+        self.touched.add((s.type, s.value))
         entry.first_seen = min(entry.first_seen, at)
         entry.last_seen = max(entry.last_seen, at)
         entry.sightings += 1

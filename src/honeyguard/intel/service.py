@@ -1,0 +1,72 @@
+"""The intelligence room's working surface: a book of indicators kept current from events,
+imports and the allowlist, with what must persist kept in the state store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+from honeyguard.clock import Clock
+from honeyguard.intel.book import Explanation, IndicatorBook
+from honeyguard.intel.imports import ImportResult, read_import
+from honeyguard.intel.params import ScoringParams
+from honeyguard.model import Event
+from honeyguard.model.indicator import Indicator
+from honeyguard.store.intel import AllowItem, FeedItem, IntelStore
+
+
+class IntelService:
+    def __init__(self, store: IntelStore, clock: Clock, params: ScoringParams | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.book = IndicatorBook(params)
+
+    def load(self, events: Iterable[Event]) -> int:
+        """Rebuild from the stored feed items, the allowlist and the given events (oldest first)."""
+        for item in self.store.feed():
+            self._observe_feed(item)
+        for allowed in self.store.allowed(self.clock.now()):
+            self.book.allowlist(allowed.type, allowed.value, allowed.created_at)
+        return self.fold(events)
+
+    def fold(self, events: Iterable[Event]) -> int:
+        return self.book.observe_events(events)
+
+    def import_file(self, path: Path, *, source: str | None = None, trust: float = 1.0) -> ImportResult:
+        result = read_import(path)
+        now = self.clock.now()
+        name = source or result.source
+        items = [FeedItem(source=name, type=i.type, value=i.value, role=i.role, confidence=i.confidence,
+                          at=i.valid_from or now) for i in result.indicators]
+        self.store.save_feed(items)
+        for item in items:
+            self._observe_feed(item, trust)
+        return result
+
+    def _observe_feed(self, item: FeedItem, trust: float = 1.0) -> None:
+        self.book.observe_feed(type_=item.type, value=item.value, role=item.role, confidence=item.confidence,
+                               source=item.source, at=item.at, trust=trust)
+
+    def allow(self, type_: str, value: str, reason: str, expires_at: datetime | None) -> None:
+        now = self.clock.now()
+        self.store.allow(AllowItem(type=type_, value=value, reason=reason, expires_at=expires_at, created_at=now))
+        self.book.allowlist(type_, value, now)
+
+    def indicators(self) -> list[Indicator]:
+        return self.book.indicators(self.clock.now())
+
+    def find(self, value: str) -> list[Indicator]:
+        return self.book.find(value, self.clock.now())
+
+    def explain(self, value: str) -> list[Explanation]:
+        now = self.clock.now()
+        found = [self.book.explain(i.type, i.value, now) for i in self.book.find(value, now)]
+        return [e for e in found if e is not None]
+
+    def take_changed(self) -> list[Indicator]:
+        """Indicators touched since the last call (for the mitigation loop)."""
+        now = self.clock.now()
+        touched, self.book.touched = self.book.touched, set()
+        found = (self.book.get(type_, value, now) for type_, value in touched)
+        return [i for i in found if i is not None]

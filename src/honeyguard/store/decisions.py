@@ -1,0 +1,181 @@
+"""Decisions and the bouncers that pull them, in the state store (SQLAlchemy Core).
+
+Every change to a decision (new, renewed, withdrawn) takes the next number of one counter,
+so a bouncer that remembers the last number it saw gets exactly what changed since.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+import msgspec
+import sqlalchemy as sa
+
+from honeyguard.clock import Clock, Entropy, SystemClock, SystemEntropy
+from honeyguard.errors import AuthError, StoreError
+from honeyguard.model.decision import Decision
+from honeyguard.store.state import METADATA, StateStore, hash_token
+
+decisions = sa.Table(
+    "decisions", METADATA,
+    sa.Column("num", sa.Integer, primary_key=True, autoincrement=True),  # CrowdSec wants integer ids
+    sa.Column("id", sa.String(64), nullable=False, unique=True),
+    sa.Column("indicator_id", sa.String(80), nullable=False, index=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("value", sa.String(2048), nullable=False, index=True),
+    sa.Column("action", sa.String(8), nullable=False),
+    sa.Column("direction", sa.String(8), nullable=False),
+    sa.Column("origin", sa.String(8), nullable=False),
+    sa.Column("simulated", sa.Boolean, nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("seq", sa.BigInteger, nullable=False, index=True),
+    sa.Column("body", sa.LargeBinary, nullable=False),  # the whole Decision, msgspec JSON
+)
+
+bouncers = sa.Table(
+    "bouncers", METADATA,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("key_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seq", sa.BigInteger, nullable=False, default=0),
+    sa.Column("last_pull", sa.DateTime(timezone=True), nullable=True),
+)
+
+counters = sa.Table(
+    "counters", METADATA,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(Decision).decode
+
+
+class StreamRow(msgspec.Struct, frozen=True):
+    num: int
+    decision: Decision
+
+
+class DecisionStore:
+    def __init__(self, state: StateStore, *, clock: Clock | None = None, entropy: Entropy | None = None) -> None:
+        self.engine = state.engine
+        self._clock = clock or SystemClock()
+        self._entropy = entropy or SystemEntropy()
+        METADATA.create_all(self.engine, tables=[decisions, bouncers, counters])
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def save(self, changed: Iterable[Decision]) -> int:
+        """Insert or update each decision (by id), each with a new change number. Returns the count."""
+        items = list(changed)
+        if not items:
+            return 0
+        with self.engine.begin() as conn:
+            first = self._take_numbers(conn, len(items))
+            for offset, decision in enumerate(items):
+                row = self._row(decision, first + offset)
+                updated = conn.execute(decisions.update().where(decisions.c.id == decision.id).values(**row))
+                if updated.rowcount == 0:
+                    conn.execute(decisions.insert().values(id=decision.id, **row))
+        return len(items)
+
+    @staticmethod
+    def _row(d: Decision, seq: int) -> dict[str, object]:
+        return {"indicator_id": d.indicator_id, "type": d.type, "value": d.value, "action": d.action,
+                "direction": d.direction, "origin": d.origin, "simulated": d.simulated,
+                "expires_at": d.expires_at, "withdrawn_at": d.withdrawn_at, "seq": seq, "body": _encode(d)}
+
+    @staticmethod
+    def _take_numbers(conn: sa.Connection, count: int) -> int:
+        """Reserve ``count`` change numbers; returns the first."""
+        bumped = conn.execute(counters.update().where(counters.c.name == "decisions")
+                              .values(value=counters.c.value + count).returning(counters.c.value)).scalar()
+        if bumped is None:
+            conn.execute(counters.insert().values(name="decisions", value=count))
+            bumped = count
+        return int(bumped) - count + 1
+
+    def active(self, now: datetime) -> dict[str, Decision]:
+        """Decisions in force, by indicator id (the newest when several)."""
+        query = (sa.select(decisions.c.body).where(decisions.c.withdrawn_at.is_(None))
+                 .where(decisions.c.expires_at > now).order_by(decisions.c.seq))
+        with self.engine.connect() as conn:
+            found = [_decode(row.body) for row in conn.execute(query)]
+        return {d.indicator_id: d for d in found}
+
+    def expired_unwithdrawn(self, now: datetime) -> list[Decision]:
+        query = (sa.select(decisions.c.body).where(decisions.c.withdrawn_at.is_(None))
+                 .where(decisions.c.expires_at <= now))
+        with self.engine.connect() as conn:
+            return [_decode(row.body) for row in conn.execute(query)]
+
+    def for_value(self, value: str) -> list[Decision]:
+        query = sa.select(decisions.c.body).where(decisions.c.value == value).order_by(decisions.c.seq.desc())
+        with self.engine.connect() as conn:
+            return [_decode(row.body) for row in conn.execute(query)]
+
+    def all(self, *, limit: int = 1000, after_seq: int = 0) -> list[Decision]:
+        query = (sa.select(decisions.c.body).where(decisions.c.seq > after_seq)
+                 .order_by(decisions.c.seq).limit(limit))
+        with self.engine.connect() as conn:
+            return [_decode(row.body) for row in conn.execute(query)]
+
+    def changes_since(self, seq: int) -> tuple[list[StreamRow], int]:
+        """Every decision changed after ``seq``, and the newest change number."""
+        query = (sa.select(decisions.c.num, decisions.c.body, decisions.c.seq).where(decisions.c.seq > seq)
+                 .order_by(decisions.c.seq))
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(query))
+        top = max((r.seq for r in rows), default=seq)
+        return [StreamRow(r.num, _decode(r.body)) for r in rows], top
+
+    def current_with_numbers(self, now: datetime) -> list[StreamRow]:
+        query = (sa.select(decisions.c.num, decisions.c.body).where(decisions.c.withdrawn_at.is_(None))
+                 .where(decisions.c.expires_at > now).order_by(decisions.c.num))
+        with self.engine.connect() as conn:
+            return [StreamRow(r.num, _decode(r.body)) for r in conn.execute(query)]
+
+    def latest_seq(self) -> int:
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(counters.c.value).where(counters.c.name == "decisions")).scalar()
+        return int(value or 0)
+
+    # -- bouncers ----------------------------------------------------------------------------
+
+    def add_bouncer(self, name: str) -> str:
+        """Register a bouncer and return its API key (shown once; only its hash is kept)."""
+        if not _NAME.match(name):
+            raise StoreError(f"invalid bouncer name {name!r} (letters, digits, '.', '_', '-')")
+        key = self._entropy.randbits(192).to_bytes(24, "big").hex()
+        with self.engine.begin() as conn:
+            if conn.execute(sa.select(bouncers.c.name).where(bouncers.c.name == name)).first():
+                raise StoreError(f"bouncer {name!r} already exists")
+            conn.execute(bouncers.insert().values(name=name, key_sha256=hash_token(key),
+                                                  created_at=self._clock.now(), last_seq=0))
+        return key
+
+    def bouncer_for_key(self, key: str | None) -> tuple[str, int]:
+        """(name, last change number it pulled); AuthError for a missing or unknown key."""
+        if not key:
+            raise AuthError("missing X-Api-Key")
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(bouncers.c.name, bouncers.c.last_seq)
+                               .where(bouncers.c.key_sha256 == hash_token(key))).first()
+        if row is None:
+            raise AuthError("unknown bouncer key")
+        return str(row.name), int(row.last_seq)
+
+    def mark_pulled(self, name: str, seq: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(bouncers.update().where(bouncers.c.name == name)
+                         .values(last_seq=seq, last_pull=self._clock.now()))
+
+    def list_bouncers(self) -> list[tuple[str, datetime, datetime | None]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(bouncers.c.name, bouncers.c.created_at, bouncers.c.last_pull)
+                                .order_by(bouncers.c.name))
+            return [(r.name, r.created_at, r.last_pull) for r in rows]

@@ -1,0 +1,100 @@
+"""What intelligence keeps in the state store: imported feed indicators and the user's allowlist.
+
+Indicators themselves are derived (from events and these imports), so they are rebuilt, not stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import msgspec
+import sqlalchemy as sa
+
+from honeyguard.store.state import METADATA, StateStore
+
+feed_indicators = sa.Table(
+    "feed_indicators", METADATA,
+    sa.Column("source", sa.String(256), primary_key=True),
+    sa.Column("type", sa.String(32), primary_key=True),
+    sa.Column("value", sa.String(2048), primary_key=True),
+    sa.Column("role", sa.String(32), primary_key=True),
+    sa.Column("confidence", sa.Integer, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+allowlist = sa.Table(
+    "allowlist", METADATA,
+    sa.Column("type", sa.String(32), primary_key=True),
+    sa.Column("value", sa.String(2048), primary_key=True),
+    sa.Column("reason", sa.String(1024), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+class FeedItem(msgspec.Struct, frozen=True, kw_only=True):
+    source: str
+    type: str
+    value: str
+    role: str
+    confidence: int
+    at: datetime
+
+
+class AllowItem(msgspec.Struct, frozen=True, kw_only=True):
+    type: str
+    value: str
+    reason: str
+    expires_at: datetime | None
+    created_at: datetime
+
+
+class IntelStore:
+    def __init__(self, state: StateStore) -> None:
+        self.engine = state.engine
+        METADATA.create_all(self.engine, tables=[feed_indicators, allowlist])
+
+    def save_feed(self, items: Iterable[FeedItem]) -> int:
+        """Insert or refresh imported indicators (a re-import of the same row updates it)."""
+        count = 0
+        with self.engine.begin() as conn:
+            for item in items:
+                key = (feed_indicators.c.source == item.source) & (feed_indicators.c.type == item.type) \
+                    & (feed_indicators.c.value == item.value) & (feed_indicators.c.role == item.role)
+                values = {"confidence": item.confidence, "at": item.at}
+                if conn.execute(feed_indicators.update().where(key).values(**values)).rowcount == 0:
+                    conn.execute(feed_indicators.insert().values(source=item.source, type=item.type,
+                                                                 value=item.value, role=item.role, **values))
+                count += 1
+        return count
+
+    def feed(self) -> list[FeedItem]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(feed_indicators).order_by(feed_indicators.c.at))
+            return [FeedItem(source=r.source, type=r.type, value=r.value, role=r.role, confidence=r.confidence,
+                             at=_utc(r.at)) for r in rows]
+
+    def allow(self, item: AllowItem) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(allowlist.delete().where((allowlist.c.type == item.type) & (allowlist.c.value == item.value)))
+            conn.execute(allowlist.insert().values(**msgspec.structs.asdict(item)))
+
+    def unallow(self, type_: str, value: str) -> bool:
+        with self.engine.begin() as conn:
+            gone = conn.execute(allowlist.delete().where((allowlist.c.type == type_) & (allowlist.c.value == value)))
+            return gone.rowcount > 0
+
+    def allowed(self, now: datetime) -> list[AllowItem]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(allowlist).order_by(allowlist.c.value))
+            items = [AllowItem(type=r.type, value=r.value, reason=r.reason, expires_at=_utc(r.expires_at)
+                               if r.expires_at else None, created_at=_utc(r.created_at)) for r in rows]
+        return [i for i in items if i.expires_at is None or i.expires_at > now]
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive; they were stored in UTC."""
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
