@@ -21,6 +21,7 @@ declare -A NEED=(
   [dig]=bind9-dnsutils
   [unbound]=unbound
   [taskset]=util-linux
+  [git]=git
   [sshd]=openssh-server
 )
 
