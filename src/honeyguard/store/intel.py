@@ -11,6 +11,7 @@ from datetime import datetime
 import msgspec
 import sqlalchemy as sa
 
+from honeyguard.model.finding import Finding, decode_finding, encode_finding
 from honeyguard.store.state import METADATA, StateStore
 
 feed_indicators = sa.Table(
@@ -30,6 +31,26 @@ allowlist = sa.Table(
     sa.Column("reason", sa.String(1024), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+blast_radius = sa.Table(
+    "blast_radius", METADATA,
+    sa.Column("value", sa.String(256), primary_key=True),
+    sa.Column("internal_hosts", sa.Integer, nullable=False),
+    sa.Column("flows", sa.BigInteger, nullable=False),
+    sa.Column("measured_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+findings = sa.Table(
+    "findings", METADATA,
+    sa.Column("id", sa.String(80), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False, index=True),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("subject", sa.String(256), nullable=False, index=True),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("body", sa.LargeBinary, nullable=False),
 )
 
 
@@ -53,7 +74,7 @@ class AllowItem(msgspec.Struct, frozen=True, kw_only=True):
 class IntelStore:
     def __init__(self, state: StateStore) -> None:
         self.engine = state.engine
-        METADATA.create_all(self.engine, tables=[feed_indicators, allowlist])
+        METADATA.create_all(self.engine, tables=[feed_indicators, allowlist, blast_radius, findings])
 
     def save_feed(self, items: Iterable[FeedItem]) -> int:
         """Insert or refresh imported indicators (a re-import of the same row updates it)."""
@@ -91,6 +112,45 @@ class IntelStore:
             items = [AllowItem(type=r.type, value=r.value, reason=r.reason, expires_at=_utc(r.expires_at)
                                if r.expires_at else None, created_at=_utc(r.created_at)) for r in rows]
         return [i for i in items if i.expires_at is None or i.expires_at > now]
+
+
+    def save_blast_radius(self, figures: Iterable[tuple[str, int, int]], at: datetime) -> int:
+        """(value, internal hosts, flows) from a flow analysis; the newest measure replaces the old."""
+        count = 0
+        with self.engine.begin() as conn:
+            for value, hosts, flows in figures:
+                conn.execute(blast_radius.delete().where(blast_radius.c.value == value))
+                conn.execute(blast_radius.insert().values(value=value, internal_hosts=hosts, flows=flows,
+                                                          measured_at=at))
+                count += 1
+        return count
+
+    def blast_radius(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(blast_radius.c.value, blast_radius.c.internal_hosts))
+            return {r.value: int(r.internal_hosts) for r in rows}
+
+
+    def save_findings(self, items: Iterable[Finding]) -> int:
+        """Insert or replace by id (a finding's id is derived from what it concludes)."""
+        count = 0
+        with self.engine.begin() as conn:
+            for item in items:
+                conn.execute(findings.delete().where(findings.c.id == item.id))
+                conn.execute(findings.insert().values(id=item.id, kind=item.kind, severity=item.severity,
+                                                      subject=item.subject, last_seen=item.last_seen,
+                                                      body=encode_finding(item)))
+                count += 1
+        return count
+
+    def findings(self, *, kind: str | None = None, subject: str | None = None, limit: int = 1000) -> list[Finding]:
+        query = sa.select(findings.c.body).order_by(findings.c.last_seen.desc()).limit(limit)
+        if kind:
+            query = query.where(findings.c.kind == kind)
+        if subject:
+            query = query.where(findings.c.subject == subject)
+        with self.engine.connect() as conn:
+            return [decode_finding(r.body) for r in conn.execute(query)]
 
 
 def _utc(moment: datetime) -> datetime:

@@ -1,0 +1,114 @@
+"""The collector's defense loop: fold newly stored events into indicators, reconcile decisions.
+
+Ingest hands over the events it committed (new ones only); the loop folds them, then decides
+for the indicators they touched, at most every ``interval`` seconds, and sweeps expiries.
+Indicators are derived data: at start they are rebuilt from the event store and the imports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from honeyguard.clock import Clock, Entropy, SystemEntropy
+from honeyguard.config import Settings
+from honeyguard.intel.service import IntelService
+from honeyguard.mitigate import Guardrails, Mitigator, load_policy
+from honeyguard.mitigate.engine import Changes
+from honeyguard.mitigate.guardrails import StaticBlastRadius
+from honeyguard.mitigate.lists import Allowlist, DomainGuard, NeverBlock
+from honeyguard.mitigate.service import MitigationService
+from honeyguard.model import Event, UuidV7Factory, decode_event
+from honeyguard.store.decisions import DecisionStore
+from honeyguard.store.events import EventQuery, EventStore
+from honeyguard.store.intel import IntelStore
+from honeyguard.store.state import StateStore
+
+log = logging.getLogger(__name__)
+SWEEP_SECONDS = 60.0
+
+
+def build_mitigation(settings: Settings, state: StateStore, clock: Clock,
+                     entropy: Entropy | None = None) -> MitigationService:
+    cfg = settings.mitigate
+    guardrails = Guardrails(
+        never_block=NeverBlock.builtin(org_ranges=cfg.org_ranges, sensors=cfg.sensor_addresses),
+        domains=DomainGuard.load(Path(cfg.popular_domains_file) if cfg.popular_domains_file else None,
+                                 cfg.popular_domains_top),
+        allowlist=Allowlist(tuple(cfg.allowlist)), settings=cfg,
+        blast_radius=StaticBlastRadius(IntelStore(state).blast_radius()),
+    )
+    policy = load_policy(Path(cfg.policy_file) if cfg.policy_file else None)
+    mitigator = Mitigator(policy=policy, guardrails=guardrails, clock=clock,
+                          ids=UuidV7Factory(entropy or SystemEntropy()), simulation=cfg.simulation)
+    return MitigationService(mitigator, DecisionStore(state, clock=clock, entropy=entropy))
+
+
+def stored_events(store: EventStore, page: int = 5000) -> Iterator[Event]:
+    """Every stored event in id order, a page at a time."""
+    after: str | None = None
+    while True:
+        result = store.query(EventQuery(after=after, limit=page))
+        for raw in result.raws:
+            yield decode_event(raw)
+        if result.next is None:
+            return
+        after = result.next
+
+
+class Defense:
+    def __init__(self, settings: Settings, state: StateStore, clock: Clock, *, interval: float = 0.25,
+                 entropy: Entropy | None = None) -> None:
+        self.clock = clock
+        self.intel = IntelService(IntelStore(state), clock)
+        self.mitigation = build_mitigation(settings, state, clock, entropy)
+        self.decisions = self.mitigation.store
+        self.interval = interval
+        self.lock = threading.Lock()  # the book and the mitigator are used from worker threads
+        self._pending: list[Event] = []
+        self._wake = asyncio.Event()
+        self._last_sweep = clock.monotonic()
+
+    def load(self, events: Iterable[Event]) -> int:
+        with self.lock:
+            count = self.intel.load(events)
+            self.mitigation.reconcile(self.intel.take_changed())
+        return count
+
+    def observe(self, events: list[Event]) -> None:
+        """Newly committed events (called on the event loop after each ingest)."""
+        self._pending.extend(events)
+        self._wake.set()
+
+    def step(self) -> Changes:
+        """Fold what arrived and reconcile what it touched (and everything, now and then)."""
+        pending, self._pending = self._pending, []
+        with self.lock:
+            self.intel.fold(pending)
+            due = self.clock.monotonic() - self._last_sweep >= SWEEP_SECONDS
+            if due:
+                self._last_sweep = self.clock.monotonic()
+            touched = self.intel.indicators() if due else self.intel.take_changed()
+            if due:
+                self.intel.take_changed()
+            return self.mitigation.reconcile(touched)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=SWEEP_SECONDS / 4)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                changes = await asyncio.to_thread(self.step)
+            except Exception:  # the loop must outlive one bad step; the next retries
+                log.exception("defense step failed")
+                continue
+            if changes.new or changes.withdrawn:
+                log.info("decisions: %d new, %d renewed, %d withdrawn", len(changes.new), len(changes.renewed),
+                         len(changes.withdrawn))
+            await asyncio.sleep(self.interval)
