@@ -86,6 +86,12 @@ class IndicatorBook:
         entry.allowlisted = True
         self.touched.add((type_, value))
 
+    def unallow(self, type_: str, value: str) -> None:
+        entry = self._entries.get((type_, value))
+        if entry is not None and entry.allowlisted:
+            entry.allowlisted = False
+            self.touched.add((type_, value))
+
     def _new_entry(self, type_: str, value: str, at: datetime) -> _Entry:
         entry = _Entry(type=type_, value=value, first_seen=at, last_seen=at)
         self._entries[(type_, value)] = entry

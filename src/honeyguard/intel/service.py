@@ -21,37 +21,48 @@ class IntelService:
         self.store = store
         self.clock = clock
         self.book = IndicatorBook(params)
+        self._feed_seq = 0
+        self._allowed: set[tuple[str, str]] = set()
 
     def load(self, events: Iterable[Event]) -> int:
         """Rebuild from the stored feed items, the allowlist and the given events (oldest first)."""
-        for item in self.store.feed():
-            self._observe_feed(item)
-        for allowed in self.store.allowed(self.clock.now()):
-            self.book.allowlist(allowed.type, allowed.value, allowed.created_at)
+        self.sync()
         return self.fold(events)
+
+    def sync(self) -> None:
+        """Catch up with imports and allowlist changes other processes (the CLI) saved."""
+        items, self._feed_seq = self.store.feed(self._feed_seq)
+        for item in items:
+            self._observe_feed(item)
+        now = self.clock.now()
+        allowed = {(a.type, a.value): a for a in self.store.allowed(now)}
+        for key in allowed.keys() - self._allowed:
+            self.book.allowlist(key[0], key[1], allowed[key].created_at)
+        for key in self._allowed - allowed.keys():
+            self.book.unallow(*key)
+        self._allowed = set(allowed)
 
     def fold(self, events: Iterable[Event]) -> int:
         return self.book.observe_events(events)
 
-    def import_file(self, path: Path, *, source: str | None = None, trust: float = 1.0) -> ImportResult:
+    def import_file(self, path: Path, *, source: str | None = None) -> ImportResult:
         result = read_import(path)
         now = self.clock.now()
         name = source or result.source
         items = [FeedItem(source=name, type=i.type, value=i.value, role=i.role, confidence=i.confidence,
                           at=i.valid_from or now) for i in result.indicators]
         self.store.save_feed(items)
-        for item in items:
-            self._observe_feed(item, trust)
+        self.sync()
         return result
 
-    def _observe_feed(self, item: FeedItem, trust: float = 1.0) -> None:
+    def _observe_feed(self, item: FeedItem) -> None:
         self.book.observe_feed(type_=item.type, value=item.value, role=item.role, confidence=item.confidence,
-                               source=item.source, at=item.at, trust=trust)
+                               source=item.source, at=item.at)
 
     def allow(self, type_: str, value: str, reason: str, expires_at: datetime | None) -> None:
         now = self.clock.now()
         self.store.allow(AllowItem(type=type_, value=value, reason=reason, expires_at=expires_at, created_at=now))
-        self.book.allowlist(type_, value, now)
+        self.sync()
 
     def indicators(self) -> list[Indicator]:
         return self.book.indicators(self.clock.now())

@@ -28,7 +28,8 @@ from honeyguard.store.intel import IntelStore
 from honeyguard.store.state import StateStore
 
 log = logging.getLogger(__name__)
-SWEEP_SECONDS = 60.0
+SWEEP_SECONDS = 60.0  # every indicator re-decided (expiry, decay)
+SYNC_SECONDS = 5.0  # imports and allowlist changes made by the CLI picked up
 
 
 def build_mitigation(settings: Settings, state: StateStore, clock: Clock,
@@ -71,6 +72,7 @@ class Defense:
         self._pending: list[Event] = []
         self._wake = asyncio.Event()
         self._last_sweep = clock.monotonic()
+        self._last_sync = clock.monotonic()
 
     def load(self, events: Iterable[Event]) -> int:
         with self.lock:
@@ -91,6 +93,9 @@ class Defense:
             due = self.clock.monotonic() - self._last_sweep >= SWEEP_SECONDS
             if due:
                 self._last_sweep = self.clock.monotonic()
+            if self.clock.monotonic() - self._last_sync >= SYNC_SECONDS:
+                self._last_sync = self.clock.monotonic()
+                self.intel.sync()
             touched = self.intel.indicators() if due else self.intel.take_changed()
             if due:
                 self.intel.take_changed()
@@ -99,7 +104,7 @@ class Defense:
     async def run(self) -> None:
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=SWEEP_SECONDS / 4)
+                await asyncio.wait_for(self._wake.wait(), timeout=SYNC_SECONDS)
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -22,6 +22,7 @@ feed_indicators = sa.Table(
     sa.Column("role", sa.String(32), primary_key=True),
     sa.Column("confidence", sa.Integer, nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False, index=True),  # import order, for collectors to catch up
 )
 
 allowlist = sa.Table(
@@ -80,21 +81,26 @@ class IntelStore:
         """Insert or refresh imported indicators (a re-import of the same row updates it)."""
         count = 0
         with self.engine.begin() as conn:
+            seq = int(conn.execute(sa.select(sa.func.max(feed_indicators.c.seq))).scalar() or 0)
             for item in items:
+                seq += 1
                 key = (feed_indicators.c.source == item.source) & (feed_indicators.c.type == item.type) \
                     & (feed_indicators.c.value == item.value) & (feed_indicators.c.role == item.role)
-                values = {"confidence": item.confidence, "at": item.at}
+                values = {"confidence": item.confidence, "at": item.at, "seq": seq}
                 if conn.execute(feed_indicators.update().where(key).values(**values)).rowcount == 0:
                     conn.execute(feed_indicators.insert().values(source=item.source, type=item.type,
                                                                  value=item.value, role=item.role, **values))
                 count += 1
         return count
 
-    def feed(self) -> list[FeedItem]:
+    def feed(self, after_seq: int = 0) -> tuple[list[FeedItem], int]:
+        """Imported indicators saved after ``after_seq``, and the newest sequence number."""
+        query = sa.select(feed_indicators).where(feed_indicators.c.seq > after_seq).order_by(feed_indicators.c.seq)
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(feed_indicators).order_by(feed_indicators.c.at))
-            return [FeedItem(source=r.source, type=r.type, value=r.value, role=r.role, confidence=r.confidence,
-                             at=_utc(r.at)) for r in rows]
+            rows = list(conn.execute(query))
+        items = [FeedItem(source=r.source, type=r.type, value=r.value, role=r.role, confidence=r.confidence,
+                          at=_utc(r.at)) for r in rows]
+        return items, max((int(r.seq) for r in rows), default=after_seq)
 
     def allow(self, item: AllowItem) -> None:
         with self.engine.begin() as conn:
