@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import msgspec
@@ -24,8 +24,10 @@ from honeyguard.clock import SystemClock
 from honeyguard.config import Settings
 from honeyguard.errors import HoneyguardError
 from honeyguard.intel.imports import TYPES, normalise
-from honeyguard.intel.service import IntelService
 from honeyguard.model.indicator import Indicator
+
+if TYPE_CHECKING:
+    from honeyguard.intel.service import IntelService
 
 _list_decoder = msgspec.json.Decoder(dict[str, Any])
 
@@ -80,6 +82,8 @@ def register(app: typer.Typer) -> None:
         """Import indicators from a CSV (value,type,role,confidence) or a STIX 2.1 bundle."""
         if not path.exists():
             raise HoneyguardError(f"{path}: no such file")
+        from honeyguard.intel.service import IntelService
+
         service = IntelService(intel_store(settings_from(config)), SystemClock())
         result = service.import_file(path, source=source)
         err = Console(stderr=True)
@@ -104,6 +108,8 @@ def register(app: typer.Typer) -> None:
             raise HoneyguardError(str(exc)) from None
         from datetime import UTC
 
+        from honeyguard.intel.service import IntelService
+
         until = expires.replace(tzinfo=expires.tzinfo or UTC) if expires else None
         IntelService(intel_store(settings_from(config)), SystemClock()).allow(type_, value, reason, until)
         Console().print(f"allowlisted {type_} {value}" + (f" until {until:%Y-%m-%d %H:%M} UTC" if until else ""))
@@ -126,6 +132,7 @@ def _from_api(settings: Settings, path: str, params: dict[str, Any]) -> Any | No
 
 
 def _local(settings: Settings) -> IntelService:
+    from honeyguard.intel.service import IntelService
     from honeyguard.server.defense import stored_events
     from honeyguard.store.events import EventStore
 
