@@ -1,0 +1,218 @@
+"""``analyze_flows``: VPC flow logs + indicators -> findings, blast radius, candidate C2."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from honeyguard.clock import Clock, SystemClock
+from honeyguard.errors import HoneyguardError
+from honeyguard.intel.flows import queries
+from honeyguard.intel.flows.addresses import build_addresses, build_matches
+from honeyguard.intel.flows.cidrs import Network, parse_networks
+from honeyguard.intel.flows.files import FlowInputError, discover_files, sql_string
+from honeyguard.intel.flows.indicators import IndicatorSet, load_indicators
+from honeyguard.intel.flows.report import BlastRadius, CandidateC2, FlowReport, FlowStats, MalformedCounts
+from honeyguard.intel.flows.scan import run_scan
+from honeyguard.intel.flows.settings import IPV6_ULA, RFC1918, FlowSettings
+from honeyguard.model.finding import (
+    DownloadEvidence,
+    Finding,
+    InfectedEvidence,
+    ScannerEvidence,
+    Severity,
+    finding_id,
+    raise_severity,
+)
+
+SOURCE = "vpc-flow-logs"
+
+
+class FlowEngineError(HoneyguardError):
+    """DuckDB could not finish the analysis within its limits."""
+
+
+MAX_PROBLEMS = 40
+MAX_HOSTS_LISTED = 20  # lists in findings are bounded: an instance may touch thousands of addresses
+MAX_INDICATORS_LISTED = 50
+
+
+def analyze_flows(paths: Sequence[Path], *, indicators: IndicatorSet | Path | None = None,
+                  settings: FlowSettings | None = None, clock: Clock | None = None) -> FlowReport:
+    """Read every flow file under ``paths`` once with DuckDB and return what it finds."""
+    settings = settings or FlowSettings()
+    clock = clock or SystemClock()
+    started = clock.monotonic()
+    files = discover_files(paths)
+    if not files:
+        raise FlowInputError("no flow-log files found in " + ", ".join(str(p) for p in paths))
+    indicator_set = (load_indicators(indicators) if isinstance(indicators, Path)
+                     else indicators or IndicatorSet())
+    internal = parse_networks([*RFC1918, *IPV6_ULA, *settings.internal_cidrs])
+    with tempfile.TemporaryDirectory(prefix="honeyguard-flows-") as spill, _connect(settings, spill) as con:
+        try:
+            report = _analyze(con, files, indicator_set, settings, internal)
+        except duckdb.OutOfMemoryException as exc:
+            raise FlowEngineError(f"out of memory ({settings.memory_limit}, spilling to {spill}): "
+                                  f"raise --memory-limit or free disk space ({exc})") from None
+    report.stats.seconds = round(clock.monotonic() - started, 3)
+    return report
+
+
+def _connect(settings: FlowSettings, spill: str) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET memory_limit = {sql_string(settings.memory_limit)}")
+    con.execute(f"SET temp_directory = {sql_string(spill)}")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")  # never write to the terminal behind the CLI's back
+    if settings.threads:
+        con.execute(f"SET threads = {int(settings.threads)}")
+    return con
+
+
+def _analyze(con: duckdb.DuckDBPyConnection, files: list[Path], indicator_set: IndicatorSet,
+             settings: FlowSettings, internal: list[Network]) -> FlowReport:
+    beacon_targets = indicator_set.ip_values_in_roles(settings.infected_roles)
+    if beacon_targets:
+        con.register("beacon_targets", pa.table({"value": beacon_targets}))
+    unreadable = run_scan(con, files, settings, internal, "beacon_targets" if beacon_targets else None)
+    build_addresses(con, internal)
+    build_matches(con, indicator_set)
+    con.execute(queries.EDGES_SQL)
+    malformed, stats = _counts(con, files, indicator_set, unreadable)
+    findings, infected = _infected_findings(con, settings)
+    findings += _scanner_findings(con, settings)
+    findings += _download_findings(con, settings)
+    problems = [*indicator_set.problems, *(f"{f}: unreadable, skipped" for f in unreadable)][:MAX_PROBLEMS]
+    return FlowReport(
+        findings=findings,
+        blast_radius=[_blast(row) for row in queries.blast_radius(con)],
+        candidate_c2=[_candidate(row) for row in queries.candidate_c2(con, settings, infected)],
+        malformed=malformed,
+        stats=stats,
+        problems=problems,
+    )
+
+
+def _counts(con: duckdb.DuckDBPyConnection, files: list[Path], indicator_set: IndicatorSet,
+            unreadable: list[Path]) -> tuple[MalformedCounts, FlowStats]:
+    by_status = dict(con.execute("SELECT status, sum(flows) FROM pre GROUP BY status").fetchall())
+    invalid_address_flows, = con.execute("""
+        SELECT coalesce(sum(c.flows), 0) FROM conv c
+        WHERE c.client IN (SELECT a FROM addr WHERE NOT valid)
+           OR c.server IN (SELECT a FROM addr WHERE NOT valid)
+    """).fetchone() or (0,)
+    malformed = MalformedCounts(
+        wrong_field_count=int(by_status.get("wrong_field_count", 0)),
+        missing_field=int(by_status.get("missing_field", 0)),
+        bad_value=int(by_status.get("bad_value", 0)) + int(invalid_address_flows),
+        unsupported_version=int(by_status.get("unsupported_version", 0)),
+        nodata=int(by_status.get("nodata", 0)),
+        skipdata=int(by_status.get("skipdata", 0)),
+        unreadable_files=len(unreadable),
+        indicator_rows=indicator_set.malformed,
+    )
+    ipv6, inbound_rejected, conversations, matched = con.execute("""
+        SELECT (SELECT coalesce(sum(flows), 0) FROM pre WHERE status = 'ok' AND contains(src, ':')),
+               (SELECT coalesce(sum(flows), 0) FROM pre WHERE status = 'ok' AND src IS NULL),
+               (SELECT count(*) FROM conv),
+               (SELECT count(DISTINCT canon) FROM matches)
+    """).fetchone() or (0, 0, 0, 0)
+    stats = FlowStats(
+        files=len(files) - len(unreadable),
+        records=int(by_status.get("ok", 0)) - int(invalid_address_flows),
+        header_lines=int(by_status.get("header", 0)),
+        ipv6_records=int(ipv6),
+        inbound_rejected=int(inbound_rejected),
+        conversations=int(conversations),
+        indicators=len(indicator_set),
+        indicator_rows_other_types=indicator_set.unsupported_type,
+        matched_addresses=int(matched),
+    )
+    return malformed, stats
+
+
+def _ts(epoch: Any) -> datetime:
+    return datetime.fromtimestamp(int(epoch), UTC)
+
+
+def _infected_findings(con: duckdb.DuckDBPyConnection,
+                       settings: FlowSettings) -> tuple[list[Finding], list[str]]:
+    queries.infected_edges(con, settings)
+    contacted = queries.indicators_by_host(con, "infected_edges", settings.infected_roles)
+    beacon_by_host = queries.beacons(con, settings)
+    findings: list[Finding] = []
+    for host, flows, accepted, bytes_out, bytes_in, ports, peers, first, last in queries.infected_hosts(con):
+        values, roles, confidence = contacted[host]
+        severity: Severity = "high" if confidence >= settings.high_confidence else "medium"
+        evidence = InfectedEvidence(
+            roles=sorted(roles), max_confidence=int(confidence), flows=int(flows),
+            accepted_flows=int(accepted), bytes_out=int(bytes_out), bytes_in=int(bytes_in),
+            ports=sorted(ports)[:MAX_HOSTS_LISTED], peers=sorted(peers)[:MAX_HOSTS_LISTED],
+        )
+        beacon = beacon_by_host.get(host)
+        if beacon is not None:
+            peer, port, connections, mean_gap, cv = beacon
+            severity = raise_severity(severity)
+            evidence.beaconing = True
+            evidence.beacon_peer, evidence.beacon_port = peer, int(port)
+            evidence.beacon_connections = int(connections)
+            evidence.beacon_interval_s, evidence.beacon_cv = round(float(mean_gap), 3), round(float(cv), 4)
+        listed = sorted(values)[:MAX_INDICATORS_LISTED]
+        findings.append(_finding("infected-instance", host, severity, listed, evidence, ["T1071"], first, last))
+    return findings, [f.subject for f in findings]
+
+
+def _scanner_findings(con: duckdb.DuckDBPyConnection, settings: FlowSettings) -> list[Finding]:
+    findings = []
+    for row in queries.scanners(con, settings):
+        host, port, proto, window_targets, window_end, targets, probe_targets, flows, first, last = row
+        window_start = max(int(window_end) - int(settings.scan_window_s) + 1, int(first))
+        evidence = ScannerEvidence(
+            port=int(port), protocol=int(proto), window_targets=int(window_targets),
+            window_seconds=int(settings.scan_window_s), window_start=_ts(window_start),
+            total_targets=int(targets), probe_fraction=round(int(probe_targets) / int(targets), 4),
+            flows=int(flows),
+        )
+        findings.append(_finding("outbound-scanner", host, "high", [], evidence, ["T1046"], first, last))
+    return findings
+
+
+def _download_findings(con: duckdb.DuckDBPyConnection, settings: FlowSettings) -> list[Finding]:
+    rows = queries.downloads(con, settings)
+    sources = queries.indicators_by_host(con, "download_edges", settings.download_roles)
+    findings = []
+    for host, total, biggest, flows, port, proto, first, last in rows:
+        values, roles, _confidence = sources[host]
+        evidence = DownloadEvidence(port=int(port), protocol=int(proto), bytes=int(total),
+                                    max_flow_bytes=int(biggest), flows=int(flows), roles=sorted(roles))
+        listed = sorted(values)[:MAX_INDICATORS_LISTED]
+        findings.append(_finding("malware-download", host, "high", listed, evidence, ["T1105"], first, last))
+    return findings
+
+
+def _finding(kind: Any, subject: str, severity: Severity, values: list[str], evidence: Any,
+             techniques: list[str], first: Any, last: Any) -> Finding:
+    first_seen, last_seen = _ts(first), _ts(max(int(first), int(last)))
+    return Finding(id=finding_id(kind, subject, first_seen), kind=kind, severity=severity, subject=subject,
+                   indicators=values, evidence=evidence, techniques=techniques, first_seen=first_seen,
+                   last_seen=last_seen, source=SOURCE)
+
+
+def _blast(row: Any) -> BlastRadius:
+    value, hosts, flows, all_flows, roles, confidence = row
+    return BlastRadius(indicator=value, internal_hosts=int(hosts), flows=int(flows or 0),
+                       all_flows=int(all_flows or 0), roles=sorted(roles), confidence=int(confidence))
+
+
+def _candidate(row: Any) -> CandidateC2:
+    value, infected_peers, others, flows, ports, hosts = row
+    return CandidateC2(value=value, infected_peers=int(infected_peers), other_hosts=int(others),
+                       flows=int(flows), ports=sorted(set(ports))[:MAX_HOSTS_LISTED],
+                       hosts=sorted(hosts)[:MAX_HOSTS_LISTED])

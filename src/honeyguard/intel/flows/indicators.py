@@ -1,0 +1,187 @@
+"""The indicators CSV (header ``value,type,role,confidence``) read for flow matching.
+
+Only network indicators matter here: ``ip`` and ``cidr``. Other types are counted and skipped; a
+malformed row is counted, its first few problems kept with their line numbers, and the rest is used.
+"""
+
+from __future__ import annotations
+
+import csv
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from honeyguard.errors import SourceError
+
+_V4 = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
+_ROLE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+MAX_PROBLEMS_KEPT = 20
+DEFAULT_CONFIDENCE = 50
+
+
+class IndicatorFileError(SourceError):
+    """The indicators file cannot be used at all (missing, or without the expected header)."""
+
+
+class IndicatorRow(msgspec.Struct, frozen=True):
+    value: str  # canonical text: dotted quad, compressed IPv6, or network/prefix
+    role: str
+    confidence: int
+
+
+@dataclass
+class IndicatorSet:
+    """The usable ip and cidr indicators: plain IPv4 rows go straight into an Arrow table
+    (``fast_ips``); the others (IPv6, ranges, quoted fields) are parsed one by one (``ips``, ``cidrs``)."""
+
+    ips: list[IndicatorRow] = field(default_factory=list)
+    cidrs: list[IndicatorRow] = field(default_factory=list)
+    fast_ips: pa.Table | None = None  # value, role, confidence
+    fast_cidr4: pa.Table | None = None  # value, role, confidence, prefix, net
+    rows: int = 0
+    malformed: int = 0
+    unsupported_type: int = 0
+    problems: list[str] = field(default_factory=list)  # "file:line: reason", the first MAX_PROBLEMS_KEPT
+
+    def __len__(self) -> int:
+        fast = sum(t.num_rows for t in (self.fast_ips, self.fast_cidr4) if t is not None)
+        return int(fast) + len(self.ips) + len(self.cidrs)
+
+    def ip_table(self) -> pa.Table:
+        slow = _table(self.ips)
+        return pa.concat_tables([self.fast_ips, slow]) if self.fast_ips is not None else slow
+
+    def cidr_v4_table(self) -> pa.Table:
+        nets = [(ipaddress.ip_network(r.value), r) for r in self.cidrs]
+        v4 = [(n, r) for n, r in nets if n.version == 4]
+        slow = pa.table({
+            "value": pa.array([r.value for _, r in v4], pa.string()),
+            "role": pa.array([r.role for _, r in v4], pa.string()),
+            "confidence": pa.array([r.confidence for _, r in v4], pa.int32()),
+            "prefix": pa.array([n.prefixlen for n, _ in v4], pa.int32()),
+            "net": pa.array([int(n.network_address) >> (32 - n.prefixlen) for n, _ in v4], pa.int64()),
+        })
+        return pa.concat_tables([self.fast_cidr4, slow]) if self.fast_cidr4 is not None else slow
+
+    def cidr_v6(self) -> list[tuple[ipaddress.IPv6Network, IndicatorRow]]:
+        nets = [(ipaddress.ip_network(r.value), r) for r in self.cidrs]
+        return [(n, r) for n, r in nets if isinstance(n, ipaddress.IPv6Network)]
+
+    def ip_values_in_roles(self, roles: list[str]) -> list[str]:
+        table = self.ip_table()
+        chosen = table.filter(pc.is_in(table["role"], value_set=pa.array(roles, pa.string())))
+        return sorted(set(chosen["value"].to_pylist()))
+
+
+def _table(rows: list[IndicatorRow]) -> pa.Table:
+    return pa.table({
+        "value": pa.array([r.value for r in rows], pa.string()),
+        "role": pa.array([r.role for r in rows], pa.string()),
+        "confidence": pa.array([r.confidence for r in rows], pa.int32()),
+    })
+
+
+def canonical_ip(text: str) -> str | None:
+    """Dotted quad without leading zeros, or compressed lower-case IPv6 (as VPC Flow Logs write them)."""
+    match = _V4.fullmatch(text)
+    if match:
+        octets = [int(o) for o in match.groups()]
+        return ".".join(map(str, octets)) if max(octets) <= 255 else None
+    if ":" not in text:
+        return None
+    try:
+        address = ipaddress.IPv6Address(text)
+    except ValueError:
+        return None
+    return str(address.ipv4_mapped or address)
+
+
+def _parse_row(row: list[str]) -> tuple[str, IndicatorRow | None]:
+    """('', row) for a usable row, ('skip', None) for another indicator type, (reason, None) if bad."""
+    if len(row) < 2:
+        return "expected value,type,role,confidence", None
+    value, kind = row[0].strip(), row[1].strip().lower()
+    role = (row[2] if len(row) > 2 else "").strip().lower() or "unknown"
+    confidence_text = (row[3] if len(row) > 3 else "").strip()
+    if kind not in ("ip", "ipv4", "ipv6", "cidr"):
+        return "skip", None
+    if not _ROLE.fullmatch(role):
+        return f"bad role {role[:40]!r}", None
+    try:
+        confidence = int(confidence_text) if confidence_text else DEFAULT_CONFIDENCE
+    except ValueError:
+        return f"bad confidence {confidence_text[:20]!r}", None
+    if not 0 <= confidence <= 100:
+        return f"confidence {confidence} outside 0-100", None
+    if kind == "cidr":
+        try:
+            network = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            return f"bad cidr {value[:60]!r}", None
+        return "", IndicatorRow(str(network), role, confidence)
+    canonical = canonical_ip(value)
+    if canonical is None:
+        return f"bad ip {value[:60]!r}", None
+    return "", IndicatorRow(canonical, role, confidence)
+
+
+def load_indicators(path: Path) -> IndicatorSet:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            header = [h.strip().lower() for h in next(csv.reader([handle.readline()]), [])]
+    except OSError as exc:
+        raise IndicatorFileError(f"cannot read indicators: {exc.strerror}", file=str(path)) from None
+    if header[:2] != ["value", "type"]:
+        raise IndicatorFileError("expected the header value,type,role,confidence", file=str(path), line=1)
+    return _load_with_python(path)
+
+
+# The common row of a big feed, "1.2.3.4,ip,c2,90", recognised by one regex without the csv module.
+_PLAIN_V4_ROW = re.compile(
+    r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3}),(?:ip|ipv4),"
+    r"([a-z0-9][a-z0-9._-]{0,63}),([0-9]{1,3})\r?\n?")
+
+
+def _load_with_python(path: Path) -> IndicatorSet:
+    result = IndicatorSet()
+    values: list[str] = []
+    roles: list[str] = []
+    confidences: list[int] = []
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        handle.readline()
+        for line_number, line in enumerate(handle, start=2):
+            plain = _PLAIN_V4_ROW.fullmatch(line)
+            if plain:
+                octets = [int(o) for o in plain.group(1, 2, 3, 4)]
+                confidence = int(plain.group(6))
+                if max(octets) <= 255 and confidence <= 100:
+                    result.rows += 1
+                    values.append(".".join(map(str, octets)))
+                    roles.append(plain.group(5))
+                    confidences.append(confidence)
+                    continue
+            row = next(csv.reader([line]), [])
+            if not row or not "".join(row).strip() or row[0].startswith("#"):
+                continue
+            result.rows += 1
+            _add(result, path, line_number, row)
+    result.fast_ips = pa.table({"value": pa.array(values, pa.string()), "role": pa.array(roles, pa.string()),
+                                "confidence": pa.array(confidences, pa.int32())})
+    return result
+
+
+def _add(result: IndicatorSet, path: Path, line_number: int, row: list[str]) -> None:
+    reason, parsed = _parse_row(row)
+    if parsed is not None:
+        (result.cidrs if "/" in parsed.value else result.ips).append(parsed)
+    elif reason == "skip":
+        result.unsupported_type += 1
+    else:
+        result.malformed += 1
+        if len(result.problems) < MAX_PROBLEMS_KEPT:
+            result.problems.append(f"{path}:{line_number}: {reason}")
