@@ -72,3 +72,20 @@ def test_user_mistakes_are_one_line(scene: tuple[Planted, Path, Path], args: lis
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_store_keeps_findings_and_blast_radius_for_the_guardrails(scene: tuple[Planted, Path, Path],
+                                                                  tmp_path: Path) -> None:
+    from honeyguard.store.intel import IntelStore
+    from honeyguard.store.state import StateStore
+
+    planted, logs, indicators = scene
+    config = tmp_path / "hg.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'data'}\n")
+    result = _run("--indicators", str(indicators), "--store", "--config", str(config), str(logs))
+    assert result.returncode == 0, result.stderr
+    assert "stored" in result.stderr
+    intel = IntelStore(StateStore(f"sqlite:///{tmp_path / 'data' / 'state.sqlite'}"))
+    kinds = {(f.kind, f.subject) for f in intel.findings()}
+    assert ("outbound-scanner", planted.scanner) in kinds
+    assert intel.blast_radius()[planted.popular] == 400

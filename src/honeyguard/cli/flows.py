@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from honeyguard.cli._common import ConfigOption, settings_from
 from honeyguard.errors import HoneyguardError
 
 if TYPE_CHECKING:  # duckdb and pyarrow load only when a flows command runs, not for every command
@@ -42,6 +43,9 @@ def analyze(
     download_min_bytes: Annotated[int | None, typer.Option(help="Malware download: bytes.")] = None,
     memory_limit: Annotated[str | None, typer.Option(help="DuckDB memory limit, e.g. 1GB.")] = None,
     threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: all cores).")] = None,
+    store: Annotated[bool, typer.Option("--store", help="Keep the findings and blast-radius figures in the "
+                                        "state store (the mitigation guardrails read them).")] = False,
+    config: ConfigOption = None,
 ) -> None:
     """Find infected instances, outbound scanners and malware downloads; blast radius and candidate C2."""
     from honeyguard.intel.flows import FlowSettings, analyze_flows
@@ -56,11 +60,26 @@ def analyze(
         raise FlowSettingsError(f"invalid option: {exc}") from None
     if as_json:
         report = analyze_flows(paths, indicators=indicators, settings=settings)
+    else:
+        with _err.status("reading flow logs with DuckDB..."):
+            report = analyze_flows(paths, indicators=indicators, settings=settings)
+    if store:
+        _store(report, config)
+    if as_json:
         sys.stdout.write(msgspec.json.encode(report).decode() + "\n")
         return
-    with _err.status("reading flow logs with DuckDB..."):
-        report = analyze_flows(paths, indicators=indicators, settings=settings)
     _print_tables(report)
+
+
+def _store(report: FlowReport, config: Path | None) -> None:
+    from honeyguard.cli._stores import intel_store
+    from honeyguard.clock import SystemClock
+
+    intel = intel_store(settings_from(config))
+    saved = intel.save_findings(report.findings)
+    sized = intel.save_blast_radius(((b.indicator, b.internal_hosts, b.flows) for b in report.blast_radius),
+                                    SystemClock().now())
+    _err.print(f"stored {saved} findings and {sized} blast-radius figures")
 
 
 def _print_tables(report: FlowReport) -> None:

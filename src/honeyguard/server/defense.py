@@ -8,6 +8,7 @@ Indicators are derived data: at start they are rebuilt from the event store and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Iterable, Iterator
@@ -18,7 +19,6 @@ from honeyguard.config import Settings
 from honeyguard.intel.service import IntelService
 from honeyguard.mitigate import Guardrails, Mitigator, load_policy
 from honeyguard.mitigate.engine import Changes
-from honeyguard.mitigate.guardrails import StaticBlastRadius
 from honeyguard.mitigate.lists import Allowlist, DomainGuard, NeverBlock
 from honeyguard.mitigate.service import MitigationService
 from honeyguard.model import Event, UuidV7Factory, decode_event
@@ -32,6 +32,24 @@ SWEEP_SECONDS = 60.0  # every indicator re-decided (expiry, decay)
 SYNC_SECONDS = 5.0  # imports and allowlist changes made by the CLI picked up
 
 
+class StoredBlastRadius:
+    """Blast-radius figures kept by `flows analyze --store`, re-read now and then."""
+
+    def __init__(self, store: IntelStore, clock: Clock, refresh_seconds: float = 60.0) -> None:
+        self._store = store
+        self._clock = clock
+        self._refresh = refresh_seconds
+        self._figures: dict[str, int] = {}
+        self._read_at: float | None = None
+
+    def internal_hosts(self, value: str) -> int | None:
+        now = self._clock.monotonic()
+        if self._read_at is None or now - self._read_at >= self._refresh:
+            self._figures = self._store.blast_radius()
+            self._read_at = now
+        return self._figures.get(value)
+
+
 def build_mitigation(settings: Settings, state: StateStore, clock: Clock,
                      entropy: Entropy | None = None) -> MitigationService:
     cfg = settings.mitigate
@@ -40,7 +58,7 @@ def build_mitigation(settings: Settings, state: StateStore, clock: Clock,
         domains=DomainGuard.load(Path(cfg.popular_domains_file) if cfg.popular_domains_file else None,
                                  cfg.popular_domains_top),
         allowlist=Allowlist(tuple(cfg.allowlist)), settings=cfg,
-        blast_radius=StaticBlastRadius(IntelStore(state).blast_radius()),
+        blast_radius=StoredBlastRadius(IntelStore(state), clock),
     )
     policy = load_policy(Path(cfg.policy_file) if cfg.policy_file else None)
     mitigator = Mitigator(policy=policy, guardrails=guardrails, clock=clock,
@@ -103,10 +121,8 @@ class Defense:
 
     async def run(self) -> None:
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=SYNC_SECONDS)
-            except TimeoutError:
-                pass
             self._wake.clear()
             try:
                 changes = await asyncio.to_thread(self.step)
