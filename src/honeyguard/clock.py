@@ -56,6 +56,17 @@ class SystemEntropy:
         return int.from_bytes(os.urandom((bits + 7) // 8), "big") >> ((8 - bits % 8) % 8)
 
 
+class FastEntropy:
+    """Unpredictable enough for identifiers, not for secrets: a PRNG seeded once from the OS.
+    Tokens and keys use SystemEntropy; event ids use this (an os.urandom call per id costs more)."""
+
+    def __init__(self) -> None:
+        self._rng = random.Random(os.urandom(32))
+
+    def randbits(self, bits: int) -> int:
+        return self._rng.getrandbits(bits)
+
+
 class SeededEntropy:
     """Deterministic randomness for tests and benchmarks."""
 

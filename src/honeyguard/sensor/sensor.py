@@ -8,7 +8,7 @@ import logging
 import os
 from pathlib import Path
 
-from honeyguard.clock import Clock, Entropy, SystemClock, SystemEntropy
+from honeyguard.clock import Clock, Entropy, FastEntropy, SystemClock
 from honeyguard.config import Listener, SensorSettings
 from honeyguard.errors import ServiceError
 from honeyguard.model import UuidV7Factory
@@ -35,7 +35,7 @@ class Sensor:
             identity=SensorIdentity(settings.name, settings.location),
             limits=settings.limits,
             clock=clock or SystemClock(),
-            ids=UuidV7Factory(entropy or SystemEntropy()),
+            ids=UuidV7Factory(entropy or FastEntropy()),
             sink=sink,
             data_dir=data_dir,
             gate=ConnectionGate(settings.limits.max_connections),
