@@ -1,0 +1,319 @@
+"""Compile rules into per-field matchers: Hyperscan databases, or pure ``re`` as the fallback.
+
+Every pattern of every leaf is an *atom* with an integer id. For each (protocol, field) the
+Hyperscan matcher holds one database with all the atoms of that field; a scan yields the set of
+atoms that hit, and only rules owning a hit atom have their condition tree evaluated (rules
+loading guarantees a tree is false when nothing hits, so this prefilter is exact).
+
+A regex Hyperscan cannot compile exactly is compiled in prefilter mode (a superset) and each
+hit is confirmed with ``re``; one it cannot compile at all is matched with ``re`` on every
+subject that has the field. The ``re`` matcher does everything with ``re`` and ``bytes``
+operations, and the two agree on every rule example (a test checks it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from honeyguard.detect.fields import is_line_field
+from honeyguard.detect.rules import Atom, Cond, Rule, regex_flags
+
+_hs: Any
+try:  # Hyperscan is an x86-64 wheel; elsewhere the re matcher does the work
+    import hyperscan as _hs
+except ImportError:  # pragma: no cover - depends on the platform
+    _hs = None
+
+HYPERSCAN_AVAILABLE = _hs is not None
+SUBJECT_PROTOCOLS = {"http": ("http",), "ssh": ("ssh",), "any": ("http", "ssh", "other")}
+
+Tree = tuple[Any, ...]  # ("leaf", frozenset[int]) | ("all"|"any", tuple[Tree, ...]) | ("not", Tree)
+
+
+@dataclass
+class Program:
+    """The rules, flattened: atoms with ids, which rules own each atom, and condition trees."""
+
+    rules: list[Rule]
+    atoms: list[Atom] = field(default_factory=list)
+    atom_rules: list[tuple[int, ...]] = field(default_factory=list)
+    trees: list[Tree] = field(default_factory=list)
+    # protocol -> field -> atom ids
+    by_field: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    unconditional: dict[str, list[int]] = field(default_factory=dict)  # protocol -> rules to always try
+
+    @classmethod
+    def build(cls, rules: list[Rule]) -> Program:
+        program = cls(rules=rules)
+        owners: dict[int, set[int]] = {}
+        for index, rule in enumerate(rules):
+            program.trees.append(program._flatten(rule.condition, index, owners, rule.spec.protocol))
+        program.atom_rules = [tuple(sorted(owners.get(i, ()))) for i in range(len(program.atoms))]
+        return program
+
+    def _flatten(self, cond: Cond, rule_index: int, owners: dict[int, set[int]], protocol: str) -> Tree:
+        if cond.kind == "leaf":
+            assert cond.leaf is not None
+            ids = []
+            for atom in cond.leaf.atoms:
+                atom_id = len(self.atoms)
+                self.atoms.append(atom)
+                owners.setdefault(atom_id, set()).add(rule_index)
+                for subject_protocol in SUBJECT_PROTOCOLS[protocol]:
+                    self.by_field.setdefault(subject_protocol, {}).setdefault(atom.field, []).append(atom_id)
+                ids.append(atom_id)
+            return ("leaf", frozenset(ids))
+        children = tuple(self._flatten(c, rule_index, owners, protocol) for c in cond.children)
+        return (cond.kind, children[0]) if cond.kind == "not" else (cond.kind, children)
+
+
+def holds(tree: Tree, hits: set[int]) -> bool:
+    kind = tree[0]
+    if kind == "leaf":
+        return not hits.isdisjoint(tree[1])
+    if kind == "all":
+        return all(holds(child, hits) for child in tree[1])
+    if kind == "any":
+        return any(holds(child, hits) for child in tree[1])
+    return not holds(tree[1], hits)
+
+
+# ---- the pure-re matcher ------------------------------------------------------------------------
+
+AtomTest = Callable[[bytes, bytes], bool]  # (text, ASCII-lowercased text) -> hit
+
+
+def atom_test(atom: Atom) -> AtomTest:
+    """A Python test with exactly the semantics of the Hyperscan expression for ``atom``."""
+    if atom.op == "regex":
+        search = re.compile(atom.value, regex_flags(atom.case)).search
+        return lambda text, _lower: search(text) is not None
+    value = atom.value if atom.case else atom.value.lower()
+    pick: Callable[[bytes, bytes], bytes] = (lambda t, _l: t) if atom.case else (lambda _t, lo: lo)
+    if atom.op == "contains":
+        return lambda text, lower: value in pick(text, lower)
+    lines = is_line_field(atom.field)
+    compare: Callable[[bytes], bool]
+    if atom.op == "equals":
+        compare = value.__eq__
+    elif atom.op == "startswith":
+        compare = lambda s: s.startswith(value)  # noqa: E731
+    else:
+        compare = lambda s: s.endswith(value)  # noqa: E731
+    if lines:
+        return lambda text, lower: any(compare(line) for line in pick(text, lower).split(b"\n"))
+    return lambda text, lower: compare(pick(text, lower))
+
+
+class ReMatcher:
+    """Every atom tested in Python, field by field."""
+
+    name = "re"
+
+    def __init__(self, program: Program) -> None:
+        self._tests = [atom_test(atom) for atom in program.atoms]
+        self._by_field = {proto: {f: [(i, self._tests[i]) for i in ids] for f, ids in fields.items()}
+                          for proto, fields in program.by_field.items()}
+
+    def hits(self, protocol: str, fields: dict[str, bytes]) -> set[int]:
+        found: set[int] = set()
+        wanted = self._by_field.get(protocol)
+        if not wanted:
+            return found
+        for name, text in fields.items():
+            tests = wanted.get(name)
+            if not tests or not text:
+                continue
+            lower = text.lower()
+            for atom_id, test in tests:
+                if test(text, lower):
+                    found.add(atom_id)
+        return found
+
+
+# ---- the Hyperscan matcher ----------------------------------------------------------------------
+
+def hs_expression(atom: Atom) -> bytes:
+    """The Hyperscan (PCRE-syntax) expression for an atom."""
+    if atom.op == "regex":
+        return python_regex_to_pcre(atom.value)
+    literal = b"".join(bytes([c]) if chr(c).isalnum() and c < 128 else b"\\x%02x" % c for c in atom.value)
+    lines = is_line_field(atom.field)
+    start, end = (b"^", b"$") if lines else (b"\\A", b"\\z")
+    if atom.op == "equals":
+        return start + b"(?:" + literal + b")" + end
+    if atom.op == "startswith":
+        return start + b"(?:" + literal + b")"
+    if atom.op == "endswith":
+        return b"(?:" + literal + b")" + end
+    return literal
+
+
+_PY_ONLY = re.compile(rb"\\\\|\\Z|\{,(\d+)\}")
+
+
+def python_regex_to_pcre(pattern: bytes) -> bytes:
+    """Python spellings PCRE reads differently: ``\\Z`` is PCRE's ``\\z``; ``{,n}`` is ``{0,n}``."""
+    def swap(found: re.Match[bytes]) -> bytes:
+        text = found.group(0)
+        if text == b"\\\\":
+            return text
+        if text == b"\\Z":
+            return b"\\z"
+        return b"{0,%s}" % found.group(1)
+
+    return _PY_ONLY.sub(swap, pattern)
+
+
+def _flags(atom: Atom) -> int:
+    assert _hs is not None
+    flags = int(_hs.HS_FLAG_SINGLEMATCH | _hs.HS_FLAG_MULTILINE)
+    if not atom.case:
+        flags |= int(_hs.HS_FLAG_CASELESS)
+    return flags
+
+
+def _compiles(expression: bytes, flags: int) -> bool:
+    assert _hs is not None
+    try:
+        _hs.Database(mode=_hs.HS_MODE_BLOCK).compile(expressions=[expression], ids=[0], elements=1, flags=[flags])
+    except _hs.error:
+        return False
+    return True
+
+
+def _on_match(atom_id: int, _start: int, _end: int, _flags: int, hits: set[int]) -> None:
+    hits.add(atom_id)
+
+
+class HyperscanMatcher:
+    """One Hyperscan database per (protocol, field); ``re`` only where Hyperscan cannot be exact."""
+
+    name = "hyperscan"
+
+    def __init__(self, program: Program) -> None:
+        if _hs is None:
+            raise RuntimeError("hyperscan is not installed")
+        self._confirm: dict[int, tuple[str, AtomTest]] = {}  # prefilter-mode atoms: confirm each hit
+        self._python: dict[str, dict[str, list[tuple[int, AtomTest]]]] = {}  # atoms only re can do
+        self._dbs: dict[str, dict[str, Any]] = {}
+        self.python_atoms: set[int] = set()
+        for protocol, fields in program.by_field.items():
+            for name, ids in fields.items():
+                db = self._database(program, protocol, name, ids)
+                if db is not None:
+                    self._dbs.setdefault(protocol, {})[name] = db
+        # each database keeps its own scratch space (allocated at compile): one engine per thread
+
+    def _database(self, program: Program, protocol: str, name: str, ids: list[int]) -> Any:
+        assert _hs is not None
+        expressions = [hs_expression(program.atoms[i]) for i in ids]
+        flags = [_flags(program.atoms[i]) for i in ids]
+        try:  # the common case: everything compiles together, one compile for the field
+            return self._compile(expressions, ids, flags)
+        except _hs.error:
+            pass
+        kept: list[int] = []
+        for index, atom_id in enumerate(ids):  # find the atoms Hyperscan cannot take as written
+            atom = program.atoms[atom_id]
+            if atom.op == "regex" and not _compiles(expressions[index], flags[index]):
+                if _compiles(expressions[index], flags[index] | int(_hs.HS_FLAG_PREFILTER)):
+                    flags[index] |= int(_hs.HS_FLAG_PREFILTER)
+                    self._confirm[atom_id] = (atom.field, atom_test(atom))
+                else:
+                    self._python.setdefault(protocol, {}).setdefault(name, []).append((atom_id, atom_test(atom)))
+                    self.python_atoms.add(atom_id)
+                    continue
+            kept.append(index)
+        if not kept:
+            return None
+        return self._compile([expressions[i] for i in kept], [ids[i] for i in kept], [flags[i] for i in kept])
+
+    @staticmethod
+    def _compile(expressions: list[bytes], ids: list[int], flags: list[int]) -> Any:
+        return compile_cached(expressions, ids, flags)
+
+
+    def hits(self, protocol: str, fields: dict[str, bytes]) -> set[int]:
+        found: set[int] = set()
+        dbs = self._dbs.get(protocol)
+        if dbs:
+            for name, text in fields.items():
+                db = dbs.get(name)
+                if db is not None and text:
+                    db.scan(text, match_event_handler=_on_match, context=found)
+        if self._confirm and found:
+            for atom_id in [a for a in found if a in self._confirm]:
+                name, test = self._confirm[atom_id]
+                text = fields[name]
+                if not test(text, text.lower()):
+                    found.discard(atom_id)
+        python = self._python.get(protocol)
+        if python:
+            for name, tests in python.items():
+                text = fields.get(name, b"")
+                if text:
+                    lower = text.lower()
+                    found.update(atom_id for atom_id, test in tests if test(text, lower))
+        return found
+
+
+# Compiling the big databases takes seconds; a sensor, a CLI run and a test suite compile the
+# same rules again and again. Serialized databases are kept in process and on disk, keyed by a
+# digest of everything that goes into them (a database that fails to load is compiled again).
+_MEMO: dict[str, bytes] = {}
+MAX_CACHED_DATABASES = 256
+
+
+def cache_dir() -> Path:
+    configured = os.environ.get("HONEYGUARD_CACHE_DIR")
+    base = Path(configured) if configured else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "honeyguard" / "hyperscan" if not configured else base
+
+
+def compile_cached(expressions: list[bytes], ids: list[int], flags: list[int]) -> Any:
+    assert _hs is not None
+    digest = hashlib.sha256(repr((getattr(_hs, "__version__", ""), expressions, ids, flags)).encode()).hexdigest()
+    blob = _MEMO.get(digest) or _read_blob(digest)
+    if blob is not None:
+        try:
+            db = _hs.loadb(blob, _hs.HS_MODE_BLOCK)
+            db.scratch = _hs.Scratch(db)
+            _MEMO[digest] = blob
+            return db
+        except _hs.error:
+            pass
+    db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+    db.compile(expressions=expressions, ids=ids, elements=len(expressions), flags=flags)
+    blob = _hs.dumpb(db)
+    _MEMO[digest] = blob
+    _write_blob(digest, blob)
+    return db
+
+
+def _read_blob(digest: str) -> bytes | None:
+    try:
+        return (cache_dir() / f"{digest}.hsdb").read_bytes()
+    except OSError:
+        return None
+
+
+def _write_blob(digest: str, blob: bytes) -> None:
+    """Best effort: a read-only home or a full disk only costs the next start a compile."""
+    try:
+        folder = cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".{digest}.{os.getpid()}.tmp"
+        temporary.write_bytes(blob)
+        temporary.replace(folder / f"{digest}.hsdb")
+        kept = sorted(folder.glob("*.hsdb"), key=lambda p: p.stat().st_mtime)
+        for stale in kept[:-MAX_CACHED_DATABASES]:  # rules change: old databases go
+            stale.unlink(missing_ok=True)
+    except OSError:
+        pass

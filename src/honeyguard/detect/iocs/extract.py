@@ -1,0 +1,247 @@
+"""Find the infrastructure a payload reveals, and the part each piece plays.
+
+Roles: ``download`` (where a dropper fetches from), ``callback`` (JNDI/LDAP/RMI/DNS lookups the
+exploit makes the victim perform), ``c2`` (reverse-shell targets), ``miner-pool`` (stratum
+pools, known pool domains, and the wallets mining to them), ``exfil`` (where data is sent:
+``curl -d @file``, ``$(whoami)`` in a callback host, a file piped into ``nc``), ``unknown``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+
+from honeyguard.detect.iocs import gates as G
+from honeyguard.detect.iocs import patterns as P
+from honeyguard.detect.iocs.layers import layers
+from honeyguard.model import Ioc
+from honeyguard.model.event import IocRole
+
+MAX_IOCS = 64
+_ROLE_RANK: dict[str, int] = {"unknown": 0, "download": 2, "miner-pool": 3, "exfil": 3, "callback": 4, "c2": 4}
+_BENIGN_SUFFIXES = ("w3.org", "xmlsoap.org", "openxmlformats.org", "schemas.microsoft.com", "purl.org",
+                    "java.sun.com", "springframework.org", "apache.org")
+_LOOKUP = re.compile(rb"\$\{[^{}]{0,256}\}")
+_DOCKER_IMAGE = re.compile(rb"\"Image\"\s*:\s*\"([^\"\s]{1,256})\"")
+_HASH_CONTEXT = re.compile(rb"(?:sha256|sha1|md5|hash|checksum)[\"':= ]{0,4}$", re.I)
+
+
+class _Collector:
+    def __init__(self, ignore: set[str], limit: int) -> None:
+        self.found: dict[tuple[str, str], str] = {}
+        self.ignore = ignore
+        self.limit = limit
+
+    def add(self, kind: str, value: str, role: str) -> None:
+        if not value or value.lower() in self.ignore:
+            return
+        key = (kind, value)
+        old = self.found.get(key)
+        if old is None:
+            if len(self.found) < self.limit:
+                self.found[key] = role
+        elif _ROLE_RANK[role] > _ROLE_RANK[old]:
+            self.found[key] = role
+
+    def host(self, host: bytes, port: bytes | None, role: str) -> None:
+        name = host.decode("latin-1").strip("[]").rstrip(".").lower()
+        if _is_ip(name):
+            if _routable(name):
+                self.add("ip", name, role)
+            else:
+                return
+        elif _is_domain(name):
+            if role == "unknown" and name.endswith(_BENIGN_SUFFIXES):
+                return
+            self.add("domain", name, _pool_role(name, role))
+        else:
+            return
+        if port and name.lower() not in self.ignore and 0 < int(port) < 65536:
+            self.add("port", str(int(port)), role)
+
+    def url(self, url: bytes, role: str) -> None:
+        url = url.rstrip(b".,:'\")")
+        parts = P.URL_PARTS.match(url)
+        if parts is None:
+            return
+        scheme = parts.group(1).lower()
+        if scheme.startswith(b"stratum"):
+            role = "miner-pool"
+        host = parts.group(2)
+        if host.decode("latin-1").lower() in self.ignore:
+            return
+        if role == "unknown" and host.decode("latin-1").lower().endswith(_BENIGN_SUFFIXES):
+            return
+        self.add("url", url.decode("latin-1"), role)
+        self.host(host, parts.group(3), role)
+
+
+def extract_iocs(texts: Iterable[bytes], *, host: bytes = b"", limit: int = MAX_IOCS) -> list[Ioc]:
+    """IOCs in ``texts`` and in every decoding of them; ``host`` (the victim's own name) is left out."""
+    own = host.decode("latin-1").strip().lower()
+    ignore = {own, own.rsplit(":", 1)[0].strip("[]")} - {""}
+    found = _Collector(ignore, limit)
+    for text in texts:
+        if not text:
+            continue
+        for layer, open_gates in layers(text):
+            _extract_layer(layer, open_gates, found)
+    return [Ioc(type=kind, value=value, role=_role(role)) for (kind, value), role in found.found.items()]
+
+
+def _role(role: str) -> IocRole:
+    for known in ("download", "callback", "c2", "miner-pool", "exfil"):
+        if role == known:
+            return known
+    return "unknown"
+
+
+def _extract_layer(text: bytes, open_gates: set[int], found: _Collector) -> None:
+    """Each extractor runs only when its gate is open (one Hyperscan pass decided)."""
+    if G.JNDI in open_gates:
+        _jndi(text, found)
+    if G.SHELL in open_gates or G.NC in open_gates:
+        _reverse_shells(text, text.lower(), found)
+    if G.DOWNLOAD in open_gates:
+        _downloads(text, found)
+    if G.MINER in open_gates:
+        _mining(text, found)
+    if G.URL in open_gates:
+        for url in P.URL.findall(text):
+            found.url(url, "unknown")
+    if G.IPV4 in open_gates:
+        for ip in P.IPV4.findall(text):
+            found.host(ip, None, "unknown")
+    if G.IMAGE in open_gates:
+        for image in _DOCKER_IMAGE.findall(text):
+            found.add("container-image", image.decode("latin-1"), "download")
+    if G.HASH in open_gates:
+        for hashed in P.HASH.finditer(text):
+            if _HASH_CONTEXT.search(text, max(0, hashed.start() - 12), hashed.start()):
+                value = hashed.group().decode("latin-1").lower()
+                found.add({32: "md5", 40: "sha1", 64: "sha256"}[len(value)], value, "unknown")
+
+
+def _jndi(text: bytes, found: _Collector) -> None:
+    if b"${" not in text:
+        return
+    for match in P.JNDI.finditer(text):
+        rest = _until_closing_brace(text, match.start(2))
+        scheme = match.group(1).lower()
+        embedded = b"${" in rest  # ${env:AWS_SECRET_ACCESS_KEY}.attacker.example: data leaves in the name
+        authority = rest.split(b"/", 1)[0]
+        plain = _LOOKUP.sub(b"", authority).lstrip(b".")
+        host, _, port = plain.rpartition(b":") if plain.count(b":") == 1 else (plain, b"", b"")
+        role = "exfil" if embedded else "callback"
+        found.add("url", (scheme + b"://" + rest).decode("latin-1"), role)
+        if host:
+            found.host(host, port if port.isdigit() else None, role)
+
+
+def _until_closing_brace(text: bytes, start: int) -> bytes:
+    depth = 1
+    for index in range(start, min(len(text), start + 1024)):
+        char = text[index]
+        if char == 0x7B:  # '{'
+            depth += 1
+        elif char == 0x7D:  # '}'
+            depth -= 1
+            if depth == 0:
+                return text[start:index]
+        elif char in b" \t\r\n\"'":
+            return text[start:index]
+    return text[start:start + 1024]
+
+
+def _reverse_shells(text: bytes, lower: bytes, found: _Collector) -> None:
+    for regex, mark in ((P.DEV_TCP, b"/dev/"), (P.SOCAT, b":"), (P.PY_CONNECT, b"connect((")):
+        if mark in lower:
+            for host, port in regex.findall(text):
+                found.host(host, port, "c2")
+    if not any(word in lower for word in (b"nc ", b"ncat", b"netcat")):
+        return
+    for match in P.NC_CMD.finditer(text):
+        piped, args = bool(match.group(1)), match.group(3)
+        executes = re.search(rb"\s-[a-z]*[ec]\b|\|\s*(?:/bin/)?(?:ba)?sh\b", args, re.I) is not None
+        role = "c2" if executes or not piped else "exfil"
+        hosts = [m for m in P.HOST_TOKEN.finditer(args) if _host_like(m.group(1))]
+        if not hosts:
+            continue
+        first = hosts[0]
+        port = first.group(2)
+        if port is None:
+            later = P.PORT_TOKEN.search(args, first.end())
+            port = later.group(1) if later else None
+        found.host(first.group(1), port, role)
+
+
+def _downloads(text: bytes, found: _Collector) -> None:
+    for match in P.DOWNLOAD_CMD.finditer(text):
+        tool, args = match.group(1).lower(), match.group(2)
+        role = "exfil" if P.EXFIL_FLAGS.search(b" " + args) else "download"
+        urls = P.URL.findall(args)
+        for url in urls:
+            found.url(url, role)
+        if urls:
+            continue
+        for token in P.HOST_TOKEN.finditer(args):
+            host, port, path = token.group(1), token.group(2), token.group(3)
+            if not _host_like(host):
+                continue
+            if path and not tool.endswith((b"tftp", b"ftpget")):
+                found.url(b"http://" + host + (b":" + port if port else b"") + path, role)
+            else:
+                found.host(host, port, role)
+
+
+def _mining(text: bytes, found: _Collector) -> None:
+    """Wallets and pools, only where the text speaks of mining (a wallet alone is rarely one)."""
+    if P.MINER_CONTEXT.search(text) is None:
+        return
+    for wallet in P.MONERO.findall(text):
+        found.add("wallet", wallet.decode("latin-1"), "miner-pool")
+    for wallet in P.BITCOIN_BECH32.findall(text):
+        found.add("wallet", wallet.decode("latin-1"), "miner-pool")
+    for host, port in P.STRATUM_HOSTPORT.findall(text):
+        found.host(host, port, "miner-pool")
+    for regex in (P.BITCOIN_LEGACY, P.ETHEREUM):
+        for wallet in regex.findall(text):
+            found.add("wallet", wallet.decode("latin-1"), "miner-pool")
+
+
+def _pool_role(domain: str, role: str) -> str:
+    if any(domain == pool or domain.endswith("." + pool) for pool in P.MINING_POOL_DOMAINS):
+        return "miner-pool"
+    return role
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _routable(name: str) -> bool:
+    address = ipaddress.ip_address(name)
+    return not (address.is_loopback or address.is_unspecified or address.is_multicast or address.is_link_local
+                or str(address) == "255.255.255.255")
+
+
+def _is_domain(name: str) -> bool:
+    labels = name.split(".")
+    if len(labels) < 2 or not all(labels):
+        return False
+    tld = labels[-1]
+    return tld.isascii() and tld.isalpha() and 2 <= len(tld) <= 24
+
+
+def _host_like(host: bytes) -> bool:
+    """An IP, or a domain with a common TLD that is not a file name (``x.sh`` is a file)."""
+    name = host.decode("latin-1").lower()
+    if _is_ip(name):
+        return True
+    labels = name.split(".")
+    return len(labels) >= 2 and labels[-1] in P.BARE_TLDS and labels[-1] not in P.FILE_SUFFIXES

@@ -1,0 +1,104 @@
+"""Peel the encodings off a payload: URL-encoding, shell quoting, ``\\xHH`` escapes, base64.
+
+``layers(text)`` returns the text and every distinct decoding of it, breadth first, bounded in
+depth, count and total size, so a crafted payload cannot make extraction expensive. Base64 is
+decoded only where something in the payload decodes it (``base64 -d``, ``/Base64/``, ``atob(``):
+a blob that nothing decodes is not executed, and ordinary JSON and form bodies stay cheap.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from honeyguard.detect.iocs.gates import BASE64, HEX, JNDI, JSON_ESCAPE, PERCENT, SHELL_NOISE, gates
+from honeyguard.detect.normalize import decode_repeated, deobfuscate_shell, resolve_log4j_lookups, unescape_json
+
+MAX_DEPTH = 3
+MAX_LAYERS = 24
+MAX_TOTAL_BYTES = 512 * 1024
+MAX_TEXT_BYTES = 64 * 1024
+
+_HEX_RUN = re.compile(rb"(?:\\x[0-9a-fA-F]{2}){4,}")
+_BASE64 = re.compile(rb"[A-Za-z0-9+/_-]{16,}={0,2}")
+_PRINTABLE = b"\t\n\r" + bytes(range(0x20, 0x7F))
+
+
+def layers(text: bytes) -> list[tuple[bytes, set[int]]]:
+    """``text`` and its decodings (each a new layer, itself decoded up to MAX_DEPTH), with the
+    gates (see gates.py) open for each."""
+    text = text[:MAX_TEXT_BYTES]
+    first = (text, gates(text))
+    out = [first]
+    seen = {text}
+    frontier = [first]
+    total = len(text)
+    for _ in range(MAX_DEPTH):
+        next_frontier: list[tuple[bytes, set[int]]] = []
+        for layer, open_gates in frontier:
+            for decoded in _decodings(layer, open_gates):
+                if decoded in seen or len(out) >= MAX_LAYERS or total + len(decoded) > MAX_TOTAL_BYTES:
+                    continue
+                seen.add(decoded)
+                item = (decoded, gates(decoded))
+                out.append(item)
+                next_frontier.append(item)
+                total += len(decoded)
+        if not next_frontier:
+            break
+        frontier = next_frontier
+    return out
+
+
+def _decodings(layer: bytes, open_gates: set[int]) -> list[bytes]:
+    found = []
+    if PERCENT in open_gates or JNDI in open_gates:
+        url = resolve_log4j_lookups(decode_repeated(layer))
+        if url != layer:
+            found.append(url)
+    if JSON_ESCAPE in open_gates:
+        unescaped = unescape_json(layer)
+        if unescaped != layer:
+            found.append(unescaped)
+    if SHELL_NOISE in open_gates:
+        shell = deobfuscate_shell(layer)
+        if shell != layer:
+            found.append(shell)
+    if HEX in open_gates:
+        unhexed = _HEX_RUN.sub(lambda m: binascii.unhexlify(m.group().replace(b"\\x", b"")), layer)
+        if unhexed != layer:
+            found.append(unhexed)
+    if BASE64 in open_gates:
+        found.extend(_base64_texts(layer))
+    return found
+
+
+def _base64_texts(layer: bytes) -> list[bytes]:
+    """Base64 tokens that decode to mostly printable text (commands, URLs), not to noise."""
+    out = []
+    for token in _BASE64.findall(layer)[:16]:
+        # '/' is base64 and a path separator: .../Command/Base64/<b64> is tried part by part too
+        for candidate in (token, *(part for part in token.split(b"/") if len(part) >= 16)):
+            decoded = _b64decode(candidate)
+            if decoded is not None and len(decoded) >= 8 and _mostly_printable(decoded):
+                out.append(decoded)
+                break
+    return out
+
+
+def _b64decode(token: bytes) -> bytes | None:
+    token = token.rstrip(b"=")
+    token = token[: len(token) - len(token) % 4 if len(token) % 4 == 1 else len(token)]
+    padded = token + b"=" * (-len(token) % 4)
+    try:
+        if b"-" in padded or b"_" in padded:
+            return base64.urlsafe_b64decode(padded)
+        return base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _mostly_printable(data: bytes) -> bool:
+    unprintable = len(data.translate(None, _PRINTABLE))
+    return unprintable <= 0.05 * len(data) and any(c in data for c in b" /.:")

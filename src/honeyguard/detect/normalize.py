@@ -1,0 +1,198 @@
+"""Undo the encodings attackers use to slip past signatures, before any rule looks at a field.
+
+Everything works on ``bytes`` (a field is bytes viewed as latin-1 by the rules), so a byte that
+is not valid UTF-8 never raises and case-insensitivity is ASCII-only, the same in Hyperscan and
+in Python's ``re``. Every function here is total (never raises) and bounded: decoding loops stop
+after a fixed number of rounds and lookup resolution after a fixed number of substitutions.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_DECODE_ROUNDS = 4  # %252e%252e -> %2e%2e -> .. ; more rounds than anything seen in the wild
+MAX_LOOKUP_STEPS = 256  # ${...} resolutions per field
+
+_PERCENT = re.compile(rb"%(?:([0-9a-fA-F]{2})|[uU]([0-9a-fA-F]{4}))")
+# Overlong UTF-8 forms of ASCII (%c0%ae is '.', %c0%af is '/', %e0%80%ae is '.'); a correct
+# decoder refuses them, old IIS and Tomcat accepted them, scanners still send them.
+_OVERLONG2 = re.compile(rb"[\xc0\xc1][\x80-\xbf]")
+_OVERLONG3 = re.compile(rb"\xe0[\x80-\x81][\x80-\xbf]")
+_LOOKUP = re.compile(rb"\$\{([^${}]{0,512})\}")
+_SENTINEL = re.compile(rb"\x00(\d+)\x00")
+
+
+def percent_decode_once(data: bytes) -> bytes:
+    """%XX and IIS-style %uXXXX escapes; malformed escapes stay as they are."""
+    if b"%" not in data:
+        return data
+    return _PERCENT.sub(_percent_byte, data)
+
+
+def _percent_byte(found: re.Match[bytes]) -> bytes:
+    hex2, hex4 = found.group(1), found.group(2)
+    if hex2 is not None:
+        return bytes([int(hex2, 16)])
+    code = int(hex4, 16)
+    return chr(code).encode("utf-8", "surrogatepass") if code > 0x7F else bytes([code])
+
+
+def fold_overlong_utf8(data: bytes) -> bytes:
+    """Replace overlong encodings of ASCII characters by the character itself."""
+    if b"\xc0" not in data and b"\xc1" not in data and b"\xe0" not in data:
+        return data
+    data = _OVERLONG3.sub(lambda m: bytes([((m.group()[1] & 0x3F) << 6 | (m.group()[2] & 0x3F)) & 0x7F]), data)
+    return _OVERLONG2.sub(lambda m: bytes([((m.group()[0] & 0x1F) << 6 | (m.group()[1] & 0x3F)) & 0x7F]), data)
+
+
+def decode_repeated(data: bytes, *, plus_is_space: bool = False) -> bytes:
+    """Percent-decode until nothing changes (bounded), folding overlong UTF-8 each round."""
+    if plus_is_space and b"+" in data:
+        data = data.replace(b"+", b" ")
+    for _ in range(MAX_DECODE_ROUNDS):
+        decoded = fold_overlong_utf8(percent_decode_once(data))
+        if decoded == data:
+            break
+        data = decoded
+    return data
+
+
+def normalize_path(path: bytes) -> bytes:
+    """A decoded path as a server would route it: '\\' is '/', '..;' is '..', dot segments resolved.
+
+    Dot segments above the root are dropped (``/../../etc/passwd`` is ``/etc/passwd``), as every
+    server does, so a rule can name the file reached; the traversal itself shows in ``url``.
+    Empty segments are dropped too (``//etc`` is ``/etc``).
+    """
+    path = path.replace(b"\\", b"/")
+    if b"." not in path and b"//" not in path:
+        return path
+    out: list[bytes] = []
+    bare = b""
+    for segment in path.split(b"/"):
+        bare = segment.split(b";", 1)[0] if segment.startswith(b".") else segment
+        if bare == b"..":
+            if out:
+                out.pop()
+        elif segment and bare != b".":
+            out.append(segment)
+    joined = b"/".join(out)
+    if path.startswith(b"/"):
+        joined = b"/" + joined
+    if out and (path.endswith(b"/") or bare in (b".", b"..")):
+        joined += b"/"
+    return joined or b"/"
+
+
+def resolve_log4j_lookups(data: bytes) -> bytes:
+    """Resolve Log4j2 lookups that hide ``${jndi:``: ``${lower:J}``, ``${::-j}``, ``${env:X:-j}``...
+
+    Lookups are resolved innermost first; ``${jndi:...}`` and lookups without a default
+    (``${env:USER}``) are kept literally, so ``${${lower:j}ndi:ldap://${env:USER}.x/a}`` becomes
+    ``${jndi:ldap://${env:USER}.x/a}``.
+    """
+    if b"${" not in data:
+        return data
+    kept: list[bytes] = []
+
+    def resolve(found: re.Match[bytes]) -> bytes:
+        inner = found.group(1)
+        value = _lookup_value(inner)
+        if value is not None:
+            return value
+        kept.append(found.group(0))
+        return b"\x00%d\x00" % (len(kept) - 1)
+
+    steps = 0
+    while steps < MAX_LOOKUP_STEPS:
+        replaced, count = _LOOKUP.subn(resolve, data, count=MAX_LOOKUP_STEPS - steps)
+        if count == 0:
+            break
+        data, steps = replaced, steps + count
+    for _ in range(4):  # kept lookups may nest kept lookups
+        if b"\x00" not in data:
+            break
+        data = _SENTINEL.sub(lambda m: _restore(kept, m), data)
+    return data
+
+
+def _restore(kept: list[bytes], found: re.Match[bytes]) -> bytes:
+    index = int(found.group(1))
+    return kept[index] if index < len(kept) else found.group(0)
+
+
+def _lookup_value(inner: bytes) -> bytes | None:
+    """The text a lookup stands for, or None to keep it as written."""
+    lowered = inner.lower()
+    if lowered.startswith(b"jndi:"):
+        return None
+    if b":-" in inner:  # ${env:NOPE:-j} and ${::-j}: the default is what log4j prints
+        return inner.split(b":-", 1)[1]
+    if lowered.startswith(b"lower:"):
+        return inner[6:].lower()
+    if lowered.startswith(b"upper:"):
+        return inner[6:].upper()
+    if lowered.startswith(b"date:"):
+        return inner[5:].strip(b"'\"")
+    return None
+
+
+_ENTITY = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}));?")
+
+
+def decode_numeric_entities(data: bytes) -> bytes:
+    """HTML numeric character references (``&#x3c;``, ``&#60;``), used to hide XSS and SSTI."""
+    if b"&#" not in data:
+        return data
+
+    def char(found: re.Match[bytes]) -> bytes:
+        code = int(found.group(1), 16) if found.group(1) else int(found.group(2))
+        if code > 0x10FFFF:
+            return found.group(0)
+        return chr(code).encode("utf-8", "surrogatepass") if code > 0x7F else bytes([code])
+
+    return _ENTITY.sub(char, data)
+
+
+def decoded_text(data: bytes, *, plus_is_space: bool = False) -> bytes:
+    """Percent-decoded repeatedly, Log4j lookups resolved: what query, body and url rules see."""
+    return resolve_log4j_lookups(decode_repeated(data, plus_is_space=plus_is_space))
+
+
+_JSON_ESCAPE = re.compile(rb"\\u([0-9a-fA-F]{4})|\\([\"\\/])")
+
+
+def unescape_json(data: bytes) -> bytes:
+    """JSON string escapes (``\\u003e`` is '>', ``\\"`` is '"'), as Docker API bodies carry commands."""
+    if b"\\" not in data:
+        return data
+
+    def char(found: re.Match[bytes]) -> bytes:
+        if found.group(2) is not None:
+            return found.group(2)
+        code = int(found.group(1), 16)
+        return chr(code).encode("utf-8", "surrogatepass") if code > 0x7F else bytes([code])
+
+    return _JSON_ESCAPE.sub(char, data)
+
+
+def raw_plus_decoded(data: bytes, *, plus_is_space: bool = True) -> bytes:
+    """The raw text, then a newline and its decoded form when decoding changes it.
+
+    Decoding: percent-escapes (repeated, '+' as space), Log4j lookups, JSON string escapes and
+    HTML numeric entities.
+    """
+    decoded = decode_numeric_entities(unescape_json(decoded_text(data, plus_is_space=plus_is_space)))
+    return data if decoded == data else data + b"\n" + decoded
+
+
+_SHELL_NOISE = re.compile(rb"\$\{IFS\}|\$IFS(?:\$\d)?|\$\{?@\}?|\$\d|''|\"\"|\\(?=[A-Za-z0-9/])")
+
+
+def deobfuscate_shell(line: bytes) -> bytes:
+    """``w'g'et``, ``w\\get``, ``cat${IFS}/etc/passwd``, ``{wget,http://x}``: the command as run."""
+    if not any(mark in line for mark in (b"$", b"'", b'"', b"\\", b"{")):
+        return line
+    line = _SHELL_NOISE.sub(lambda m: b" " if b"IFS" in m.group() else b"", line)
+    line = re.sub(rb"(?<=[A-Za-z0-9])['\"](?=[A-Za-z0-9])", b"", line)
+    return re.sub(rb"\{([^{}\s]{1,200},[^{}\s]{0,400})\}", lambda m: m.group(1).replace(b",", b" "), line)

@@ -1,0 +1,30 @@
+"""Shared, cached rule loading for the detect tests (compiling Hyperscan takes a moment)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from honeyguard.detect import Engine, Ruleset, load_rules
+
+WILD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wild-http" / "requests.jsonl"
+KEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "kev" / "known_exploited_vulnerabilities.json"
+
+
+@lru_cache(maxsize=1)
+def builtin_ruleset() -> Ruleset:
+    """The built-in rules that load (other rule files' mistakes are `honeyguard rules test`'s job)."""
+    rules, _errors = load_rules()
+    return Ruleset(rules)
+
+
+@lru_cache(maxsize=2)
+def builtin_engine(backend: str) -> Engine:
+    return builtin_ruleset().engine(backend)  # type: ignore[arg-type]
+
+
+def write_rules(directory: Path, text: str, name: str = "rules.yaml") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
