@@ -1,0 +1,155 @@
+"""Ship the spool to the collector: batches of gzip NDJSON, acknowledged only after a 2xx.
+
+Delivery is at least once: a batch is deleted from the spool only when the collector said it
+stored it, and the collector ignores ids it already has. Failures back off exponentially with
+jitter up to ``CollectorLink.max_backoff``; a refused token (401) or a refused batch is logged
+loudly and retried at the slowest pace, keeping the events, so fixing the token on the
+collector is enough to catch up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import logging
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from honeyguard.clock import Clock, Entropy, SystemClock, SystemEntropy
+from honeyguard.config import CollectorLink
+from honeyguard.errors import ShipError
+from honeyguard.sensor.spool import Spool
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/api/v1/events"
+BASE_BACKOFF = 0.5  # seconds before the first retry
+_JITTER_BITS = 32
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class ShipRefused(ShipError):
+    """The collector answered, and will keep answering the same (bad token, rejected batch)."""
+
+
+class Backoff:
+    """Exponential delays with "equal jitter": half fixed, half random, capped."""
+
+    def __init__(self, cap: float, entropy: Entropy, base: float = BASE_BACKOFF) -> None:
+        self.cap = cap
+        self.base = base
+        self._entropy = entropy
+
+    def delay(self, attempt: int) -> float:
+        ceiling = min(self.cap, self.base * 2.0 ** min(attempt, 32))
+        fraction = self._entropy.randbits(_JITTER_BITS) / float(1 << _JITTER_BITS)
+        return ceiling / 2 + fraction * ceiling / 2
+
+
+class Shipper:
+    def __init__(self, spool: Spool, link: CollectorLink, token: str, *, clock: Clock | None = None,
+                 entropy: Entropy | None = None, sleep: Sleep | None = None,
+                 client: httpx.AsyncClient | None = None) -> None:
+        self.spool = spool
+        self.link = link
+        self.url = link.url.rstrip("/") + EVENTS_PATH
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/x-ndjson",
+            "Content-Encoding": "gzip",
+        }
+        self.clock = clock or SystemClock()
+        self.backoff = Backoff(link.max_backoff, entropy or SystemEntropy())
+        self._sleep = sleep
+        self._client = client
+        self._own_client = client is None
+        self.shipped = 0
+        self.failures = 0
+        self.last_success: float | None = None  # clock.monotonic() of the last acknowledged batch
+
+    async def __aenter__(self) -> Shipper:
+        if self._client is None:
+            # trust_env=False: the sensor talks to its collector only, never through an env proxy
+            self._client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), trust_env=False)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._own_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Ship until ``stop`` is set; never raises for a collector that is down or refusing."""
+        attempt = 0
+        while not stop.is_set():
+            try:
+                shipped = await self.ship_once()
+            except ShipRefused as exc:
+                self.failures += 1
+                log.error("collector refused events (kept in the spool, retrying in %.0fs): %s",
+                          self.link.max_backoff, exc)
+                await self._pause(self.link.max_backoff, stop)
+                continue
+            except ShipError as exc:
+                self.failures += 1
+                delay = self.backoff.delay(attempt)
+                attempt += 1
+                log.warning("shipping failed (attempt %d, retry in %.1fs): %s", attempt, delay, exc)
+                await self._pause(delay, stop)
+                continue
+            attempt = 0
+            if shipped < self.link.batch_size:  # caught up: wait for the spool to fill
+                await self._pause(self.link.flush_interval, stop)
+
+    async def drain(self, timeout: float) -> None:
+        """Best effort at shutdown: ship what the spool holds for up to ``timeout`` seconds."""
+        async def ship_all() -> None:
+            while await self.ship_once():
+                pass
+
+        try:
+            await asyncio.wait_for(ship_all(), timeout)
+        except (ShipError, TimeoutError) as exc:
+            log.info("left %d events in the spool for next time (%s)", self.spool.pending(), exc)
+
+    async def ship_once(self) -> int:
+        """Ship the oldest batch; returns how many events the collector acknowledged (0: empty)."""
+        batch = await asyncio.to_thread(self.spool.next_batch, self.link.batch_size)
+        if not batch:
+            return 0
+        body = await asyncio.to_thread(_compress, [item.body for item in batch])
+        response = await self._post(body)
+        if response.status_code in (400, 401, 403, 413, 415, 422):
+            raise ShipRefused(f"{response.status_code} {_reason(response)}")
+        if not response.is_success:
+            raise ShipError(f"collector answered {response.status_code} {_reason(response)}")
+        await asyncio.to_thread(self.spool.ack, [item.id for item in batch])
+        self.shipped += len(batch)
+        self.last_success = self.clock.monotonic()
+        return len(batch)
+
+    async def _post(self, body: bytes) -> httpx.Response:
+        if self._client is None:
+            raise RuntimeError("use 'async with Shipper(...)'")
+        try:
+            return await self._client.post(self.url, content=body, headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise ShipError(f"{self.url}: {exc.__class__.__name__}: {exc}") from None
+
+    async def _pause(self, seconds: float, stop: asyncio.Event) -> None:
+        if self._sleep is not None:
+            await self._sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+
+def _compress(lines: list[bytes]) -> bytes:
+    return gzip.compress(b"\n".join(lines), compresslevel=1)
+
+
+def _reason(response: httpx.Response) -> str:
+    return response.text[:200].replace("\n", " ")

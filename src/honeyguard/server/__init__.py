@@ -1,0 +1,1 @@
+"""The collector's HTTP API (Litestar, served by uvicorn). ``create_app`` is in app.py."""

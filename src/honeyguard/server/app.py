@@ -1,0 +1,61 @@
+"""The collector application: ``create_app(settings)`` wires the stores to the routes.
+
+Route modules live in server/routes/; ROUTERS below is the one list of them (add yours there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.openapi.config import OpenAPIConfig
+
+from honeyguard import __version__
+from honeyguard.clock import Clock, SystemClock
+from honeyguard.config import Settings
+from honeyguard.server.auth import TokenCache
+from honeyguard.server.context import Collector
+from honeyguard.server.routes import events, health
+from honeyguard.server.writer import EventWriter
+from honeyguard.store.events import EventStore
+from honeyguard.store.state import StateStore
+
+#: Every router of the API, in one place.
+ROUTERS: list[Router] = [
+    events.router,
+    health.router,
+]
+
+MAX_REQUEST_BYTES = 64 * 1024 * 1024  # one compressed ingest batch
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, state: StateStore | None = None,
+               events: EventStore | None = None) -> Litestar:
+    """The collector API. Stores not handed in open when the app starts; all close when it stops
+    (``serve`` opens them first, so that a locked or unreadable store is one clear error)."""
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        state_store = state or StateStore(settings.state_url, clock=clock)
+        store = events or EventStore(settings.path(settings.server.events_db))
+        writer = EventWriter(store)
+        app.state.collector = Collector(settings=settings, clock=clock, state=state_store, events=store,
+                                        writer=writer, tokens=TokenCache(state_store, clock))
+        try:
+            yield
+        finally:
+            app.state.collector.decoder.shutdown(wait=True)
+            writer.close()
+            store.close()
+            state_store.close()
+
+    return Litestar(
+        route_handlers=ROUTERS,
+        lifespan=[lifespan],
+        request_max_body_size=MAX_REQUEST_BYTES,
+        openapi_config=OpenAPIConfig(title="honeyguard collector", version=__version__),
+        debug=False,
+        logging_config=None,
+    )

@@ -1,0 +1,82 @@
+"""Turn an ingest request body into Events: gzip or plain, NDJSON or one JSON array.
+
+No HTTP here: errors are IngestError with the status the route should answer.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import msgspec
+
+from honeyguard.model import Event
+
+#: A compressed body may not expand past this (a gzip bomb is refused, not inflated).
+MAX_DECODED_BYTES = 256 * 1024 * 1024
+
+_event_decoder = msgspec.json.Decoder(Event)
+_array_decoder = msgspec.json.Decoder(list[Event])
+
+
+class IngestError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def inflate(body: bytes, content_encoding: str | None) -> bytes:
+    """The request body without its Content-Encoding (gzip or none), capped in size."""
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "x-gzip"):
+        raise IngestError(415, f"unsupported Content-Encoding {encoding!r} (use gzip or none)")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, MAX_DECODED_BYTES)
+    except zlib.error as exc:
+        raise IngestError(400, f"body is not valid gzip: {exc}") from None
+    if inflater.unconsumed_tail:
+        raise IngestError(413, f"decompressed body exceeds {MAX_DECODED_BYTES} bytes")
+    if not inflater.eof:
+        raise IngestError(400, "body is not valid gzip: truncated")
+    return data
+
+
+def decode_events(data: bytes) -> tuple[list[Event], list[bytes] | None]:
+    """Events from NDJSON (one per line, blank lines ignored) or from a JSON array, with each
+    event's JSON text as received when the body is NDJSON (so the store need not encode it again)."""
+    start = data.lstrip()[:1]
+    if start == b"[":
+        try:
+            return _array_decoder.decode(data), None
+        except (msgspec.DecodeError, ValueError) as exc:
+            raise IngestError(400, f"invalid event array: {exc}") from None
+    lines = [line for line in data.split(b"\n") if line]
+    try:  # the fast path: every line is an event
+        return [_event_decoder.decode(line) for line in lines], lines
+    except (msgspec.DecodeError, ValueError):
+        return _decode_lines_slowly(data.split(b"\n"))
+
+
+def _decode_lines_slowly(lines: list[bytes]) -> tuple[list[Event], list[bytes]]:
+    """Like the fast path, but names the first bad line (1-based) and skips whitespace-only lines."""
+    events, kept = [], []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            events.append(_event_decoder.decode(line))
+        except (msgspec.DecodeError, ValueError) as exc:
+            raise IngestError(400, f"line {number}: {exc}") from None
+        kept.append(line.strip())
+    return events, kept
+
+
+def check_sensor(events: list[Event], sensor: str) -> None:
+    """Every event must come from the sensor whose token sent it."""
+    for number, event in enumerate(events, start=1):
+        if event.sensor != sensor:
+            raise IngestError(403, f"event {number} ({event.id}) claims sensor {event.sensor!r}, "
+                                   f"but the token belongs to {sensor!r}")

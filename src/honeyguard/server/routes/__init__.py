@@ -1,0 +1,1 @@
+"""Route modules: each exposes ``router``; server/app.py lists them in ROUTERS."""

@@ -1,0 +1,118 @@
+"""The state store through SQLAlchemy Core: SQLite in data_dir by default, PostgreSQL the same way.
+
+Sensors are known by name and a bearer token; only the token's SHA-256 is stored, so a copy of
+the database does not let anyone ship events as a sensor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from honeyguard.clock import Clock, Entropy, SystemClock, SystemEntropy
+from honeyguard.errors import AuthError, StoreError
+
+#: Every table of the state store; other rooms add theirs to this metadata.
+METADATA = sa.MetaData()
+
+sensors = sa.Table(
+    "sensors", METADATA,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+_SENSOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_TOKEN_BITS = 256
+
+
+class SensorRecord(msgspec.Struct, frozen=True):
+    name: str
+    created_at: datetime
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL and a busy timeout so the server and CLI share it."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class StateStore:
+    def __init__(self, url: str, *, clock: Clock | None = None, entropy: Entropy | None = None) -> None:
+        self.url = url
+        self._clock = clock or SystemClock()
+        self._entropy = entropy or SystemEntropy()
+        try:
+            self.engine = make_engine(url)
+            METADATA.create_all(self.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot open state store {url}: {exc.__class__.__name__}: {exc}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def add_sensor(self, name: str, *, replace: bool = False) -> str:
+        """Register ``name`` and return its new token (shown once; only its hash is kept).
+        With ``replace``, an existing sensor gets a new token and the old one stops working."""
+        if not _SENSOR_NAME.match(name):
+            raise StoreError(f"invalid sensor name {name!r} (letters, digits, '.', '_', '-'; "
+                             "at most 128)")
+        token = self._new_token()
+        row = {"name": name, "token_sha256": hash_token(token), "created_at": self._clock.now()}
+        with self.engine.begin() as conn:
+            exists = conn.execute(sa.select(sensors.c.name).where(sensors.c.name == name)).first()
+            if exists and not replace:
+                raise StoreError(f"sensor {name!r} already exists")
+            if exists:
+                conn.execute(sensors.update().where(sensors.c.name == name).values(**row))
+            else:
+                conn.execute(sensors.insert().values(**row))
+        return token
+
+    def verify_token(self, token: str | None) -> str:
+        """The name of the sensor holding ``token``; AuthError when it is missing or unknown."""
+        if not token:
+            raise AuthError("missing sensor token")
+        with self.engine.connect() as conn:
+            name = conn.execute(
+                sa.select(sensors.c.name).where(sensors.c.token_sha256 == hash_token(token))
+            ).scalar()
+        if name is None:
+            raise AuthError("unknown sensor token")
+        return str(name)
+
+    def list_sensors(self) -> list[SensorRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(sensors.c.name, sensors.c.created_at).order_by(sensors.c.name))
+            return [SensorRecord(name=r.name, created_at=r.created_at) for r in rows]
+
+    def has_sensor(self, name: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sensors.c.name).where(sensors.c.name == name)).first() is not None
+
+    def _new_token(self) -> str:
+        raw = self._entropy.randbits(_TOKEN_BITS).to_bytes(_TOKEN_BITS // 8, "big")
+        return "hgs_" + raw.hex()
