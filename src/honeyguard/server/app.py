@@ -5,6 +5,8 @@ Route modules live in server/routes/; ROUTERS below is the one list of them (add
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,7 +18,8 @@ from honeyguard.clock import Clock, SystemClock
 from honeyguard.config import Settings
 from honeyguard.server.auth import TokenCache
 from honeyguard.server.context import Collector
-from honeyguard.server.routes import events, health
+from honeyguard.server.defense import Defense, stored_events
+from honeyguard.server.routes import bouncer, decisions, events, health, intel
 from honeyguard.server.writer import EventWriter
 from honeyguard.store.events import EventStore
 from honeyguard.store.state import StateStore
@@ -25,6 +28,9 @@ from honeyguard.store.state import StateStore
 ROUTERS: list[Router] = [
     events.router,
     health.router,
+    intel.router,
+    decisions.router,
+    bouncer.router,
 ]
 
 MAX_REQUEST_BYTES = 64 * 1024 * 1024  # one compressed ingest batch
@@ -41,11 +47,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None, state: StateSt
         state_store = state or StateStore(settings.state_url, clock=clock)
         store = events or EventStore(settings.path(settings.server.events_db))
         writer = EventWriter(store)
+        defense = Defense(settings, state_store, clock)
+        # Indicators are derived: rebuilt from what is stored before the first batch is accepted.
+        await asyncio.to_thread(defense.load, stored_events(store))
+        loop_task = asyncio.create_task(defense.run(), name="defense")
         app.state.collector = Collector(settings=settings, clock=clock, state=state_store, events=store,
-                                        writer=writer, tokens=TokenCache(state_store, clock))
+                                        writer=writer, tokens=TokenCache(state_store, clock), defense=defense)
         try:
             yield
         finally:
+            loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop_task
             app.state.collector.decoder.shutdown(wait=True)
             writer.close()
             store.close()

@@ -11,6 +11,7 @@ from litestar import Request
 from honeyguard.clock import Clock
 from honeyguard.config import Settings
 from honeyguard.server.auth import TokenCache
+from honeyguard.server.defense import Defense
 from honeyguard.server.writer import EventWriter
 from honeyguard.store.events import EventStore
 from honeyguard.store.state import StateStore
@@ -24,6 +25,7 @@ class Collector:
     events: EventStore
     writer: EventWriter
     tokens: TokenCache
+    defense: Defense
     #: Decodes ingest batches off the event loop. One thread: decoding holds the GIL, so more
     #: threads only contend; one decoder plus the DuckDB writer make a two-stage pipeline.
     decoder: ThreadPoolExecutor = field(

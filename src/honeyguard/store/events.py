@@ -64,6 +64,7 @@ INSERT INTO events BY NAME
 SELECT * REPLACE (CAST(id AS UUID) AS id) FROM incoming
 WHERE CAST(id AS UUID) NOT IN
     (SELECT id FROM events WHERE id BETWEEN CAST($lo AS UUID) AND CAST($hi AS UUID))
+RETURNING CAST(id AS VARCHAR)
 """
 
 # Checkpoints compress with zstd: measured about 1.6x less CPU per event than the default
@@ -78,6 +79,7 @@ _encoder = msgspec.json.Encoder()
 class InsertResult(msgspec.Struct, frozen=True):
     accepted: int
     duplicates: int
+    new_ids: frozenset[str] | None = None  # the ids stored by this insert; None when all were new
 
 
 class EventQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -101,9 +103,10 @@ class EventBatch:
     """Decoded events ready for one insert: an Arrow table in the store's schema, without
     duplicate ids inside the batch."""
 
-    def __init__(self, table: pa.Table, submitted: int) -> None:
+    def __init__(self, table: pa.Table, submitted: int, events: Sequence[Event] = ()) -> None:
         self.table = table
         self.submitted = submitted  # events received, duplicates within the batch included
+        self.events = events  # the decoded events, one per row (for consumers after the commit)
 
     @classmethod
     def from_events(cls, events: Sequence[Event], raws: Sequence[bytes] | None = None) -> EventBatch:
@@ -126,7 +129,7 @@ class EventBatch:
             _ioc_lists(events),
             _json_lines(events) if raws is None else pa.array(raws, pa.binary()).cast(pa.string()),
         ]
-        return cls(pa.Table.from_arrays(columns, schema=SCHEMA), submitted)
+        return cls(pa.Table.from_arrays(columns, schema=SCHEMA), submitted, events)
 
 
 def _unique(events: Sequence[Event], raws: Sequence[bytes] | None
@@ -206,8 +209,9 @@ class EventStore:
             raise StoreError(f"insert failed: {exc}") from None
         finally:
             con.unregister("incoming")
-        accepted = int(rows[0][0]) if rows else 0
-        return InsertResult(accepted, batch.submitted - accepted)
+        accepted = len(rows)
+        new_ids = None if accepted == table.num_rows else frozenset(str(r[0]) for r in rows)
+        return InsertResult(accepted, batch.submitted - accepted, new_ids)
 
     def query(self, query: EventQuery) -> EventPage:
         where, params = _where(query)

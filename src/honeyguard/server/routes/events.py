@@ -50,6 +50,8 @@ async def ingest(request: Request[Any, Any, Any]) -> IngestResult:
     except IngestError as exc:
         raise HTTPException(status_code=exc.status, detail=exc.message) from None
     result = await collector.writer.insert(batch)
+    new = batch.events if result.new_ids is None else [e for e in batch.events if e.id in result.new_ids]
+    collector.defense.observe(list(new))  # only what this batch added: a retried batch counts once
     return IngestResult(accepted=result.accepted, duplicates=result.duplicates)
 
 

@@ -38,7 +38,7 @@ async def list_indicators(
     request: Request[Any, Any, Any],
     type: str | None = None,  # noqa: A002 - the API's field name
     role: str | None = None,
-    state: str | None = None,
+    state_: Annotated[str | None, Parameter(query="state")] = None,  # "state" is Litestar's own kwarg
     min_confidence: Annotated[int, Parameter(ge=0, le=100)] = 0,
     changed_since: datetime | None = None,
     offset: Annotated[int, Parameter(ge=0)] = 0,
@@ -50,7 +50,7 @@ async def list_indicators(
         with defense.lock:
             every = defense.intel.indicators()
         chosen = [i for i in every if (type is None or i.type == type) and (role is None or role in i.roles)
-                  and (state is None or i.state == state) and i.confidence >= min_confidence
+                  and (state_ is None or i.state == state_) and i.confidence >= min_confidence
                   and (changed_since is None or i.last_seen >= changed_since)]
         chosen.sort(key=lambda i: (-i.confidence, i.type, i.value))
         page = chosen[offset:offset + limit]
