@@ -14,6 +14,7 @@ declare -A NEED=(
   [wrk]=wrk
   [nginx]=nginx-light
   [redis-cli]=redis-tools
+  [telnet]=telnet
   [nft]=nftables
   [ipset]=ipset
   [ip]=iproute2
@@ -21,6 +22,8 @@ declare -A NEED=(
   [dig]=bind9-dnsutils
   [unbound]=unbound
   [taskset]=util-linux
+  [crowdsec-custom-bouncer]=crowdsec-custom-bouncer
+  [crowdsec-firewall-bouncer]=crowdsec-firewall-bouncer
   [git]=git
   [sshd]=openssh-server
 )
@@ -39,7 +42,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
   # the packaged services must not hold our test ports
-  for svc in nginx unbound ssh; do $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; done
+  for svc in nginx unbound ssh crowdsec-firewall-bouncer crowdsec-custom-bouncer; do $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; done
   pkill -x nginx >/dev/null 2>&1 || true
   pkill -x unbound >/dev/null 2>&1 || true
   # a packaged sshd on port 22 must not stay (the ssh benchmark runs its own on loopback)

@@ -67,7 +67,9 @@ def test_the_allowlist_withdraws_a_drop(tmp_path: Path) -> None:
     intel.allow("ip", ATTACKER, "our pentest vendor", None)
     changes = mitigation.reconcile(intel.take_changed())
     assert [d.value for d in changes.withdrawn] == [ATTACKER]
-    assert all(d.value != ATTACKER for d in store.active(clock.now()).values())
+    (kept,) = [d for d in store.active(clock.now()).values() if d.value == ATTACKER]
+    assert kept.action == "none"  # kept so that "why is it not blocked?" has an answer
+    assert next(c for c in kept.trace if c.check == "indicator-state").verdict == "fail"
     trace = intel.explain(ATTACKER)[0]
     assert trace.indicator.state == "allowlisted"
 

@@ -74,8 +74,8 @@ class Mitigator:
         if current is not None and current.expires_at <= now:
             changes.withdrawn.append(_withdraw(current, now))
             current = None
-        if wanted.action == "none":
-            if current is not None:
+        if wanted.action == "none" and not _refused_by_guardrails(wanted):
+            if current is not None:  # the policy no longer asks for anything
                 changes.withdrawn.append(_withdraw(current, now))
             return
         if current is not None and (current.action, current.direction) == (wanted.action, wanted.direction):
@@ -89,6 +89,11 @@ class Mitigator:
             assert self.guardrails.budget is not None
             self.guardrails.budget.record(now)
         changes.new.append(wanted)
+
+
+def _refused_by_guardrails(decision: Decision) -> bool:
+    """The policy wanted an action and a hard guardrail said no: kept, so "why not?" has an answer."""
+    return any(check.check != "policy" for check in decision.trace)
 
 
 def _downgrade(action: Action, checks: list[GuardrailCheck]) -> Action:
