@@ -38,7 +38,8 @@ def _wait(predicate: Callable[[], Any], what: str, timeout: float = 90) -> Any:
         time.sleep(0.2)
 
 
-def _start_sensor(root: Path, name: str, location: str, collector: CollectorProcess) -> tuple[subprocess.Popen[bytes], int]:
+def _start_sensor(root: Path, name: str, location: str,
+                  collector: CollectorProcess) -> tuple[subprocess.Popen[bytes], int]:
     token = collector.add_sensor(name)
     port = free_port()
     folder = root / name
