@@ -44,18 +44,19 @@ def main(argv: list[str]) -> None:
     n = 50_000 if "--quick" in argv else 300_000
     events = make_events(n)
     payload = b"[" + b",".join(encode_event(e) for e in events) + b"]"
-    start = time.perf_counter()
+    # CPU time, not wall time: on a shared machine it is the steadier measure of one core's rate.
+    start = time.process_time()
     decode_events(payload)
-    decode_rate = n / (time.perf_counter() - start)
+    decode_rate = n / (time.process_time() - start)
     book = IndicatorBook()
-    start = time.perf_counter()
+    start = time.process_time()
     book.observe_events(events)
-    rate = n / (time.perf_counter() - start)
+    rate = n / (time.process_time() - start)
     print(json.dumps({
         "figure": "intel_fold_events_per_s", "value": round(rate), "unit": "events/s",
         "reference": {"name": "json_decode_events_per_s", "value": round(decode_rate), "unit": "events/s"},
         "ratio": round(rate / decode_rate, 3), "target": ">= 100000 events/s",
-        "params": {"events": n, "indicators": len(book)},
+        "params": {"events": n, "indicators": len(book), "clock": "process CPU time"},
     }), flush=True)
 
 

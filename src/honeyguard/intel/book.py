@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from honeyguard.intel.params import ScoringParams, load_params
@@ -21,22 +22,27 @@ def indicator_id(type_: str, value: str) -> str:
     return f"indicator--{uuid.uuid5(_NAMESPACE, f'{type_}:{value}')}"
 
 
-@dataclass(slots=True)
 class _Entry:
-    type: str
-    value: str
-    first_seen: datetime
-    last_seen: datetime
-    sightings: int = 0
-    roles: set[str] = field(default_factory=set)
-    sensors: set[str] = field(default_factory=set)
-    locations: set[str] = field(default_factory=set)
-    cves: set[str] = field(default_factory=set)
-    techniques: set[str] = field(default_factory=set)
-    tallies: dict[str, SourceTally] = field(default_factory=dict)
-    evidence: list[EvidenceItem] = field(default_factory=list)
-    evidence_floor: tuple[float, datetime] | None = None  # the weakest kept item, once full
-    allowlisted: bool = False
+    """What the book knows of one indicator (plain slots: one is made per new value, on the hot path)."""
+
+    __slots__ = ("allowlisted", "cves", "evidence", "first_seen", "last_seen", "locations", "roles", "sensors",
+                 "sightings", "tallies", "techniques", "type", "value")
+
+    def __init__(self, type_: str, value: str, at: datetime) -> None:
+        self.type = type_
+        self.value = value
+        self.first_seen = at
+        self.last_seen = at
+        self.sightings = 0
+        self.roles: set[str] = set()
+        self.sensors: set[str] = set()
+        self.locations: set[str] = set()
+        self.cves: set[str] = set()
+        self.techniques: set[str] = set()
+        self.tallies: dict[str, SourceTally] = {}
+        # a min-heap of (strength, time, tie-breaker, item): the weakest kept item is on top
+        self.evidence: list[tuple[float, datetime, int, tuple[str, str | None, str | None, str | None, str]]] = []
+        self.allowlisted = False
 
 
 @dataclass(frozen=True)
@@ -46,11 +52,21 @@ class Explanation:
     verified_by: str  # which corroboration rule verified it, or why not
 
 
+def _evidence(entry: _Entry) -> list[EvidenceItem]:
+    items = [EvidenceItem(at=at, reason=reason, event_id=event_id, sensor=sensor, location=location, source=source,
+                          strength=weight)
+             for weight, at, _, (reason, event_id, sensor, location, source) in entry.evidence]
+    return sorted(items, key=lambda e: e.at, reverse=True)
+
+
 class IndicatorBook:
     def __init__(self, params: ScoringParams | None = None) -> None:
         self.params = params or load_params()
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._half_lives: dict[tuple[str, str], float] = {}
+        self._strengths = dict(self.params.strength)
+        self._evidence_kept = self.params.evidence_kept
+        self._evidence_seq = 0
         self.touched: set[tuple[str, str]] = set()  # (type, value) changed since the caller last cleared it
 
     def _half_life(self, type_: str, role: str) -> float:
@@ -93,20 +109,25 @@ class IndicatorBook:
             self.touched.add((type_, value))
 
     def _new_entry(self, type_: str, value: str, at: datetime) -> _Entry:
-        entry = _Entry(type=type_, value=value, first_seen=at, last_seen=at)
+        entry = _Entry(type_, value, at)
         self._entries[(type_, value)] = entry
         return entry
 
     def _add(self, s: Sighting, at: datetime, *, source: str, location: str | None, sensor: str | None,
              event_id: str | None, strength: float | None = None, is_feed: bool = False) -> None:
-        entry = self._entries.get((s.type, s.value)) or self._new_entry(s.type, s.value, at)
-        self.touched.add((s.type, s.value))
-        entry.first_seen = min(entry.first_seen, at)
-        entry.last_seen = max(entry.last_seen, at)
+        key = (s.type, s.value)
+        entry = self._entries.get(key) or self._new_entry(s.type, s.value, at)
+        self.touched.add(key)
+        if at < entry.first_seen:
+            entry.first_seen = at
+        if at > entry.last_seen:
+            entry.last_seen = at
         entry.sightings += 1
         entry.roles.add(s.role)
-        entry.cves.update(s.cves)
-        entry.techniques.update(s.techniques)
+        if s.cves:
+            entry.cves.update(s.cves)
+        if s.techniques:
+            entry.techniques.update(s.techniques)
         if sensor:
             entry.sensors.add(sensor)
         if location:
@@ -114,27 +135,20 @@ class IndicatorBook:
         tally = entry.tallies.get(source)
         if tally is None:
             tally = entry.tallies[source] = SourceTally(source=source, is_feed=is_feed, roles={})
-        weight = self.params.strength_of(s.behaviour) if strength is None else strength
+        weight = self._strengths.get(s.behaviour, 0.0) if strength is None else strength
         acc = tally.roles.get(s.role)
         if acc is None:
             acc = tally.roles[s.role] = Accumulator()
-        acc.add(weight, at, self._half_life(s.type, s.role))
-        floor = entry.evidence_floor
-        if floor is None or (weight, at) > floor:  # cheap test first: most sightings are not kept
-            self._keep_evidence(entry, EvidenceItem(at=at, reason=s.reason, event_id=event_id, sensor=sensor,
-                                                    location=location, source=source, strength=weight))
-
-    def _keep_evidence(self, entry: _Entry, item: EvidenceItem) -> None:
-        """Bounded: keep the strongest, the newest among equals."""
+        acc.add(weight, at.timestamp(), self._half_life(s.type, s.role))
         kept = entry.evidence
-        if len(kept) < self.params.evidence_kept:
-            kept.append(item)
-        else:
-            weakest = min(range(len(kept)), key=lambda i: (kept[i].strength, kept[i].at))
-            kept[weakest] = item
-        if len(kept) >= self.params.evidence_kept:
-            low = min(kept, key=lambda e: (e.strength, e.at))
-            entry.evidence_floor = (low.strength, low.at)
+        if len(kept) < self._evidence_kept or (weight, at) > kept[0][:2]:  # cheap test first
+            self._evidence_seq += 1
+            # a plain tuple: the EvidenceItem is built only when someone reads the indicator
+            item = (weight, at, self._evidence_seq, (s.reason, event_id, sensor, location, source))
+            if len(kept) < self._evidence_kept:
+                heapq.heappush(kept, item)
+            else:
+                heapq.heapreplace(kept, item)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -164,7 +178,7 @@ class IndicatorBook:
             sightings=entry.sightings, sensors=sorted(entry.sensors), locations=sorted(entry.locations),
             sources=sorted(entry.tallies), confidence=result.confidence, state=state,  # type: ignore[arg-type]
             cves=sorted(entry.cves), techniques=sorted(entry.techniques),
-            evidence=sorted(entry.evidence, key=lambda e: e.at, reverse=True), updated_at=now,
+            evidence=_evidence(entry), updated_at=now,
         )
         return indicator, result, why
 

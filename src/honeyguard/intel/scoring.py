@@ -9,27 +9,29 @@ sources combine by noisy-OR:  confidence = 100 * (1 - prod over sources of (1 - 
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 
 from honeyguard.intel.params import ScoringParams
 
 
-class Accumulator(msgspec.Struct, kw_only=True):
-    value: float = 0.0
-    at: datetime | None = None
+class Accumulator(msgspec.Struct, kw_only=True, gc=False):
+    """A decaying sum; times are POSIX seconds (datetime arithmetic costs too much on the hot path)."""
 
-    def add(self, strength: float, at: datetime, half_life_s: float) -> None:
+    value: float = 0.0
+    at: float | None = None
+
+    def add(self, strength: float, at: float, half_life_s: float) -> None:
         self.value = self.decayed(at, half_life_s) + strength
         if self.at is None or at > self.at:
             self.at = at
 
-    def decayed(self, now: datetime, half_life_s: float) -> float:
+    def decayed(self, now: float, half_life_s: float) -> float:
         if self.at is None:
             return 0.0
-        age = max(0.0, (now - self.at).total_seconds())
-        return self.value * math.pow(2.0, -age / half_life_s)
+        age = now - self.at
+        return self.value if age <= 0 else self.value * math.pow(2.0, -age / half_life_s)
 
 
 class SourceTally(msgspec.Struct, kw_only=True):
@@ -62,7 +64,7 @@ class Score(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def score(tallies: list[SourceTally], type_: str, params: ScoringParams, now: datetime) -> Score:
-    terms = [_source_term(tally, type_, params, now) for tally in tallies]
+    terms = [_source_term(tally, type_, params, now.timestamp()) for tally in tallies]
     survival = 1.0
     for term in terms:
         survival *= 1.0 - term.probability
@@ -70,7 +72,7 @@ def score(tallies: list[SourceTally], type_: str, params: ScoringParams, now: da
     return Score(confidence=max(0, min(100, confidence)), sources=terms)
 
 
-def _source_term(tally: SourceTally, type_: str, params: ScoringParams, now: datetime) -> SourceTerm:
+def _source_term(tally: SourceTally, type_: str, params: ScoringParams, now: float) -> SourceTerm:
     roles = []
     total = 0.0
     for role, acc in sorted(tally.roles.items()):
@@ -78,7 +80,8 @@ def _source_term(tally: SourceTally, type_: str, params: ScoringParams, now: dat
         decayed = acc.decayed(now, half_life)
         total += decayed
         roles.append(RoleTerm(role=role, half_life_days=half_life / 86400, accumulated=acc.value,
-                              decayed=decayed, last_at=acc.at))
+                              decayed=decayed,
+                              last_at=None if acc.at is None else datetime.fromtimestamp(acc.at, UTC)))
     raw = 1.0 - math.exp(-total)
     cap = 1.0 if tally.is_feed else params.source_cap
     return SourceTerm(source=tally.source, probability=min(raw, cap), capped=raw > cap, roles=roles)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import msgspec
@@ -65,13 +66,18 @@ def _classify(event: Event) -> tuple[str | None, str, str]:
 
 
 def _revealed(event: Event) -> list[Sighting]:
-    out: list[Sighting] = []
+    kind = event.kind
+    if not event.iocs and kind not in ("download", "upload"):
+        return []  # most events reveal nothing: leave before building anything
     iocs = list(event.iocs)
     body = event.body
-    if isinstance(body, Download):
+    if kind == "download":
+        assert isinstance(body, Download)
         iocs.append(Ioc(type="url", value=body.url, role="download"))
-    if isinstance(body, Upload):
+    elif kind == "upload":
+        assert isinstance(body, Upload)
         iocs.append(Ioc(type="sha256", value=body.sha256, role="download"))
+    out: list[Sighting] = []
     for ioc in iocs:
         out.extend(_from_ioc(ioc, event))
     return out
@@ -98,6 +104,7 @@ def _from_ioc(ioc: Ioc, event: Event) -> list[Sighting]:
     return []
 
 
+@lru_cache(maxsize=65536)  # payload URLs repeat across a campaign; parsing them is the costly part
 def _url_host(url: str) -> tuple[str, str] | None:
     try:
         host = urlsplit(url if "://" in url else f"http://{url}").hostname
