@@ -116,8 +116,17 @@ class Upload(_Body, tag="upload"):
     stored: bool  # False when over the artifact size cap
 
 
+class RedisCommand(_Body, tag="redis.command"):
+    """One command sent to the Redis emulator (RESP or inline), as its arguments."""
+
+    args: list[str]  # the command name then its arguments; non-UTF-8 bytes backslash-escaped, each capped
+    args_count: int = 0  # how many arguments arrived (``args`` keeps the first ones)
+    handled: bool = True  # False when the emulator answered "unknown command"
+
+
 EventBody = (
     Connect | SessionClosed | HttpRequest | RawData | SshClient | SshLogin | SshCommand | Download | Upload
+    | RedisCommand
 )
 
 #: Every event kind, from the body types' tags. docs/events.md documents each one.

@@ -31,11 +31,12 @@ class Sensor:
                  labeler: Labeler | None = None, clock: Clock | None = None,
                  entropy: Entropy | None = None) -> None:
         self.settings = settings
+        entropy = entropy or FastEntropy()
         self.ctx = ServiceContext(
             identity=SensorIdentity(settings.name, settings.location),
             limits=settings.limits,
             clock=clock or SystemClock(),
-            ids=UuidV7Factory(entropy or FastEntropy()),
+            ids=UuidV7Factory(entropy),
             sink=sink,
             data_dir=data_dir,
             gate=ConnectionGate(settings.limits.max_connections),
@@ -43,7 +44,13 @@ class Sensor:
             ssh=settings.ssh,
             artifact_max_bytes=settings.artifact_max_bytes,
             persona_dirs=[Path(p) for p in settings.persona_dirs],
+            entropy=entropy,
         )
+        if settings.honeytokens.enabled:
+            from honeyguard.creds.honeytokens import HoneytokenIssuer
+
+            self.ctx.honeytokens = HoneytokenIssuer(sensor=settings.name, account_id=settings.honeytokens.account_id,
+                                                    entropy=entropy, clock=self.ctx.clock)
         self._listening: list[Listening] = []
 
     async def start(self) -> None:
@@ -61,7 +68,7 @@ class Sensor:
         except BaseException:
             await self.close_listeners()
             raise
-        _drop_privileges(self.settings.run_as)
+        _drop_privileges(self.settings.run_as, self.ctx.data_dir)
 
     async def _bind(self, service, listener: Listener) -> Listening:  # type: ignore[no-untyped-def]
         try:
@@ -104,8 +111,9 @@ class Sensor:
             await self.stop()
 
 
-def _drop_privileges(user: str | None) -> None:
-    """After binding, run unprivileged: the sensor never needs root for anything else."""
+def _drop_privileges(user: str | None, data_dir: Path) -> None:
+    """After binding, run unprivileged: the sensor never needs root for anything else. Its data
+    folder (spool, host keys, artifacts) is handed to that user so it can go on writing there."""
     if user is None or os.geteuid() != 0:
         return
     import pwd
@@ -114,6 +122,9 @@ def _drop_privileges(user: str | None) -> None:
         entry = pwd.getpwnam(user)
     except KeyError:
         raise ServiceError(f"sensor.run_as: no such user {user!r}") from None
+    for folder, dirs, files in os.walk(data_dir):
+        for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+            os.chown(name, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
     os.setgroups([])
     os.setgid(entry.pw_gid)
     os.setuid(entry.pw_uid)

@@ -83,6 +83,7 @@ class Shell:
         self._depth = 0
         self._handled = True
         self.error_prefix = "-bash"  # how bash names itself in errors: "bash: line 1" for `ssh host cmd`
+        self.not_found = "command not found"  # BusyBox's ash says just "not found"
 
     def prompt(self) -> str:
         where = "~" if self.cwd == self.home else (
@@ -186,7 +187,7 @@ class Shell:
             return self._execute_file(inv)
         if handler is None:
             self._handled = False
-            inv.error(f"{self.error_prefix}: {inv.name}: command not found")
+            inv.error(f"{self.error_prefix}: {inv.name}: {self.not_found}")
             return 127
         try:
             return handler(inv)

@@ -1,0 +1,1 @@
+"""The Redis sensor's parts: RESP parser, command emulation, INFO, personas."""

@@ -1,0 +1,157 @@
+"""One Redis connection: parse RESP, answer as the persona, record each command as an event.
+
+An asyncio.Protocol, like the HTTP service. A protocol error is answered with Redis's own
+"-ERR Protocol error: ..." and the connection closed, as redis-server does; the bytes that
+caused it are kept in a ``raw.data`` event. Caps: idle and session time, commands, and the
+bytes of one command (``limits.max_buffer_bytes``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from typing import cast
+
+from honeyguard.model import Connect, RawData, RedisCommand
+from honeyguard.sensor.redisd import reply
+from honeyguard.sensor.redisd.commands import RedisEmulator, Shared
+from honeyguard.sensor.redisd.resp import ProtocolError, RespParser
+from honeyguard.sensor.runtime import IdleTimer, ServiceContext, SessionRecorder
+
+log = logging.getLogger(__name__)
+
+MAX_EVENT_ARGS = 64
+MAX_EVENT_ARG = 4096
+MAX_RAW = 4096  # bytes of a malformed request kept in its raw.data event
+_FLUSH_BYTES = 64 * 1024  # pipelined replies gathered into one write, up to this much
+
+
+def event_args(args: list[bytes]) -> list[str]:
+    return [a[:MAX_EVENT_ARG].decode("utf-8", "backslashreplace") for a in args[:MAX_EVENT_ARGS]]
+
+
+class RedisConnection(asyncio.Protocol):
+    def __init__(self, ctx: ServiceContext, shared: Shared) -> None:
+        self.ctx = ctx
+        self.shared = shared
+        self.transport: asyncio.Transport | None = None
+        self.rec: SessionRecorder | None = None
+        self.finished = False
+        self.paused = False
+        self.count = 0
+        self.parser = RespParser(max_command_bytes=ctx.limits.max_buffer_bytes)
+        self.redis = RedisEmulator(shared, now=lambda: ctx.clock.now().timestamp())
+        self._recent = bytearray()  # the last bytes received, for the raw.data of a protocol error
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)
+        ctx = self.ctx
+        if not ctx.gate.try_acquire():
+            self.finished = True
+            transport.abort()
+            return
+        self.transport = transport
+        self.shared.connections += 1
+        peer = transport.get_extra_info("peername") or ("", 0)
+        local = transport.get_extra_info("sockname") or ("", 0)
+        self.rec = ctx.recorder(protocol="redis", persona=self.shared.persona.id, peer=(peer[0], peer[1]),
+                                local=(local[0], local[1]), dst_port=self.shared.port)
+        loop = asyncio.get_running_loop()
+        self.idle = IdleTimer(loop, ctx.limits.idle_timeout, lambda: self._finish("idle-timeout"))
+        self.deadline = loop.call_later(ctx.limits.session_timeout, self._finish, "session-timeout")
+        ctx.sessions.add(self)
+        self.rec.record(Connect())
+
+    def data_received(self, data: bytes) -> None:
+        if self.finished or self.rec is None:
+            return
+        self.rec.bytes_in += len(data)
+        self.idle.touch()
+        self._recent += data
+        del self._recent[:-MAX_RAW]
+        self.parser.feed(data)
+        try:
+            self._drain()
+        except Exception:  # a bug answering one command ends this connection only
+            log.exception("redis connection failed")
+            self._finish("error")
+
+    def _drain(self) -> None:
+        out: list[bytes] = []
+        while not self.finished and not self.paused:
+            item = self.parser.next()
+            if item is None:
+                break
+            if isinstance(item, ProtocolError):
+                out.append(reply.error(f"ERR Protocol error: {item}"))
+                self._write(b"".join(out))
+                self._record_raw()
+                self._finish("cap-bytes" if "big" in str(item) or "length" in str(item) else "server-closed")
+                return
+            self.count += 1
+            if self.count > self.ctx.limits.max_commands:
+                self._write(b"".join(out))
+                self._finish("cap-commands")
+                return
+            outcome = self.redis.execute(item)
+            assert self.rec is not None
+            self.rec.record(RedisCommand(args=event_args(item), args_count=len(item), handled=outcome.handled))
+            out.append(outcome.data)
+            if sum(map(len, out)) > _FLUSH_BYTES:  # write now: a client that does not read pauses us
+                self._write(b"".join(out))
+                out.clear()
+            if outcome.close:
+                self._write(b"".join(out))
+                self._finish("server-closed")
+                return
+        self._write(b"".join(out))
+
+    def _record_raw(self) -> None:
+        assert self.rec is not None
+        data = bytes(self._recent)
+        self.rec.record(RawData(reason="malformed", data=data, size=len(data),
+                                sha256=hashlib.sha256(data).hexdigest()))
+
+    def eof_received(self) -> bool | None:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.finished:
+            self._finish("error" if exc is not None and not isinstance(exc, ConnectionError) else "client-closed")
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        if self.transport is not None and not self.finished:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.transport is not None and not self.finished:
+            self.transport.resume_reading()
+            self._drain()
+
+    def shutdown(self) -> None:
+        self._finish("shutdown")
+
+    def _write(self, data: bytes) -> None:
+        if data and self.transport is not None and not self.finished:
+            assert self.rec is not None
+            self.rec.bytes_out += len(data)
+            self.transport.write(data)
+
+    def _finish(self, reason: str) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.idle.cancel()
+        self.deadline.cancel()
+        self.ctx.sessions.discard(self)
+        self.ctx.gate.release()
+        if self.transport is not None:
+            if reason in ("shutdown", "error"):
+                self.transport.abort()
+            else:
+                self.transport.close()
+        if self.rec is not None:
+            self.rec.close(reason)

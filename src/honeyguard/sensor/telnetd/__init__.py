@@ -1,0 +1,1 @@
+"""The telnet sensor's parts: option negotiation, line discipline, login and shell session, personas."""
