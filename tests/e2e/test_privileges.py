@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,11 +30,17 @@ def _free_privileged_port() -> int:
 def test_sensor_binds_a_privileged_port_then_runs_as_nobody(tmp_path: Path) -> None:
     assert os.geteuid() == 0, "this test drops root privileges, so it runs as root (as CI does)"
     port = _free_privileged_port()
-    data = tmp_path / "data"
+    # nobody must be able to reach the data folder and write the ready file: not under pytest's 0700 tmp
+    base = Path(tempfile.mkdtemp(prefix="hg-priv-"))
+    base.chmod(0o755)
+    data = base / "data"
     config = tmp_path / "sensor.yaml"
     config.write_text(f"data_dir: {data}\nsensor:\n  name: priv\n  run_as: nobody\n  listeners:\n"
                       f"    - {{service: http, port: {port}}}\n  collector: null\ndetect: {{enabled: false}}\n")
-    ready = tmp_path / "ready"
+    run_dir = base / "run"
+    run_dir.mkdir()
+    run_dir.chmod(0o777)
+    ready = run_dir / "ready"
     proc = subprocess.Popen([sys.executable, "-m", "honeyguard.cli.main", "sensor", "run", "--config", str(config),
                              "--ready-file", str(ready)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -57,3 +65,4 @@ def test_sensor_binds_a_privileged_port_then_runs_as_nobody(tmp_path: Path) -> N
     waiting = int(out.replace("\n", " ").split(" waiting")[0].split()[-1])
     assert waiting >= 2, out  # connect and request at least: written to the spool as nobody
     assert all(p.stat().st_uid == nobody for p in data.rglob("*"))
+    shutil.rmtree(base)
