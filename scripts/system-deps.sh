@@ -26,11 +26,12 @@ declare -A NEED=(
   [crowdsec-firewall-bouncer]=crowdsec-firewall-bouncer
   [git]=git
   [sshd]=openssh-server
+  [pg_ctl]=postgresql  # server binaries live in /usr/lib/postgresql/<version>/bin
 )
 
 missing=()
 for cmd in "${!NEED[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${NEED[$cmd]}")
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || compgen -G "/usr/lib/postgresql/*/bin/$cmd" >/dev/null || missing+=("${NEED[$cmd]}")
 done
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -42,7 +43,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
   # the packaged services must not hold our test ports
-  for svc in nginx unbound ssh crowdsec-firewall-bouncer crowdsec-custom-bouncer; do $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; done
+  for svc in nginx unbound ssh crowdsec-firewall-bouncer crowdsec-custom-bouncer postgresql; do $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; done
   pkill -x nginx >/dev/null 2>&1 || true
   pkill -x unbound >/dev/null 2>&1 || true
   # a packaged sshd on port 22 must not stay (the ssh benchmark runs its own on loopback)
@@ -51,7 +52,7 @@ fi
 
 still=()
 for cmd in "${!NEED[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || still+=("$cmd")
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || compgen -G "/usr/lib/postgresql/*/bin/$cmd" >/dev/null || still+=("$cmd")
 done
 if [ ${#still[@]} -gt 0 ]; then
   echo "system-deps: still missing: ${still[*]}" >&2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -16,8 +15,8 @@ from tests.export.conftest import NOW, decision
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> DecisionStore:
-    state = StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}", clock=FakeClock(NOW))
+def store(state_url: str) -> DecisionStore:
+    state = StateStore(state_url, clock=FakeClock(NOW))
     return DecisionStore(state, clock=FakeClock(NOW), entropy=SeededEntropy(1))
 
 
@@ -56,3 +55,10 @@ def test_bouncer_keys_are_checked_and_kept_hashed(store: DecisionStore) -> None:
         store.add_bouncer("bad name!")
     with store.engine.connect() as conn:
         assert key not in str(list(conn.exec_driver_sql("select * from bouncers")))
+
+
+def test_bouncer_times_read_back_utc_aware(store: DecisionStore) -> None:
+    store.add_bouncer("fw-2")
+    store.mark_pulled("fw-2", 1)
+    assert store.list_bouncers() == [("fw-2", NOW, NOW)]
+    assert all(moment.utcoffset() == timedelta(0) for moment in store.list_bouncers()[0][1:])

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from honeyguard.clock import Clock, Entropy, SystemClock, SystemEntropy
 from honeyguard.errors import AuthError, StoreError
 from honeyguard.model.decision import Decision
-from honeyguard.store.state import METADATA, StateStore, hash_token
+from honeyguard.store.state import METADATA, StateStore, UTCDateTime, hash_token, upgrade_to_head
 
 decisions = sa.Table(
     "decisions", METADATA,
@@ -29,8 +29,8 @@ decisions = sa.Table(
     sa.Column("direction", sa.String(8), nullable=False),
     sa.Column("origin", sa.String(8), nullable=False),
     sa.Column("simulated", sa.Boolean, nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("withdrawn_at", UTCDateTime(), nullable=True),
     sa.Column("seq", sa.BigInteger, nullable=False, index=True),
     sa.Column("body", sa.LargeBinary, nullable=False),  # the whole Decision, msgspec JSON
 )
@@ -39,9 +39,9 @@ bouncers = sa.Table(
     "bouncers", METADATA,
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("key_sha256", sa.String(64), nullable=False, unique=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("last_seq", sa.BigInteger, nullable=False, default=0),
-    sa.Column("last_pull", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_pull", UTCDateTime(), nullable=True),
 )
 
 counters = sa.Table(
@@ -65,7 +65,7 @@ class DecisionStore:
         self.engine = state.engine
         self._clock = clock or SystemClock()
         self._entropy = entropy or SystemEntropy()
-        METADATA.create_all(self.engine, tables=[decisions, bouncers, counters])
+        upgrade_to_head(self.engine)
 
     # -- decisions ---------------------------------------------------------------------------
 
@@ -91,12 +91,16 @@ class DecisionStore:
 
     @staticmethod
     def _take_numbers(conn: sa.Connection, count: int) -> int:
-        """Reserve ``count`` change numbers; returns the first."""
-        bumped = conn.execute(counters.update().where(counters.c.name == "decisions")
-                              .values(value=counters.c.value + count).returning(counters.c.value)).scalar()
-        if bumped is None:
-            conn.execute(counters.insert().values(name="decisions", value=count))
-            bumped = count
+        """Reserve ``count`` change numbers; returns the first.
+
+        The UPDATE locks the counter row until this transaction ends, so concurrent collectors on
+        PostgreSQL (or processes on SQLite) take disjoint ranges and commit changes in number order."""
+        bump = (counters.update().where(counters.c.name == "decisions")
+                .values(value=counters.c.value + count).returning(counters.c.value))
+        bumped = conn.execute(bump).scalar()
+        if bumped is None:  # the first save ever: create the row, tolerating a concurrent first save
+            conn.execute(_insert_if_absent(conn).values(name="decisions", value=0))
+            bumped = conn.execute(bump).scalar_one()
         return int(bumped) - count + 1
 
     def active(self, now: datetime) -> dict[str, Decision]:
@@ -179,3 +183,14 @@ class DecisionStore:
             rows = conn.execute(sa.select(bouncers.c.name, bouncers.c.created_at, bouncers.c.last_pull)
                                 .order_by(bouncers.c.name))
             return [(r.name, r.created_at, r.last_pull) for r in rows]
+
+
+def _insert_if_absent(conn: sa.Connection) -> sa.Insert:
+    """INSERT ... ON CONFLICT DO NOTHING for the counter row, in the backend's own dialect."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(counters).on_conflict_do_nothing(index_elements=[counters.c.name])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(counters).on_conflict_do_nothing(index_elements=[counters.c.name])

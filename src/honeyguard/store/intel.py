@@ -12,7 +12,7 @@ import msgspec
 import sqlalchemy as sa
 
 from honeyguard.model.finding import Finding, decode_finding, encode_finding
-from honeyguard.store.state import METADATA, StateStore
+from honeyguard.store.state import METADATA, StateStore, UTCDateTime, upgrade_to_head
 
 feed_indicators = sa.Table(
     "feed_indicators", METADATA,
@@ -21,7 +21,7 @@ feed_indicators = sa.Table(
     sa.Column("value", sa.String(2048), primary_key=True),
     sa.Column("role", sa.String(32), primary_key=True),
     sa.Column("confidence", sa.Integer, nullable=False),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
     sa.Column("seq", sa.BigInteger, nullable=False, index=True),  # import order, for collectors to catch up
 )
 
@@ -30,8 +30,8 @@ allowlist = sa.Table(
     sa.Column("type", sa.String(32), primary_key=True),
     sa.Column("value", sa.String(2048), primary_key=True),
     sa.Column("reason", sa.String(1024), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
 
@@ -40,7 +40,7 @@ blast_radius = sa.Table(
     sa.Column("value", sa.String(256), primary_key=True),
     sa.Column("internal_hosts", sa.Integer, nullable=False),
     sa.Column("flows", sa.BigInteger, nullable=False),
-    sa.Column("measured_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("measured_at", UTCDateTime(), nullable=False),
 )
 
 
@@ -50,7 +50,7 @@ findings = sa.Table(
     sa.Column("kind", sa.String(32), nullable=False, index=True),
     sa.Column("severity", sa.String(16), nullable=False),
     sa.Column("subject", sa.String(256), nullable=False, index=True),
-    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_seen", UTCDateTime(), nullable=True),
     sa.Column("body", sa.LargeBinary, nullable=False),
 )
 
@@ -75,7 +75,7 @@ class AllowItem(msgspec.Struct, frozen=True, kw_only=True):
 class IntelStore:
     def __init__(self, state: StateStore) -> None:
         self.engine = state.engine
-        METADATA.create_all(self.engine, tables=[feed_indicators, allowlist, blast_radius, findings])
+        upgrade_to_head(self.engine)
 
     def save_feed(self, items: Iterable[FeedItem]) -> int:
         """Insert or refresh imported indicators (a re-import of the same row updates it)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +19,38 @@ from sqlalchemy.engine import Engine
 from honeyguard.clock import Clock, Entropy, SystemClock, SystemEntropy
 from honeyguard.errors import AuthError, StoreError
 
-#: Every table of the state store; other rooms add theirs to this metadata.
+#: Every table of the state store; other rooms add theirs to this metadata, and a migration under
+#: store/migrations/versions for each change (tests/store/test_migrations.py fails otherwise).
 METADATA = sa.MetaData()
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A moment stored in UTC and always read back UTC-aware, whatever the backend.
+
+    SQLite keeps no zone (it hands naive datetimes back); PostgreSQL's timestamptz hands them back
+    in the session's zone. Naive values written are taken as UTC.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return moment if dialect.name == "postgresql" else moment.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 sensors = sa.Table(
     "sensors", METADATA,
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
 _SENSOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -45,6 +69,11 @@ def make_engine(url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if url.startswith("postgresql"):
+        # the session zone only matters to SQL that formats times (reads are UTC-aware anyway);
+        # libpq options the user put in the URL win
+        given = "options" in sa.engine.make_url(url).query
+        return sa.create_engine(url, pool_pre_ping=True, connect_args={} if given else {"options": "-c timezone=UTC"})
     return sa.create_engine(url, pool_pre_ping=True)
 
 
@@ -54,6 +83,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    """Bring the database to the newest migration (see honeyguard.store.schema)."""
+    from honeyguard.store.schema import upgrade_to_head as upgrade
+
+    upgrade(engine)
 
 
 def hash_token(token: str) -> str:
@@ -67,7 +103,7 @@ class StateStore:
         self._entropy = entropy or SystemEntropy()
         try:
             self.engine = make_engine(url)
-            METADATA.create_all(self.engine)
+            upgrade_to_head(self.engine)
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"cannot open state store {url}: {exc.__class__.__name__}: {exc}") from None
 
