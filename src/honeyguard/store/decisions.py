@@ -16,7 +16,15 @@ import sqlalchemy as sa
 from honeyguard.clock import Clock, Entropy, SystemClock, SystemEntropy
 from honeyguard.errors import AuthError, StoreError
 from honeyguard.model.decision import Decision
-from honeyguard.store.state import METADATA, StateStore, UTCDateTime, hash_token, upgrade_to_head
+from honeyguard.store.state import (
+    METADATA,
+    StateStore,
+    UTCDateTime,
+    counters,
+    hash_token,
+    take_numbers,
+    upgrade_to_head,
+)
 
 decisions = sa.Table(
     "decisions", METADATA,
@@ -44,12 +52,6 @@ bouncers = sa.Table(
     sa.Column("last_pull", UTCDateTime(), nullable=True),
 )
 
-counters = sa.Table(
-    "counters", METADATA,
-    sa.Column("name", sa.String(32), primary_key=True),
-    sa.Column("value", sa.BigInteger, nullable=False),
-)
-
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(Decision).decode
@@ -75,7 +77,7 @@ class DecisionStore:
         if not items:
             return 0
         with self.engine.begin() as conn:
-            first = self._take_numbers(conn, len(items))
+            first = take_numbers(conn, "decisions", len(items))
             for offset, decision in enumerate(items):
                 row = self._row(decision, first + offset)
                 updated = conn.execute(decisions.update().where(decisions.c.id == decision.id).values(**row))
@@ -88,20 +90,6 @@ class DecisionStore:
         return {"indicator_id": d.indicator_id, "type": d.type, "value": d.value, "action": d.action,
                 "direction": d.direction, "origin": d.origin, "simulated": d.simulated,
                 "expires_at": d.expires_at, "withdrawn_at": d.withdrawn_at, "seq": seq, "body": _encode(d)}
-
-    @staticmethod
-    def _take_numbers(conn: sa.Connection, count: int) -> int:
-        """Reserve ``count`` change numbers; returns the first.
-
-        The UPDATE locks the counter row until this transaction ends, so concurrent collectors on
-        PostgreSQL (or processes on SQLite) take disjoint ranges and commit changes in number order."""
-        bump = (counters.update().where(counters.c.name == "decisions")
-                .values(value=counters.c.value + count).returning(counters.c.value))
-        bumped = conn.execute(bump).scalar()
-        if bumped is None:  # the first save ever: create the row, tolerating a concurrent first save
-            conn.execute(_insert_if_absent(conn).values(name="decisions", value=0))
-            bumped = conn.execute(bump).scalar_one()
-        return int(bumped) - count + 1
 
     def active(self, now: datetime) -> dict[str, Decision]:
         """Decisions in force, by indicator id (the newest when several)."""
@@ -183,14 +171,3 @@ class DecisionStore:
             rows = conn.execute(sa.select(bouncers.c.name, bouncers.c.created_at, bouncers.c.last_pull)
                                 .order_by(bouncers.c.name))
             return [(r.name, r.created_at, r.last_pull) for r in rows]
-
-
-def _insert_if_absent(conn: sa.Connection) -> sa.Insert:
-    """INSERT ... ON CONFLICT DO NOTHING for the counter row, in the backend's own dialect."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(counters).on_conflict_do_nothing(index_elements=[counters.c.name])
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(counters).on_conflict_do_nothing(index_elements=[counters.c.name])

@@ -12,7 +12,7 @@ import msgspec
 import sqlalchemy as sa
 
 from honeyguard.model.finding import Finding, decode_finding, encode_finding
-from honeyguard.store.state import METADATA, StateStore, UTCDateTime, upgrade_to_head
+from honeyguard.store.state import METADATA, StateStore, UTCDateTime, take_numbers, upgrade_to_head
 
 feed_indicators = sa.Table(
     "feed_indicators", METADATA,
@@ -81,7 +81,8 @@ class IntelStore:
         """Insert or refresh imported indicators (a re-import of the same row updates it)."""
         count = 0
         with self.engine.begin() as conn:
-            seq = int(conn.execute(sa.select(sa.func.max(feed_indicators.c.seq))).scalar() or 0)
+            items = list(items)
+            seq = take_numbers(conn, "feed", len(items)) - 1 if items else 0
             for item in items:
                 seq += 1
                 key = (feed_indicators.c.source == item.source) & (feed_indicators.c.type == item.type) \

@@ -57,6 +57,38 @@ _SENSOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _TOKEN_BITS = 256
 
 
+counters = sa.Table(
+    "counters", METADATA,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+
+def take_numbers(conn: sa.Connection, name: str, count: int) -> int:
+    """Reserve ``count`` numbers of counter ``name`` in this transaction; returns the first.
+
+    The UPDATE locks the counter row until the transaction ends, so concurrent writers (several
+    collectors on PostgreSQL, processes on SQLite) take disjoint ranges and commit in number order."""
+    bump = (counters.update().where(counters.c.name == name)
+            .values(value=counters.c.value + count).returning(counters.c.value))
+    bumped = conn.execute(bump).scalar()
+    if bumped is None:  # the first use ever: create the row, tolerating a concurrent first use
+        conn.execute(_insert_if_absent(conn).values(name=name, value=0))
+        bumped = conn.execute(bump).scalar_one()
+    return int(bumped) - count + 1
+
+
+def _insert_if_absent(conn: sa.Connection) -> sa.Insert:
+    """INSERT ... ON CONFLICT DO NOTHING for a counter row, in the backend's own dialect."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(counters).on_conflict_do_nothing(index_elements=[counters.c.name])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(counters).on_conflict_do_nothing(index_elements=[counters.c.name])
+
+
 class SensorRecord(msgspec.Struct, frozen=True):
     name: str
     created_at: datetime
