@@ -36,7 +36,7 @@ def load_yaml_file(path: Path, type_: type[T], *, error: type[SourceError]) -> T
 def load_yaml_text(text: str, type_: type[T], *, error: type[SourceError], source: str = "<input>") -> T:
     try:
         node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - the safe loader
+        data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

@@ -88,10 +88,22 @@ def test_the_hourly_budget_caps_new_drops() -> None:
 def test_a_crowded_24_becomes_a_range_question() -> None:
     m = mitigator(MitigationSettings(max_share_of_24=0.05))  # 12 addresses
     active = {f"i{i}": m.decide(indicator(f"45.142.120.{i}")) for i in range(12)}
-    decision = m.reconcile([indicator("45.142.120.200")], active).new[0]
+    changes = m.reconcile([indicator("45.142.120.200")], active)
+    decision = next(d for d in changes.new if d.value == "45.142.120.200")
     assert decision.action == "alert"
     check = next(c for c in decision.trace if c.check == "range-share")
     assert "45.142.120.0/24" in check.detail
+    (question,) = [d for d in changes.new if d.type == "cidr"]
+    assert (question.value, question.action) == ("45.142.120.0/24", "alert")
+    assert "12 addresses" in question.reason
+
+
+def test_drops_made_in_one_pass_count_towards_the_share() -> None:
+    m = mitigator(MitigationSettings(max_share_of_24=0.05))  # 12 addresses
+    changes = m.reconcile([indicator(f"45.142.120.{i}") for i in range(20)], {})
+    actions = [d.action for d in changes.new if d.type == "ip"]
+    assert actions.count("drop") == 12 and actions.count("alert") == 8
+    assert [d.value for d in changes.new if d.type == "cidr"] == ["45.142.120.0/24"]
 
 
 def test_popular_and_shared_domains_are_never_blocked_but_names_below_shared_zones_are() -> None:

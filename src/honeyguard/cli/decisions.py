@@ -94,7 +94,7 @@ def _manual(value: str, type_: str, action: str, direction: str, duration: str, 
         length = parse_duration(duration)
     except ValueError as exc:
         raise HoneyguardError(str(exc)) from None
-    from honeyguard.intel.book import indicator_id
+    from honeyguard.model.indicator import indicator_id
 
     now = SystemClock().now()
     return Decision(id=UuidV7Factory(SystemEntropy()).new(now), indicator_id=indicator_id(type_, value), type=type_,

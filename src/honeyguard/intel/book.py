@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import heapq
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,14 +11,7 @@ from honeyguard.intel.params import ScoringParams, load_params
 from honeyguard.intel.scoring import Accumulator, Score, SourceTally, score, strength_for_feed
 from honeyguard.intel.sightings import Sighting, sightings_from_event
 from honeyguard.model import Event
-from honeyguard.model.indicator import EvidenceItem, Indicator
-
-_NAMESPACE = uuid.UUID("6c1b2f3e-8d4a-5b7c-9e0f-1a2b3c4d5e6f")
-
-
-def indicator_id(type_: str, value: str) -> str:
-    """Stable across runs and machines: the same type and value always get the same id."""
-    return f"indicator--{uuid.uuid5(_NAMESPACE, f'{type_}:{value}')}"
+from honeyguard.model.indicator import EvidenceItem, Indicator, indicator_id
 
 
 class _Entry:

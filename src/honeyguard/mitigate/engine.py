@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import msgspec
 
 from honeyguard.clock import Clock
-from honeyguard.mitigate.guardrails import HARD, SOFT, Guardrails
+from honeyguard.mitigate.guardrails import HARD, SOFT, Guardrails, RangeShare
 from honeyguard.mitigate.policy import Policy
 from honeyguard.model.decision import Action, Decision, GuardrailCheck
 from honeyguard.model.ids import UuidV7Factory
-from honeyguard.model.indicator import Indicator
+from honeyguard.model.indicator import Indicator, indicator_id
+
+RANGE_QUESTION_TTL = timedelta(days=1)
 
 
 @dataclass
@@ -64,10 +66,30 @@ class Mitigator:
                 continue  # a person's decision stands until it expires or they withdraw it
             wanted = self.decide(indicator)
             self._apply(wanted, current, indicator, now, changes)
-        for indicator_id, current in active.items():
-            if indicator_id not in seen and current.expires_at <= now:
+        for known, current in active.items():
+            if known not in seen and current.expires_at <= now:
                 changes.withdrawn.append(_withdraw(current, now))
+        self._range_questions(changes, active, now)
         return changes
+
+    def _range_questions(self, changes: Changes, active: dict[str, Decision], now: datetime) -> None:
+        """A /24 (or /64) whose share of drops hit the cap becomes one range alert for a person to
+        confirm or drop, instead of ever more single-address drops."""
+        flagged = (d for d in changes.new
+                   if any(c.check == "range-share" and c.verdict == "soft-fail" for c in d.trace))
+        blocks = {block for d in flagged if (block := RangeShare.block_of(d.value))}
+        for block in sorted(blocks):
+            range_id = indicator_id("cidr", block)
+            if range_id in active or any(d.indicator_id == range_id for d in changes.new):
+                continue
+            dropped = self.guardrails.share.counts.get(block, 0)
+            changes.new.append(Decision(
+                id=self.ids.new(now), indicator_id=range_id, type="cidr", value=block, action="alert",
+                direction="ingress", created_at=now, expires_at=now + RANGE_QUESTION_TTL, origin="auto",
+                reason=f"{dropped} addresses of {block} are dropped: treat it as a range?", roles=["scanner"],
+                trace=[GuardrailCheck(check="range-share", verdict="soft-fail", figure=f"{dropped} dropped",
+                                      detail="a range decision for a person to confirm")],
+                simulated=self.simulation))
 
     def _apply(self, wanted: Decision, current: Decision | None, indicator: Indicator, now: datetime,
                changes: Changes) -> None:
@@ -88,6 +110,7 @@ class Mitigator:
         if wanted.action == "drop":
             assert self.guardrails.budget is not None
             self.guardrails.budget.record(now)
+            self.guardrails.share.add(wanted.value)
         changes.new.append(wanted)
 
 

@@ -81,6 +81,11 @@ class RangeShare:
     def reset(self, dropped_values: Iterable[str]) -> None:
         self.counts = Counter(b for b in map(self.block_of, dropped_values) if b)
 
+    def add(self, value: str) -> None:
+        block = self.block_of(value)
+        if block:
+            self.counts[block] += 1
+
 
 @dataclass
 class Guardrails:

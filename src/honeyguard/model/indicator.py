@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Literal
 
@@ -46,3 +47,11 @@ class Indicator(msgspec.Struct, kw_only=True):
     techniques: list[str] = []
     evidence: list[EvidenceItem] = []  # bounded: the newest and strongest few
     updated_at: datetime | None = None
+
+
+_NAMESPACE = uuid.UUID("6c1b2f3e-8d4a-5b7c-9e0f-1a2b3c4d5e6f")
+
+
+def indicator_id(type_: str, value: str) -> str:
+    """Stable across runs and machines: the same type and value always get the same id."""
+    return f"indicator--{uuid.uuid5(_NAMESPACE, f'{type_}:{value}')}"

@@ -104,7 +104,7 @@ async def decisions_stream(request: Request[Any, Any, Any], startup: bool = Fals
 
 @get("/decisions", summary="CrowdSec bouncer query: decisions in force for one address")
 async def decisions_for_ip(request: Request[Any, Any, Any], ip: str | None = None,
-                           range: str | None = None) -> Response[bytes]:  # noqa: A002 - CrowdSec's name
+                           range: str | None = None) -> Response[bytes]:
     collector = collector_of(request)
     store = collector.defense.decisions
     try:

@@ -36,7 +36,7 @@ class FindingPage(msgspec.Struct, frozen=True):
 @get("/indicators", summary="Indicators, filtered by type, role, state, confidence and change time; paged")
 async def list_indicators(
     request: Request[Any, Any, Any],
-    type: str | None = None,  # noqa: A002 - the API's field name
+    type: str | None = None,
     role: str | None = None,
     state_: Annotated[str | None, Parameter(query="state")] = None,  # "state" is Litestar's own kwarg
     min_confidence: Annotated[int, Parameter(ge=0, le=100)] = 0,
