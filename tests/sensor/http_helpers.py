@@ -15,7 +15,7 @@ def exchange(port: int, data: bytes, *, half_close: bool = True, timeout: float 
             sock.sendall(data)
             if half_close:
                 sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # broken pipe, reset, or not connected (ENOTCONN) once the sensor hung up
             pass  # the sensor may cut a client that sends too much; what it answered still counts
         return read_all(sock)
 

@@ -99,7 +99,9 @@ def test_user_persona_folder_is_served(tmp_path: Path) -> None:
     finally:
         sensor.stop()
     assert b"\r\nServer: nginx\r\n" in response and response.endswith(b'<form id="loginform">')
-    assert {e.persona for e in sensor.sink.events()} == {"shop"}
+    # the request names the product persona it was handed to; the connection names the listener's
+    assert {(e.kind, e.persona) for e in sensor.sink.events()} == {
+        ("connect", "shop"), ("http.request", "wordpress"), ("session.closed", "shop")}
 
 
 def test_unknown_persona_id_is_refused(tmp_path: Path) -> None:

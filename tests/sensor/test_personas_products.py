@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from honeyguard.sensor.http.connection import _path_of
 from honeyguard.sensor.http.persona import HttpPersona
+from honeyguard.sensor.http.preview import Preview
 from honeyguard.sensor.http.responder import Router
 from honeyguard.sensor.personas import BUILTIN_DIR, load_personas
 from honeyguard.sensor.services.http import build_routers
@@ -132,9 +132,7 @@ def routers() -> dict[str, Router]:
 def answer(router: Router, request: str) -> str:
     """The response head and body a persona gives, with the per-request slots left out."""
     method, target = request.split(" ", 1)
-    prepared = router.find(method, _path_of(target), target)
-    head = b"".join(piece for piece in prepared.head if isinstance(piece, bytes))
-    return (head + (prepared.body or (prepared.template or "").encode())).decode("latin-1")
+    return Preview().answer(router, method, target)
 
 
 def test_every_persona_file_loads_and_links(routers: dict[str, Router]) -> None:
@@ -199,10 +197,12 @@ def test_mix_hands_each_product_its_paths(make_sensor) -> None:  # type: ignore[
 
 # The personas whose product nmap's own probes and match lines recognise (checked one by one; the
 # others come out as a plain "http" or "unknown" because nmap's match lines for them want more than
-# the HTTP/1.1 answers the sensor gives, e.g. Elasticsearch and Docker are matched on HTTP/1.0 only).
+# the answers the sensor gives). Docker and Elasticsearch are matched on HTTP/1.0 answers, which
+# their personas give with ``status_line_version: request``.
 NMAP_NAMES = {"tomcat": "Apache Tomcat 9.0.30", "jenkins": "Jetty 10.0.18", "exchange-owa": "Microsoft IIS httpd 10.0",
               "wordpress": "Apache httpd 2.4.41", "activemq": "Jetty 8.1.16", "dlink-router": "D-Link DIR-645",
-              "sonicwall-sma": "SonicWALL SSL-VPN"}
+              "sonicwall-sma": "SonicWALL SSL-VPN", "docker-api": "Docker 20.10.7 (API 1.41)",
+              "elasticsearch": "Elasticsearch REST API 1.4.2"}
 
 
 @pytest.mark.e2e

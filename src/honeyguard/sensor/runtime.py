@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from honeyguard.clock import Clock
+from honeyguard.clock import Clock, Entropy, FastEntropy
 from honeyguard.config import Limits, Listener, SshSettings
 from honeyguard.model import Event, EventBody, SessionClosed, UuidV7Factory
 
@@ -37,6 +37,27 @@ class Labeler(Protocol):
 class NoLabels:
     def label(self, event: Event) -> Event:
         return event
+
+
+class BaitFile(Protocol):
+    @property
+    def body(self) -> bytes: ...
+
+    @property
+    def content_type(self) -> str: ...
+
+
+class Honeytokens(Protocol):
+    """Serves bait credential files with a fresh honeytoken key (creds/honeytokens.py)."""
+
+    def content_for(self, path: str, *, session: str, src_ip: str, service: str = "http",
+                    home: str = "/root") -> BaitFile | None:
+        """The file to answer a bait path with, else None."""
+        ...
+
+    def stamp(self, event: Event) -> Event:
+        """Add the key ids served in the event's session since the last stamp, as IOCs."""
+        ...
 
 
 class Listening(Protocol):
@@ -100,6 +121,8 @@ class ServiceContext:
     artifact_max_bytes: int = 32 * 1024 * 1024
     persona_dirs: list[Path] = field(default_factory=list)
     sessions: set[Session] = field(default_factory=set)
+    honeytokens: Honeytokens | None = None  # None: no bait files served
+    entropy: Entropy = field(default_factory=FastEntropy)  # per-response random values (cookies, nonces)
 
     def recorder(self, *, protocol: str, persona: str, peer: tuple[str, int], local: tuple[str, int],
                  dst_port: int) -> SessionRecorder:
@@ -144,6 +167,8 @@ class SessionRecorder:
             event = ctx.labeler.label(event)
         except Exception:  # a detection bug must never lose the event
             log.exception("labeling failed for event %s", event.id)
+        if ctx.honeytokens is not None:
+            event = ctx.honeytokens.stamp(event)  # which honeytoken keys this session was served
         ctx.sink.emit(event)
         return event
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from honeyguard.model import Connect, HttpRequest, RawData
+from honeyguard.sensor.http import dynamic
 from honeyguard.sensor.http.parser import Garbage, Item, Request, RequestParser
 from honeyguard.sensor.http.responder import (
     DateLine,
@@ -22,6 +23,7 @@ from honeyguard.sensor.http.responder import (
     Router,
     fill_template,
 )
+from honeyguard.sensor.http.shellhost import ConnectionShells, random_hex
 from honeyguard.sensor.http.tls import TlsLayer
 from honeyguard.sensor.runtime import IdleTimer, ServiceContext, SessionRecorder
 
@@ -89,6 +91,7 @@ class HttpConnection(asyncio.Protocol):
         self.tls: TlsLayer | None = None
         self.plain_on_tls = False  # plain HTTP sent to an HTTPS listener
         self._host = ("", 0)  # our own address, for pages asked for without a Host header
+        self._shells: ConnectionShells | None = None  # built when a reply first runs a command
 
     # -- asyncio callbacks ---------------------------------------------------------------------
 
@@ -236,13 +239,23 @@ class HttpConnection(asyncio.Protocol):
         elif item.problem is not None:
             prepared = site.router.errors["bad-request"]
         else:
-            prepared = site.router.find(item.method, _path_of(item.target), item.target)
+            prepared = site.router.find(item.method, _path_of(item.target), item.target, 0, item)
         max_commands = site.max_commands
         left = site.max_requests - (self.served - 1)
         keep = (item.keep_alive and item.problem is None and not prepared.close and not self.plain_on_tls
                 and left > 0 and self.served < max_commands)
-        self._render(out, prepared, item, keep, left)
-        self._record(item, prepared.status)
+        rec = self.rec
+        assert rec is not None
+        if prepared.persona is rec.persona or not prepared.persona:
+            self._render(out, prepared, item, keep, left)
+            self._record(item, prepared.status)
+        else:  # a path handed to a product persona: its events (downloads too) name that product
+            listener_persona, rec.persona = rec.persona, prepared.persona
+            try:
+                self._render(out, prepared, item, keep, left)
+                self._record(item, prepared.status)
+            finally:
+                rec.persona = listener_persona
         if keep:
             return None
         if item.problem == "too-large":
@@ -266,6 +279,9 @@ class HttpConnection(asyncio.Protocol):
         body = prepared.body
         length = b""
         if prepared.template is not None:
+            if prepared.dynamic is not None:
+                self._render_dynamic(out, prepared.dynamic, request, keep, left)
+                return
             host, port = self._host_and_port(request)
             body = fill_template(prepared.template, host=host, port=port,
                                  method=request.method if request else "",
@@ -278,10 +294,42 @@ class HttpConnection(asyncio.Protocol):
             slots = (site.date_line.get(), site.keep_alive_line(left), site.keep_line, length)
         else:
             slots = (site.date_line.get(), b"", _CLOSE_LINE, length)
+        head = prepared.head
+        if prepared.head10 is not None and request is not None and request.version == "HTTP/1.0":
+            head = prepared.head10
+            if not keep:  # Go and Netty end an HTTP/1.0 exchange without a Connection line
+                slots = (slots[0], b"", b"", length)
         out.append(b"".join([piece if piece.__class__ is bytes else slots[piece]  # type: ignore[index]
-                             for piece in prepared.head]))
+                             for piece in head]))
         if body and (request is None or request.method != "HEAD"):
             out.append(body)
+
+    def _render_dynamic(self, out: list[bytes], dyn: dynamic.DynamicReply, request: Request | None, keep: bool,
+                        left: int) -> None:
+        """A reply filled in per request: the injected command's output, random values."""
+        site = self.site
+        host, port = self._host_and_port(request)
+        if keep:
+            slots = (site.date_line.get(), site.keep_alive_line(left), site.keep_line, b"")
+        elif dyn.head10 is not None and request is not None and request.version == "HTTP/1.0":
+            slots = (site.date_line.get(), b"", b"", b"")  # as in _render: no Connection line
+        else:
+            slots = (site.date_line.get(), b"", _CLOSE_LINE, b"")
+        head, body = dynamic.render(dyn, request, host=host, port=port, slots=slots, runner=self._run_command,
+                                    random_hex=random_hex(site.ctx.entropy),
+                                    client=self.rec.src_ip if self.rec is not None else "")
+        if request is not None and request.version == "":
+            out.append(body)
+            return
+        out.append(head)
+        if body and (request is None or request.method != "HEAD"):
+            out.append(body)
+
+    def _run_command(self, profile: dynamic.ShellProfile, command: str) -> str:
+        if self._shells is None:
+            assert self.rec is not None
+            self._shells = ConnectionShells(self.rec, self.site.ctx.clock.now)
+        return self._shells.run(profile, command)
 
     def _host_and_port(self, request: Request | None) -> tuple[str, int]:
         """The host and port Apache-like servers name in their pages: the client's Host, else ours."""

@@ -2,7 +2,9 @@
 
 Everything a response holds is built once at start, in the persona's header order. Per request
 only a few slots are filled in: the Date line (rebuilt once a second), the keep-alive lines, and
-for templated error pages the body and its Content-Length.
+for templated error pages the body and its Content-Length. Dynamic replies (``shell:``,
+``{random_hex:N}``) are filled in by dynamic.py; routes with ``when:`` conditions look at the
+request only once their path matched.
 """
 
 from __future__ import annotations
@@ -13,12 +15,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import cache
 from http import HTTPStatus
 from pathlib import Path
 
 from honeyguard.errors import ContentError
+from honeyguard.sensor.http.conditions import CompiledCondition, all_hold, compile_conditions
+from honeyguard.sensor.http.dynamic import (
+    CompiledShell,
+    DynamicReply,
+    ShellProfile,
+    echo_escape_for,
+    has_dynamic_marks,
+    make_profile,
+)
+from honeyguard.sensor.http.parser import Request
 from honeyguard.sensor.http.persona import HttpPersona, Reply, Route
-from honeyguard.sensor.personas import yaml_line
+from honeyguard.sensor.personas import BUILTIN_DIR, load_personas, yaml_line
+from honeyguard.sensor.shell.facts import SystemFacts
 
 # Reason phrases as Apache and nginx write them (Python's table has newer wording for some).
 _REASONS = {413: "Request Entity Too Large", 414: "Request-URI Too Long", 416: "Requested Range Not Satisfiable"}
@@ -42,6 +56,9 @@ class Prepared:
     body: bytes  # empty when templated
     template: str | None  # the body, with {host} {port} {method} {path} to fill in
     close: bool
+    persona: str = ""  # the persona that answered (recorded on the event)
+    head10: tuple[Segment, ...] | None = None  # the head for HTTP/1.0 requests (status_line_version: request)
+    dynamic: DynamicReply | None = None  # filled in per request (template is then set too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,30 +68,77 @@ class _CompiledRoute:
     delegate: str | None
     prefix: str | None = None
     regex: re.Pattern[str] | None = None
+    conditions: tuple[CompiledCondition, ...] = ()
 
     def allows(self, method: str) -> bool:
         return not self.methods or method in self.methods
 
 
+@cache
+def builtin_systems() -> dict[str, SystemFacts]:
+    """The system facts of the built-in ssh and telnet personas, for HTTP personas' shells."""
+    return systems_of(load_personas([BUILTIN_DIR]))
+
+
+def systems_of(personas: dict[str, object]) -> dict[str, SystemFacts]:
+    return {pid: facts for pid, p in personas.items() if isinstance(facts := getattr(p, "system", None), SystemFacts)}
+
+
 class Router:
     """Finds the reply for a request path, following hand-overs to other personas."""
 
-    def __init__(self, persona: HttpPersona) -> None:
+    def __init__(self, persona: HttpPersona, systems: dict[str, SystemFacts] | None = None) -> None:
         self.persona = persona
         self.exact: dict[str, list[_CompiledRoute]] = {}
         self.patterns: list[_CompiledRoute] = []
         self.errors: dict[str, Prepared] = {}
         self.delegates: dict[str, Router] = {}
         source = Path(persona.source) if persona.source else None
+        self._systems = systems
+        self._profile: ShellProfile | None = None
         for index, route in enumerate(persona.routes):
-            compiled = _compile_route(persona, route, source, index)
+            compiled = self._compile_route(route, source, index)
             if route.path is not None:
                 self.exact.setdefault(route.path, []).append(compiled)
             else:
                 self.patterns.append(compiled)
+        # regex routes that may look at the query: tried before an exact path route when a query is present
+        self.regex_patterns = [route for route in self.patterns if route.regex is not None]
         for kind, status in _DEFAULT_ERRORS.items():
             reply = persona.errors.get(kind) or Reply(status=status, body="", close=kind in _CLOSING_ERRORS)  # type: ignore[call-overload]
-            self.errors[kind] = prepare(persona, reply, _load_body(reply, source, ("errors", kind)))
+            self.errors[kind] = self._prepare(reply, _load_body(reply, source, ("errors", kind)), source,
+                                              ("errors", kind))
+
+    def profile(self, source: Path | None, where: tuple[str | int, ...]) -> ShellProfile:
+        """The persona's shell host, resolved on first use (most personas have no shell replies)."""
+        if self._profile is None:
+            systems = self._systems if self._systems is not None else builtin_systems()
+            self._profile = make_profile(self.persona.id, self.persona.shell_host, systems)
+            if self._profile is None:
+                line = yaml_line(source, "shell_host", "system") if source is not None else None
+                raise ContentError(f"shell_host.system {self.persona.shell_host.system!r} names no ssh or telnet "
+                                   f"persona with system facts (needed by {'.'.join(map(str, where))}.shell)",
+                                   file=str(source) if source else None, line=line, key="shell_host.system")
+        return self._profile
+
+    def _prepare(self, reply: Reply, body: bytes, source: Path | None, where: tuple[str | int, ...]) -> Prepared:
+        shell = None
+        if reply.shell is not None:
+            spec = reply.shell
+            shell = CompiledShell(spec=spec, regex=re.compile(spec.regex) if spec.regex is not None else None,
+                                  profile=self.profile(source, where))
+        profile = None
+        if "{shell_last}" in body.decode("latin-1") or any("{shell_last}" in v for v in reply.headers.values()):
+            profile = self.profile(source, where)
+        return prepare(self.persona, reply, body, shell, profile)
+
+    def _compile_route(self, route: Route, source: Path | None, index: int) -> _CompiledRoute:
+        methods = frozenset(m.upper() for m in route.methods)
+        prepared = None if route.persona else self._prepare(route, _load_body(route, source, ("routes", index)),
+                                                            source, ("routes", index))
+        return _CompiledRoute(methods=methods, prepared=prepared, delegate=route.persona, prefix=route.prefix,
+                              regex=re.compile(route.regex) if route.regex is not None else None,
+                              conditions=compile_conditions(route.when))
 
     def link(self, routers: dict[str, Router]) -> list[str]:
         """Resolve hand-overs to other personas; returns the ids that do not exist."""
@@ -87,42 +151,52 @@ class Router:
                     missing.append(route.delegate)
         return missing
 
-    def find(self, method: str, path: str, target: str, depth: int = 0) -> Prepared:
+    def find(self, method: str, path: str, target: str, depth: int = 0, request: Request | None = None) -> Prepared:
+        """The answer to a request. Exact paths are looked up first (a regex route that matches only
+        because of the query still wins over them); a route whose path matches but whose method or
+        ``when:`` does not lets later routes try; 405 only when the path matched for no method."""
         lookup = "GET" if method == "HEAD" else method
         refused = False
         candidates = self.exact.get(path)
         if candidates:
+            if len(target) != len(path) and self.regex_patterns:
+                found = self._query_reader(lookup, method, path, target, depth, request)
+                if found is not None:
+                    return found
             for route in candidates:
-                if route.allows(lookup):
-                    return self._answer(route, method, path, target, depth)
-            refused = True
-        else:
-            for route in self.patterns:
-                if route.prefix is not None and not path.startswith(route.prefix):
-                    continue
-                if route.regex is not None and route.regex.search(target) is None:
-                    continue
-                if route.allows(lookup):
-                    return self._answer(route, method, path, target, depth)
+                if not route.allows(lookup):
+                    refused = True
+                elif not route.conditions or all_hold(route.conditions, request):
+                    return self._answer(route, method, path, target, depth, request)
+        for route in self.patterns:
+            if route.prefix is not None and not path.startswith(route.prefix):
+                continue
+            if route.regex is not None and route.regex.search(target) is None:
+                continue
+            if not route.allows(lookup):
                 refused = True
-                break
+            elif not route.conditions or all_hold(route.conditions, request):
+                return self._answer(route, method, path, target, depth, request)
         return self.errors["method-not-allowed" if refused else "not-found"]
 
-    def _answer(self, route: _CompiledRoute, method: str, path: str, target: str, depth: int) -> Prepared:
+    def _query_reader(self, lookup: str, method: str, path: str, target: str, depth: int,
+                      request: Request | None) -> Prepared | None:
+        for route in self.regex_patterns:
+            assert route.regex is not None
+            if (route.regex.search(target) is not None and route.regex.search(path) is None
+                    and route.allows(lookup) and (not route.conditions or all_hold(route.conditions, request))):
+                return self._answer(route, method, path, target, depth, request)
+        return None
+
+    def _answer(self, route: _CompiledRoute, method: str, path: str, target: str, depth: int,
+                request: Request | None) -> Prepared:
         if route.delegate is None:
             assert route.prepared is not None
             return route.prepared
         other = self.delegates.get(route.delegate)
         if other is None or depth > 3:  # hand-over loops end in a plain 404
             return self.errors["not-found"]
-        return other.find(method, path, target, depth + 1)
-
-
-def _compile_route(persona: HttpPersona, route: Route, source: Path | None, index: int) -> _CompiledRoute:
-    methods = frozenset(m.upper() for m in route.methods)
-    prepared = None if route.persona else prepare(persona, route, _load_body(route, source, ("routes", index)))
-    return _CompiledRoute(methods=methods, prepared=prepared, delegate=route.persona, prefix=route.prefix,
-                          regex=re.compile(route.regex) if route.regex is not None else None)
+        return other.find(method, path, target, depth + 1, request)
 
 
 def _load_body(reply: Reply, source: Path | None, where: tuple[str | int, ...]) -> bytes:
@@ -148,16 +222,23 @@ def reason_phrase(status: int) -> str:
         return "Unknown"
 
 
-def prepare(persona: HttpPersona, reply: Reply, body: bytes) -> Prepared:
+def prepare(persona: HttpPersona, reply: Reply, body: bytes, shell: CompiledShell | None = None,
+            profile: ShellProfile | None = None) -> Prepared:
     """Build a response's head in the persona's header order, leaving the per-request slots."""
     extra = {name.lower(): (name, _auto_value(persona, name, value, body)) for name, value in reply.headers.items()}
-    content_type = reply.content_type or persona.default_content_type
-    template = body.decode("latin-1") if reply.template else None
-    lines: list[Segment] = [f"HTTP/1.1 {reply.status} {reply.reason or reason_phrase(reply.status)}\r\n".encode()]
+    # content_type: "" sends no Content-Type; absent, the persona's default
+    content_type = reply.content_type if reply.content_type is not None else persona.default_content_type
+    omitted = {name.lower() for name in reply.omit}
+    text = body.decode("latin-1")
+    dynamic = shell is not None or has_dynamic_marks(text) or any(has_dynamic_marks(v) for v in reply.headers.values())
+    template = text if reply.template or dynamic else None
+    lines: list[Segment | str] = [f"HTTP/1.1 {reply.status} {reply.reason or reason_phrase(reply.status)}\r\n".encode()]
     placed: set[str] = set()
     for name in persona.header_order:
         lower = name.lower()
         placed.add(lower)
+        if lower in omitted:
+            continue
         if lower in extra:
             lines.append(_line(*extra[lower]))
         elif lower == "date" and persona.date:
@@ -178,8 +259,29 @@ def prepare(persona: HttpPersona, reply: Reply, body: bytes) -> Prepared:
     if "connection" not in placed:
         lines.append(CONNECTION)
     lines.append(b"\r\n")
-    return Prepared(status=reply.status, head=_merge(lines), body=b"" if template is not None else body,
-                    template=template, close=reply.close)
+    if dynamic:  # header values with placeholders stay text, filled per request
+        lines = [f"{extra[_header_name(p)][0]}: {extra[_header_name(p)][1]}\r\n"
+                 if isinstance(p, bytes) and _header_name(p) in extra and has_dynamic_marks(p.decode("latin-1"))
+                 else p for p in lines]
+    head = _merge(lines)
+    head10 = _http10(head) if persona.status_line_version == "request" else None
+    close = reply.close or persona.keep_alive.mode == "close"
+    dyn = None
+    if dynamic:
+        dyn = DynamicReply(head=head, head10=head10, body=text, fill_request_fields=reply.template, shell=shell,
+                           profile=profile, echo_escape=echo_escape_for(content_type or ""))
+    return Prepared(status=reply.status, head=head, body=b"" if template is not None else body,  # type: ignore[arg-type]
+                    template=template, close=close, persona=persona.id, head10=head10, dynamic=dyn)  # type: ignore[arg-type]
+
+
+def _header_name(line: bytes) -> str:
+    return line.split(b":", 1)[0].decode("latin-1").lower()
+
+
+def _http10(head: tuple[Segment | str, ...]) -> tuple[Segment | str, ...]:
+    first = head[0]
+    assert isinstance(first, bytes) and first.startswith(b"HTTP/1.1 ")
+    return (b"HTTP/1.0 " + first[9:], *head[1:])
 
 
 def _auto_value(persona: HttpPersona, name: str, value: str, body: bytes) -> str:
@@ -209,9 +311,9 @@ def _line(name: str, value: str) -> bytes:
     return f"{name}: {value}\r\n".encode("latin-1", "replace")
 
 
-def _merge(lines: list[Segment]) -> tuple[Segment, ...]:
+def _merge(lines: list[Segment | str]) -> tuple[Segment | str, ...]:
     """Join neighbouring constant lines, so a head is a handful of pieces."""
-    merged: list[Segment] = []
+    merged: list[Segment | str] = []
     for piece in lines:
         if isinstance(piece, bytes) and merged and isinstance(merged[-1], bytes):
             merged[-1] = merged[-1] + piece

@@ -13,17 +13,20 @@ from honeyguard.config import Listener
 from honeyguard.errors import ServiceError
 from honeyguard.sensor.http.connection import HttpConnection, Site
 from honeyguard.sensor.http.persona import HttpPersona
-from honeyguard.sensor.http.responder import DateLine, Router
+from honeyguard.sensor.http.responder import DateLine, Router, systems_of
 from honeyguard.sensor.http.tls import server_context
 from honeyguard.sensor.personas import load_personas, persona_dirs
 from honeyguard.sensor.runtime import Listening, ServiceContext
+from honeyguard.sensor.shell.facts import SystemFacts
 
 DEFAULT_PERSONA = "apache-ubuntu"
 
 
-def build_routers(personas: dict[str, HttpPersona]) -> dict[str, Router]:
-    """Every HTTP persona compiled, with hand-overs between them resolved."""
-    routers = {pid: Router(persona) for pid, persona in personas.items()}
+def build_routers(personas: dict[str, HttpPersona],
+                  systems: dict[str, SystemFacts] | None = None) -> dict[str, Router]:
+    """Every HTTP persona compiled, with hand-overs between them resolved. ``systems``: the
+    system facts of ssh/telnet personas that ``shell:`` replies answer from (default: built-in)."""
+    routers = {pid: Router(persona, systems) for pid, persona in personas.items()}
     for pid, router in routers.items():
         missing = router.link(routers)
         if missing:
@@ -56,8 +59,9 @@ class HttpService:
     name = "http"
 
     async def start(self, listener: Listener, ctx: ServiceContext) -> Listening:
-        personas = load_personas(persona_dirs(ctx.persona_dirs), service="http")
-        router = router_for(listener, build_routers(personas))
+        every = load_personas(persona_dirs(ctx.persona_dirs))
+        personas = {pid: p for pid, p in every.items() if isinstance(p, HttpPersona)}
+        router = router_for(listener, build_routers(personas, systems_of(every)))
         ssl_context = None
         if listener.tls:
             common_name = router.persona.tls_common_name or ctx.ssh.hostname

@@ -66,6 +66,7 @@ def load_commands() -> dict[str, Handler]:
     from honeyguard.sensor.shell import (  # noqa: F401 - imported for their registrations
         commands_files,
         commands_net,
+        commands_probe,
         commands_shell,
         commands_system,
         commands_text,
