@@ -62,6 +62,37 @@ class CollectorLink(_Settings):
     batch_size: Positive = 1000
     flush_interval: Seconds = 0.5
     max_backoff: Seconds = 30.0
+    ca_file: str | None = None  # https: verify the collector against this CA (or its own certificate)
+    pin_sha256: str | None = None  # https: accept only the certificate with this SHA-256 (self-signed)
+
+
+class NatsLink(_Settings):
+    """NATS JetStream: ``sensor.nats`` publishes batches, ``server.nats`` consumes them (docs/collector.md)."""
+
+    servers: list[str] = msgspec.field(default_factory=lambda: ["nats://127.0.0.1:4222"])
+    stream: str = "HONEYGUARD_EVENTS"
+    subject_prefix: str = "honeyguard.events"  # a sensor publishes on <prefix>.<sensor name>
+    user: str | None = None
+    password: str | None = None
+    token: str | None = None
+    nkey_seed_file: str | None = None  # an NKey seed file (SU...)
+    credentials_file: str | None = None  # a .creds file (user JWT and seed)
+    batch_size: Positive = 1000  # sensor: events per message (split further if over max_payload)
+    flush_interval: Seconds = 0.5
+    max_backoff: Seconds = 30.0
+    durable: str = "honeyguard-collectors"  # collector: the pull consumer every collector shares
+    fetch_batch: Positive = 8  # collector: messages asked for at once
+    ack_wait: Seconds = 30.0  # collector: unacknowledged this long -> redelivered to any collector
+    duplicate_window: Seconds = 120.0  # stream created by the collector: Nats-Msg-Id dedupe window
+    max_bytes: Positive = 8 * 1024**3  # stream created by the collector: past this, publishes are refused
+    max_age_days: Positive = 14
+
+
+class HoneytokenSettings(_Settings):
+    """Bait credential files with a distinct AWS honeytoken key per response (docs/creds.md)."""
+
+    enabled: bool = False
+    account_id: Annotated[str, msgspec.Meta(pattern=r"^\d{12}$")] = "418295730164"  # the decoy account
 
 
 class SensorSettings(_Settings):
@@ -71,16 +102,30 @@ class SensorSettings(_Settings):
     limits: Limits = msgspec.field(default_factory=Limits)
     ssh: SshSettings = msgspec.field(default_factory=SshSettings)
     collector: CollectorLink | None = None
+    nats: NatsLink | None = None  # when set, ships over NATS JetStream instead of HTTP
     persona_dirs: list[str] = []  # added to the built-in content/personas
     artifact_max_bytes: Positive = 32 * 1024 * 1024
     run_as: str | None = None  # drop privileges to this user after binding
+    honeytokens: HoneytokenSettings = msgspec.field(default_factory=HoneytokenSettings)
+
+
+class ServerTls(_Settings):
+    """HTTPS for the collector: a certificate and key, or one generated under data_dir/tls (docs/collector.md)."""
+
+    cert_file: str | None = None
+    key_file: str | None = None
+    self_signed: bool = False
+    names: list[str] = []  # extra host names / addresses for the generated certificate's SAN
 
 
 class ServerSettings(_Settings):
     host: str = "127.0.0.1"
+    tls: ServerTls | None = None
+    require_auth: bool | None = None  # reads need a token; default: yes unless bound to loopback
     port: Port = 8470
     events_db: str = "events.duckdb"  # relative to data_dir
     state_url: str | None = None  # SQLAlchemy URL; default sqlite in data_dir
+    nats: NatsLink | None = None  # also consume sensor batches from NATS JetStream
 
 
 class DetectSettings(_Settings):
@@ -108,11 +153,31 @@ class MitigationSettings(_Settings):
     max_share_of_24: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.25  # then it is a range decision
 
 
+class CredsNotifySettings(_Settings):
+    """Where exposure notices go (docs/creds.md, "Notifications"). Every channel is optional."""
+
+    smtp_host: str | None = None
+    smtp_port: Port = 25
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password_env: str | None = None  # the name of an environment variable, never the password
+    mail_from: str = "honeyguard@localhost"
+    mail_to: list[str] = []
+    webhook_url: str | None = None  # Slack-compatible JSON {"text", "blocks"}
+    sns_topic_arn: str | None = None
+    sns_endpoint_url: str | None = None
+    template_dir: str | None = None  # overrides content/creds/templates file by file
+    renotify_hours: Annotated[float, msgspec.Meta(ge=0)] = 168.0  # same key, same source: quiet this long
+
+
 class CredsSettings(_Settings):
     """Credential protection (honeyguard creds ...)."""
 
     sts_endpoint_url: str | None = None  # STS for --verify; default: AWS_ENDPOINT_URL_STS, then AWS
     sts_region: str = "us-east-1"
+    iam_endpoint_url: str | None = None  # IAM for quarantine; default: AWS_ENDPOINT_URL_IAM, then AWS
+    decoy_accounts: list[str] = []  # honeytoken accounts: any use of their keys in CloudTrail is a hit
+    notify: CredsNotifySettings = msgspec.field(default_factory=CredsNotifySettings)
 
 
 class Settings(_Settings):
@@ -159,6 +224,7 @@ def load_settings(path: Path | None) -> Settings:
 
 
 def _check(settings: Settings, path: Path) -> None:
+    _check_tls(settings, path)
     seen: set[tuple[str, int]] = set()
     for index, listener in enumerate(settings.sensor.listeners):
         bound = (listener.host, listener.bind_port or listener.port)
@@ -166,3 +232,26 @@ def _check(settings: Settings, path: Path) -> None:
             raise ConfigError(f"port {bound[1]} on {bound[0]} is listed twice", file=str(path),
                               key=f"sensor.listeners[{index}].port")
         seen.add(bound)
+
+
+def _check_tls(settings: Settings, path: Path) -> None:
+    tls = settings.server.tls
+    if tls is not None and tls.self_signed == bool(tls.cert_file or tls.key_file):
+        raise ConfigError("give either cert_file and key_file, or self_signed: true", file=str(path),
+                          key="server.tls")
+    if tls is not None and not tls.self_signed and not (tls.cert_file and tls.key_file):
+        raise ConfigError("cert_file and key_file go together", file=str(path), key="server.tls")
+    link = settings.sensor.collector
+    if link is None or not (link.ca_file or link.pin_sha256):
+        return
+    if not link.url.lower().startswith("https://"):
+        raise ConfigError("ca_file and pin_sha256 need an https:// url", file=str(path), key="sensor.collector.url")
+    if link.ca_file and link.pin_sha256:
+        raise ConfigError("give ca_file or pin_sha256, not both", file=str(path), key="sensor.collector")
+    if link.pin_sha256:
+        from honeyguard.tlsutil import normalise_pin
+
+        try:
+            normalise_pin(link.pin_sha256)
+        except ValueError as exc:
+            raise ConfigError(str(exc), file=str(path), key="sensor.collector.pin_sha256") from None

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from honeyguard.config import CollectorLink, Settings
 from honeyguard.errors import ConfigError
+from honeyguard.natsconn import check_subject_token, subject_for
+from honeyguard.sensor.nats_shipper import NatsShipper
 from honeyguard.sensor.runtime import Labeler
 from honeyguard.sensor.sensor import Sensor
 from honeyguard.sensor.shipper import Shipper
@@ -74,11 +76,18 @@ def sensor_token(settings: Settings, link: CollectorLink) -> str | None:
 async def run_agent(settings: Settings, stop: asyncio.Event,
                     on_ready: Callable[[Sensor, AgentReport], None] | None = None) -> AgentReport:
     """Run until ``stop`` is set. Raises ServiceError/ConfigError before anything listens."""
-    link = settings.sensor.collector
+    nats = settings.sensor.nats  # when set, NATS JetStream replaces the HTTP link
+    if nats is not None:
+        check_subject_token(settings.sensor.name, "sensor.name")
+    link = settings.sensor.collector if nats is None else None
     token = sensor_token(settings, link) if link else None
-    spool = Spool(settings.path(SPOOL_FILE), batch_size=link.batch_size if link else 1000,
-                  flush_interval=link.flush_interval if link else 0.5)
-    report = AgentReport(recorded_to=spool.path, shipping_to=link.url if link and token else None)
+    pace = nats or link
+    spool = Spool(settings.path(SPOOL_FILE), batch_size=pace.batch_size if pace else 1000,
+                  flush_interval=pace.flush_interval if pace else 0.5)
+    shipping_to = link.url if link and token else None
+    if nats is not None:
+        shipping_to = f"{','.join(nats.servers)} ({subject_for(nats, settings.sensor.name)})"
+    report = AgentReport(recorded_to=spool.path, shipping_to=shipping_to)
     try:
         sensor = Sensor(settings.sensor, sink=spool, data_dir=Path(settings.data_dir),
                         labeler=load_labeler(settings))
@@ -92,9 +101,12 @@ async def run_agent(settings: Settings, stop: asyncio.Event,
     if on_ready is not None:
         on_ready(sensor, report)
     async with contextlib.AsyncExitStack() as stack:
-        shipper = None
+        shipper: Shipper | NatsShipper | None = None
         ship_task = None
-        if link and token:
+        if nats is not None:
+            shipper = await stack.enter_async_context(NatsShipper(spool, nats, settings.sensor.name))
+            ship_task = asyncio.create_task(shipper.run(asyncio.Event()), name="shipper")
+        elif link and token:
             shipper = await stack.enter_async_context(Shipper(spool, link, token))
             ship_task = asyncio.create_task(shipper.run(asyncio.Event()), name="shipper")
         try:

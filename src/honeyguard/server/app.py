@@ -16,7 +16,8 @@ from litestar.openapi.config import OpenAPIConfig
 from honeyguard import __version__
 from honeyguard.clock import Clock, SystemClock
 from honeyguard.config import Settings
-from honeyguard.server.auth import TokenCache
+from honeyguard.server import nats_ingest
+from honeyguard.server.auth import TokenCache, api_guard
 from honeyguard.server.context import Collector
 from honeyguard.server.defense import Defense, stored_events
 from honeyguard.server.routes import bouncer, decisions, events, health, intel
@@ -53,9 +54,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None, state: StateSt
         loop_task = asyncio.create_task(defense.run(), name="defense")
         app.state.collector = Collector(settings=settings, clock=clock, state=state_store, events=store,
                                         writer=writer, tokens=TokenCache(state_store, clock), defense=defense)
+        nats_task = nats_ingest.start(app.state.collector)  # server.nats: also consume JetStream
         try:
             yield
         finally:
+            if nats_task is not None:  # unacknowledged batches are redelivered; stop before the writer
+                nats_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await nats_task
             loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await loop_task
@@ -66,6 +72,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, state: StateSt
 
     return Litestar(
         route_handlers=ROUTERS,
+        guards=[api_guard],  # deny by default: reads need a reader token when auth is on
         lifespan=[lifespan],
         request_max_body_size=MAX_REQUEST_BYTES,
         openapi_config=OpenAPIConfig(title="honeyguard collector", version=__version__),
