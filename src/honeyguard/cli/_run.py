@@ -26,7 +26,7 @@ console = Console()
 def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("httpx", "httpcore", "asyncssh"):  # one line per request or connection otherwise
+    for chatty in ("httpx", "httpcore", "asyncssh", "alembic"):  # one line per request or connection otherwise
         logging.getLogger(chatty).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 

@@ -16,8 +16,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from honeyguard.cli._api import TokenOption, api_client, api_token, collector_url
 from honeyguard.cli._common import ConfigOption, settings_from
-from honeyguard.errors import StoreError
+from honeyguard.config import Settings
+from honeyguard.errors import AuthError, StoreError
 
 PAGE = 1000
 _page_decoder = msgspec.json.Decoder(dict[str, Any])
@@ -39,9 +41,10 @@ def register(app: typer.Typer) -> None:
         until: Annotated[datetime | None, typer.Option(help="Before this time.")] = None,
         limit: Annotated[int, typer.Option(min=1, help="At most this many events.")] = 50,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line.")] = False,
+        token: TokenOption = None,
     ) -> None:
         """List events, oldest first (a table, or JSON lines with --json)."""
-        client = _Client(url or _url(config))
+        client = _Client(settings_from(config), url, token)
         params = {"kind": kind, "sensor": sensor, "src_ip": src_ip, "since": _iso(since),
                   "until": _iso(until)}
         raws = client.collect(params, limit)
@@ -61,9 +64,10 @@ def register(app: typer.Typer) -> None:
         rows: Annotated[int, typer.Option(min=1, help="Rows kept on screen.")] = 30,
         interval: Annotated[float, typer.Option(min=0.1, help="Seconds between polls.")] = 1.0,
         last: Annotated[float, typer.Option(min=0, help="Start with the events of the last N seconds.")] = 300,
+        token: TokenOption = None,
     ) -> None:
         """Follow new events live until Ctrl-C."""
-        client = _Client(url or _url(config))
+        client = _Client(settings_from(config), url, token)
         shown: deque[tuple[str, ...]] = deque(maxlen=rows)
         params: dict[str, str | None] = {"kind": kind, "sensor": sensor,
                                          "since": _iso(datetime.now(UTC) - timedelta(seconds=last))}
@@ -85,9 +89,9 @@ def register(app: typer.Typer) -> None:
 
 
 class _Client:
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
-        self._http = httpx.Client(timeout=30, trust_env=False)
+    def __init__(self, settings: Settings, url: str | None, token: str | None) -> None:
+        self.url = (url or collector_url(settings)).rstrip("/")
+        self._http = api_client(settings, self.url, api_token(settings, token))
 
     def page(self, params: dict[str, str | None], limit: int) -> tuple[list[dict[str, Any]], str | None]:
         query = {k: v for k, v in params.items() if v is not None} | {"limit": str(limit)}
@@ -95,6 +99,9 @@ class _Client:
             response = self._http.get(self.url + "/api/v1/events", params=query)
         except httpx.HTTPError as exc:
             raise StoreError(f"cannot reach the collector at {self.url}: {exc}") from None
+        if response.status_code in (401, 403):
+            raise AuthError(f"collector at {self.url} answered {response.status_code}: {response.text[:200]} "
+                            "(give a reader token: --token, $HONEYGUARD_TOKEN, or `honeyguard token add`)")
         if response.status_code != 200:
             raise StoreError(f"collector at {self.url} answered {response.status_code}: "
                              f"{response.text[:200]}")
@@ -110,12 +117,6 @@ class _Client:
                 break
             params = params | {"after": cursor}
         return found
-
-
-def _url(config: Any) -> str:
-    settings = settings_from(config)
-    host = settings.server.host
-    return f"http://{f'[{host}]' if ':' in host else host}:{settings.server.port}"
 
 
 def _iso(value: datetime | None) -> str | None:

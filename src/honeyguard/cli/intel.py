@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from honeyguard.cli._api import TokenOption, api_client, api_token, collector_url
 from honeyguard.cli._common import ConfigOption, settings_from
 from honeyguard.cli._stores import intel_store
 from honeyguard.clock import SystemClock
@@ -45,11 +46,12 @@ def register(app: typer.Typer) -> None:
         min_confidence: Annotated[int, typer.Option("--min-confidence", min=0, max=100)] = 0,
         limit: Annotated[int, typer.Option(min=1)] = 100,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON indicator a line.")] = False,
+        token: TokenOption = None,
     ) -> None:
         """Indicators, most confident first."""
         settings = settings_from(config)
         params = {"type": type_, "role": role, "state": state, "min_confidence": min_confidence, "limit": limit}
-        found = _from_api(settings, "/api/v1/indicators", params)
+        found = _from_api(settings, "/api/v1/indicators", params, token)
         if found is not None:
             indicators = msgspec.convert(found["indicators"], list[Indicator])
         else:
@@ -65,10 +67,10 @@ def register(app: typer.Typer) -> None:
         Console().print(_table(indicators))
 
     @intel.command("explain")
-    def explain(value: str, config: ConfigOption = None) -> None:
+    def explain(value: str, config: ConfigOption = None, token: TokenOption = None) -> None:
         """Why VALUE scores what it does: its evidence and every term of the formula."""
         settings = settings_from(config)
-        found = _from_api(settings, f"/api/v1/indicators/{value}", {})
+        found = _from_api(settings, f"/api/v1/indicators/{value}", {}, token)
         explained = found if found is not None else [msgspec.to_builtins(e) for e in _local(settings).explain(value)]
         if not explained:
             raise HoneyguardError(f"no indicator for {value!r}")
@@ -117,15 +119,19 @@ def register(app: typer.Typer) -> None:
     app.add_typer(intel, name="intel")
 
 
-def _from_api(settings: Settings, path: str, params: dict[str, Any]) -> Any | None:
+def _from_api(settings: Settings, path: str, params: dict[str, Any], token: str | None) -> Any | None:
     """The collector's answer, or None when no collector listens (then the caller works locally)."""
-    url = f"http://{settings.server.host}:{settings.server.port}{path}"
+    base = collector_url(settings)
     try:
-        response = httpx.get(url, params={k: v for k, v in params.items() if v is not None}, timeout=10)
+        with api_client(settings, base, api_token(settings, token), timeout=10) as client:
+            response = client.get(base + path, params={k: v for k, v in params.items() if v is not None})
     except httpx.TransportError:
         return None
     if response.status_code == 404:
         return []
+    if response.status_code in (401, 403):
+        raise HoneyguardError(f"collector answered {response.status_code}: {response.text[:200]} (give a reader "
+                              "token: --token, $HONEYGUARD_TOKEN, or `honeyguard token add NAME --role reader`)")
     if response.status_code != 200:
         raise HoneyguardError(f"collector answered {response.status_code}: {response.text[:200]}")
     return _list_decoder.decode(response.content) if response.content.startswith(b"{") else response.json()

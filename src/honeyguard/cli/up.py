@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from honeyguard.cli._api import ensure_local_api_token
 from honeyguard.cli._common import ConfigOption, settings_from
 from honeyguard.cli._run import console, listening_table
 from honeyguard.config import Settings
@@ -30,6 +31,7 @@ def register(app: typer.Typer) -> None:
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         token_path = ensure_local_token(settings)
+        ensure_local_api_token(settings)  # data_dir/api.token: what `events list` etc. send
         stack = _Stack(config, data_dir)
         signal.signal(signal.SIGTERM, lambda *_: stack.request_stop())
         try:

@@ -5,6 +5,10 @@ stored it, and the collector ignores ids it already has. Failures back off expon
 jitter up to ``CollectorLink.max_backoff``; a refused token (401) or a refused batch is logged
 loudly and retried at the slowest pace, keeping the events, so fixing the token on the
 collector is enough to catch up.
+
+Over https the collector is verified against the system's CAs, ``ca_file``, or ``pin_sha256``
+(its certificate's fingerprint, see honeyguard.tlsutil); a certificate that does not verify is
+refused like a bad token: logged as an error, events kept, retried at the slowest pace.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import asyncio
 import contextlib
 import gzip
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -21,6 +27,15 @@ from honeyguard.clock import Clock, Entropy, SystemClock, SystemEntropy
 from honeyguard.config import CollectorLink
 from honeyguard.errors import ShipError
 from honeyguard.sensor.spool import Spool
+from honeyguard.tlsutil import (
+    cert_sha256,
+    context_trusting,
+    context_with_ca,
+    normalise_pin,
+    peer_certificate,
+    pins_match,
+    pretty_fingerprint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +48,10 @@ Sleep = Callable[[float], Awaitable[None]]
 
 class ShipRefused(ShipError):
     """The collector answered, and will keep answering the same (bad token, rejected batch)."""
+
+
+class TlsRefused(ShipRefused):
+    """The collector's certificate does not match the pin or does not verify against ca_file."""
 
 
 class Backoff:
@@ -66,15 +85,40 @@ class Shipper:
         self._sleep = sleep
         self._client = client
         self._own_client = client is None
+        self._entered = False
         self.shipped = 0
         self.failures = 0
         self.last_success: float | None = None  # clock.monotonic() of the last acknowledged batch
 
     async def __aenter__(self) -> Shipper:
-        if self._client is None:
-            # trust_env=False: the sensor talks to its collector only, never through an env proxy
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), trust_env=False)
+        if _cleartext_beyond_loopback(self.link.url):
+            log.warning("shipping to %s over plain http: the token and events cross the network in the clear "
+                        "(use https with ca_file or pin_sha256)", self.link.url)
+        self._entered = True  # our own client is made at the first batch: a pin needs the network
         return self
+
+    def _verify(self) -> ssl.SSLContext | bool:
+        if self.link.ca_file:
+            try:
+                return context_with_ca(self.link.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise TlsRefused(f"cannot load sensor.collector.ca_file {self.link.ca_file}: {exc}") from None
+        return True  # https: the system's trust store; http: unused
+
+    async def _pinned_client(self) -> httpx.AsyncClient:
+        """Fetch the collector's certificate, compare it with the pin, then trust exactly it."""
+        pin = normalise_pin(self.link.pin_sha256 or "")
+        parts = urlsplit(self.link.url)
+        host, port = parts.hostname or "", parts.port or 443
+        try:
+            der = await peer_certificate(host, port, timeout=10.0)
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            raise ShipError(f"{self.link.url}: TLS: {exc.__class__.__name__}: {exc}") from None
+        seen = cert_sha256(der)
+        if not pins_match(seen, pin):
+            raise TlsRefused(f"TLS certificate pin mismatch at {self.link.url}: the collector presented sha256 "
+                             f"{pretty_fingerprint(seen)}, sensor.collector.pin_sha256 is {pretty_fingerprint(pin)}")
+        return _client(context_trusting(der))
 
     async def __aexit__(self, *exc: object) -> None:
         if self._own_client and self._client is not None:
@@ -133,11 +177,27 @@ class Shipper:
 
     async def _post(self, body: bytes) -> httpx.Response:
         if self._client is None:
-            raise RuntimeError("use 'async with Shipper(...)'")
+            if not (self._own_client and self._entered):
+                raise RuntimeError("use 'async with Shipper(...)'")
+            self._client = await self._pinned_client() if self.link.pin_sha256 else _client(self._verify())
         try:
             return await self._client.post(self.url, content=body, headers=self._headers)
         except httpx.HTTPError as exc:
+            if _certificate_refused(exc):
+                await self._forget_pinned_client()  # next time: fetch and compare again, naming the new one
+                raise TlsRefused(f"TLS verification of the collector at {self.url} failed "
+                                 f"({self._trust()}): {exc}") from None
             raise ShipError(f"{self.url}: {exc.__class__.__name__}: {exc}") from None
+
+    async def _forget_pinned_client(self) -> None:
+        if self.link.pin_sha256 and self._own_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _trust(self) -> str:
+        if self.link.pin_sha256:
+            return "sensor.collector.pin_sha256"
+        return f"sensor.collector.ca_file {self.link.ca_file}" if self.link.ca_file else "system CAs"
 
     async def _pause(self, seconds: float, stop: asyncio.Event) -> None:
         if self._sleep is not None:
@@ -145,6 +205,35 @@ class Shipper:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), seconds)
+
+
+def _client(verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
+    # trust_env=False: the sensor talks to its collector only, never through an env proxy
+    return httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), trust_env=False, verify=verify)
+
+
+def _cleartext_beyond_loopback(url: str) -> bool:
+    import ipaddress
+
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http" or (parts.hostname or "").lower() == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(parts.hostname or "").is_loopback
+    except ValueError:
+        return True
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    """Whether an httpx error was a certificate that did not verify (not a network failure)."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _compress(lines: list[bytes]) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import gc
 import importlib.util
+import logging
 import socket
 from collections.abc import Callable
 from types import FrameType
@@ -16,6 +17,8 @@ from honeyguard.clock import Clock
 from honeyguard.config import Settings
 from honeyguard.errors import ServiceError
 from honeyguard.server.app import create_app
+from honeyguard.server.auth import is_loopback, reads_need_token
+from honeyguard.server.tls import CollectorCert, prepare_certificate
 from honeyguard.store.events import EventStore
 from honeyguard.store.state import StateStore
 
@@ -36,9 +39,15 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+log = logging.getLogger(__name__)
+
+
 def serve(settings: Settings, *, clock: Clock | None = None,
-          on_ready: Callable[[], None] | None = None) -> None:
-    """Serve until SIGINT/SIGTERM (uvicorn handles both and runs the app's shutdown)."""
+          on_ready: Callable[[], None] | None = None, certificate: CollectorCert | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (uvicorn handles both and runs the app's shutdown).
+    HTTPS with ``server.tls`` (``certificate`` when the caller prepared it already)."""
+    certificate = certificate or prepare_certificate(settings)
+    _warn_if_exposed(settings, certificate)
     sock = bind_socket(settings.server.host, settings.server.port)
     state = StateStore(settings.state_url, clock=clock)
     events = EventStore(settings.path(settings.server.events_db))
@@ -51,6 +60,8 @@ def serve(settings: Settings, *, clock: Clock | None = None,
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        ssl_certfile=str(certificate.cert_file) if certificate else None,
+        ssl_keyfile=str(certificate.key_file) if certificate else None,
     )
     server = _ReadyServer(config, on_ready)
     # What exists now lives for the whole run: keep it out of every GC pass. Decoding a batch
@@ -61,6 +72,19 @@ def serve(settings: Settings, *, clock: Clock | None = None,
     server.run(sockets=[sock])
     if not server.started:
         raise ServiceError("collector failed to start (see the log above)")
+
+
+def _warn_if_exposed(settings: Settings, certificate: CollectorCert | None) -> None:
+    if certificate is not None:
+        log.info("collector TLS certificate %s, sha256 %s", certificate.cert_file, certificate.fingerprint)
+    if is_loopback(settings.server.host):
+        return
+    if certificate is None:
+        log.warning("the collector listens on %s without TLS: tokens and events cross the network in the "
+                    "clear (set server.tls)", settings.server.host)
+    if not reads_need_token(settings.server):
+        log.warning("server.require_auth is false on %s: anyone who reaches it reads events and indicators",
+                    settings.server.host)
 
 
 class _ReadyServer(uvicorn.Server):

@@ -41,6 +41,7 @@ _checked_lock = threading.Lock()
 
 def state_metadata() -> sa.MetaData:
     """METADATA with every store's tables on it (they register themselves on import)."""
+    import honeyguard.store.apitokens
     import honeyguard.store.creds
     import honeyguard.store.decisions
     import honeyguard.store.intel  # noqa: F401

@@ -142,4 +142,4 @@ async def usage_metrics(request: Request[Any, Any, Any]) -> None:
 
 
 router = Router(path="/v1", route_handlers=[decisions_stream, decisions_for_ip, usage_metrics],
-                tags=["crowdsec bouncer API"])
+                tags=["crowdsec bouncer API"], opt={"auth": "bouncer"})  # X-Api-Key, checked per route

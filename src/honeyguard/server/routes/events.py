@@ -9,12 +9,13 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import MediaType, Request, Response, Router, get, post
-from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from honeyguard.errors import AuthError
 from honeyguard.model import Event
+from honeyguard.server.auth import WrongKind
 from honeyguard.server.context import collector_of
 from honeyguard.server.decode import IngestError, check_sensor, decode_events, inflate
 from honeyguard.store.events import EventBatch, EventQuery
@@ -36,11 +37,13 @@ class EventPage(msgspec.Struct, frozen=True):
 
 @post("/events", status_code=200, summary="Ingest a batch of events (gzip or plain NDJSON, or a JSON array)",
       description="Authorization: Bearer <sensor token>. Answers only after the batch is committed; "
-      "events whose id is already stored are counted as duplicates.")
+      "events whose id is already stored are counted as duplicates.", opt={"auth": "sensor"})
 async def ingest(request: Request[Any, Any, Any]) -> IngestResult:
     collector = collector_of(request)
     try:
         sensor = await collector.tokens.sensor_for(request.headers.get("authorization"))
+    except WrongKind as exc:
+        raise PermissionDeniedException(detail=str(exc)) from None
     except AuthError as exc:
         raise NotAuthorizedException(detail=str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
     body = await request.body()

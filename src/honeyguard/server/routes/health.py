@@ -20,4 +20,4 @@ def health(request: Request) -> Health:  # type: ignore[type-arg]
     return Health(status="ok", version=__version__, writer_queue=collector_of(request).writer.queued)
 
 
-router = Router(path="/api/v1", route_handlers=[health], tags=["health"])
+router = Router(path="/api/v1", route_handlers=[health], tags=["health"], opt={"auth": "public"})
