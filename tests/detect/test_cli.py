@@ -125,3 +125,18 @@ def test_detect_replay_relabels_stored_events(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     line = json.loads(done.stdout)
     assert line["id"] == event.id and line["rules"] == ["hg-tech-vcs-metadata-scan"]
+    # the new labels are written back: the store hands them out from now on
+    from honeyguard.model import decode_event
+    from honeyguard.store.events import EventQuery
+
+    store = EventStore(tmp_path / "data" / "events.duckdb")
+    try:
+        stored = decode_event(store.query(EventQuery(limit=10)).raws[0])
+        assert stored.rules == ["hg-tech-vcs-metadata-scan"] and stored.body == body
+        assert store.count() == 1
+        # a collector holding the file: one clear line, exit 2, nothing written
+        held = _run("detect", "--replay", "--config", str(config), "--no-builtin", "--rules", str(TECHNIQUES))
+        assert held.returncode == 2 and b"running collector" in held.stderr and not held.stdout
+        assert len(held.stderr.decode().strip().splitlines()) == 1
+    finally:
+        store.close()

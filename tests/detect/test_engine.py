@@ -240,3 +240,11 @@ def test_compiled_databases_are_cached_on_disk(tmp_path: Path, monkeypatch: pyte
         file.write_bytes(b"not a database")
     monkeypatch.setattr(compiled, "_MEMO", {})
     assert features.engine("hyperscan").match(subject) == first  # unreadable: compiled again
+
+
+def test_realtek_formsyscmd_probe_is_labelled() -> None:
+    engine = builtin_engine("auto")
+    data = (b"POST /boafrm/formSysCmd HTTP/1.1\r\nHost: 198.51.100.1\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+            b"sysCmd=id&apply=Apply&submit-url=%2Fsyscmd.htm&msg=")
+    assert "hg-tech-realtek-formsyscmd-probe" in engine.match(raw_http_subject(data)).rules

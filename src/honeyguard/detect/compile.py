@@ -240,6 +240,15 @@ class HyperscanMatcher:
         return compile_cached(expressions, ids, flags)
 
 
+    def field_hits(self, protocol: str, name: str, text: bytes, found: set[int]) -> None:
+        """Add the atoms of field ``name`` that hit ``text`` to ``found``."""
+        if self._confirm or self._python:  # the rare rule sets that need re as well
+            found |= self.hits(protocol, {name: text})
+            return
+        db = self._dbs.get(protocol, {}).get(name)
+        if db is not None and text:
+            db.scan(text, match_event_handler=_on_match, context=found)
+
     def hits(self, protocol: str, fields: dict[str, bytes]) -> set[int]:
         found: set[int] = set()
         dbs = self._dbs.get(protocol)

@@ -1,44 +1,31 @@
 """What a rule can look at: the fields of a request, normalised and bounded in length.
 
-A ``Subject`` is one thing to classify (an HTTP request, a shell command, a login, raw bytes)
-as a mapping from field name to bytes. Each field is cut to a fixed length before matching
-(``FIELD_LIMITS``): Hyperscan is linear in the input anyway, and the bound keeps the
-pure-``re`` fallback's worst case (a regex that backtracks polynomially) small and known.
+A ``Subject`` (subject.py) is one thing to classify (an HTTP request, a shell command, a login,
+raw bytes) as a mapping from field name to bytes; HTTP subjects (httpsubject.py) are lazy.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from honeyguard.detect.httpsplit import split_http
-from honeyguard.detect.normalize import (
-    decode_repeated,
-    decoded_text,
-    deobfuscate_shell,
-    normalize_path,
-    raw_plus_decoded,
-    resolve_log4j_lookups,
-)
+from honeyguard.detect.httpsplit import SplitRequest
+from honeyguard.detect.httpsubject import HttpSubject
+from honeyguard.detect.normalize import deobfuscate_shell
+from honeyguard.detect.subject import FIELD_LIMITS, Subject, field_limit
+from honeyguard.detect.subject import cut as _cut
 from honeyguard.model import Event, HttpRequest, RawData, SshCommand, SshLogin
+
+__all__ = [
+    "FIELD_LIMITS", "HttpSubject", "Subject", "event_subject", "field_limit", "field_protocol", "http_subject",
+    "is_line_field", "known_field", "looks_like_payload", "raw_http_subject", "raw_subject", "ssh_command_subject",
+    "ssh_login_subject", "text_bytes",
+]
 
 HTTP_FIELDS = frozenset({"method", "path", "target", "url", "query", "header.*", "headers", "body", "request"})
 SSH_FIELDS = frozenset({"command", "username", "password"})
 ANY_FIELDS = frozenset({"raw"})
 PROTOCOLS = ("http", "ssh", "other")
-
-#: The most bytes of each field a rule sees; the rest of a longer value is not matched.
-FIELD_LIMITS: dict[str, int] = {
-    "method": 64, "target": 16384, "url": 16384, "path": 16384, "query": 16384,
-    "header": 16384, "header.*": 32768, "headers": 32768, "body": 65536, "request": 131072,
-    "raw": 65536, "command": 16384, "username": 1024, "password": 1024,
-}
-
-
-def field_limit(name: str) -> int:
-    return FIELD_LIMITS["header"] if name.startswith("header.") and name != "header.*" else FIELD_LIMITS[name]
-
 
 def is_line_field(name: str) -> bool:
     """Fields holding one value a line (headers): equals/startswith/endswith apply to each line."""
@@ -60,69 +47,10 @@ def field_protocol(name: str) -> str:
     return "http"
 
 
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """One thing to classify: its protocol ('http', 'ssh', 'other') and its fields."""
-
-    protocol: str
-    fields: dict[str, bytes]
-    host: bytes = b""  # the Host the client asked for: never an IOC of its own
-    texts: tuple[bytes, ...] = field(default=())  # payload parts for IOC extraction
-    header_values: tuple[bytes, ...] = ()  # searched for IOCs when they carry code (looks_like_payload)
-
-
-def _cut(name: str, value: bytes) -> bytes:
-    limit = FIELD_LIMITS.get(name) or field_limit(name)
-    return value if len(value) <= limit else value[:limit]
-
-
-# The limits http_subject applies inline (it runs for every request; FIELD_LIMITS is the reference).
-_TEXT, _LINES, _BODY = FIELD_LIMITS["target"], FIELD_LIMITS["headers"], FIELD_LIMITS["body"]
-_REQUEST, _RAW, _METHOD = FIELD_LIMITS["request"], FIELD_LIMITS["raw"], FIELD_LIMITS["method"]
-
-
 def http_subject(method: bytes, target: bytes, version: bytes, headers: Iterable[tuple[bytes, bytes]],
                  body: bytes, raw: bytes | None = None) -> Subject:
-    """The fields of one HTTP request (see docs/rules.md for what each holds)."""
-    path_raw, _, query_raw = _origin_form(target).partition(b"?")
-    url = decoded_text(target[:_TEXT])
-    values: list[bytes] = []
-    lines: list[bytes] = []
-    decoded_lines: list[bytes] = []
-    fields: dict[str, bytes] = {}
-    host = b""
-    for name, value in headers:
-        resolved = _header_value(value[:_TEXT])
-        key = "header." + name.lower().decode("latin-1")
-        old = fields.get(key)
-        fields[key] = resolved if old is None else _cut(key, old + b"\n" + resolved)
-        values.append(resolved)
-        lines.append(name + b": " + value)
-        decoded_lines.append(name + b": " + resolved)
-        if key == "header.host" and not host:
-            host = value.strip()
-    header_lines = b"\n".join(lines)
-    body_text = raw_plus_decoded(body[:_BODY]) if body else b""
-    query = decoded_text(query_raw, plus_is_space=True)[:_TEXT] if query_raw else b""
-    fields["method"] = method[:_METHOD]
-    fields["target"] = target[:_TEXT]
-    fields["url"] = url
-    fields["path"] = resolve_log4j_lookups(normalize_path(decode_repeated(path_raw)))[:_TEXT]
-    fields["query"] = query
-    fields["header.*"] = b"\n".join(values)[:_LINES]
-    fields["headers"] = header_lines[:_LINES]
-    fields["body"] = body_text[:_BODY]
-    request = b"%s %s %s\n%s\n\n%s" % (method, url, version, b"\n".join(decoded_lines), body_text)
-    fields["request"] = request[:_REQUEST]
-    if raw is None:
-        raw = b"%s %s %s\r\n%s\r\n\r\n%s" % (method, target, version, b"\r\n".join(lines), body)
-    fields["raw"] = raw[:_RAW]
-    # IOC text: '+' is a space in queries and form bodies (wget+http://x/a+-O+y)
-    ioc_url = url.split(b"?", 1)[0] + b"?" + query if query_raw else url
-    ioc_body = body[:_BODY]
-    if b"+" in ioc_body and b"=" in ioc_body:
-        ioc_body = decode_repeated(ioc_body, plus_is_space=True)
-    return Subject("http", fields, host=host, texts=(ioc_url, ioc_body), header_values=tuple(values))
+    """The fields of one HTTP request (see docs/rules.md for what each holds), built lazily."""
+    return HttpSubject(SplitRequest(method, target, version, list(headers), body), raw)
 
 
 _PAYLOAD = re.compile(rb"\$\{|\(\)\s*\{|\$\(|`|\||wget|curl|/dev/|base64|jndi|<\?", re.IGNORECASE)
@@ -137,32 +65,9 @@ def looks_like_payload(value: bytes) -> bool:
     return _PAYLOAD.search(value) is not None
 
 
-def _header_value(value: bytes) -> bytes:
-    """A header value with Log4j lookups resolved, plus its percent-decoded form on a second line
-    when that differs (cookies and forwarded values arrive URL-encoded)."""
-    value = resolve_log4j_lookups(value.replace(b"\n", b" ").replace(b"\r", b" "))
-    if b"%" not in value:
-        return value
-    decoded = resolve_log4j_lookups(decode_repeated(value)).replace(b"\n", b" ").replace(b"\r", b" ")
-    return value if decoded == value else value + b"\n" + decoded
-
-
-def _origin_form(target: bytes) -> bytes:
-    """'http://host/p?q' -> '/p?q' (absolute-form targets, sent to proxies)."""
-    lowered = target[:8].lower()
-    if lowered.startswith((b"http://", b"https://")):
-        rest = target.split(b"//", 1)[1]
-        slash = rest.find(b"/")
-        return rest[slash:] if slash >= 0 else b"/"
-    return target
-
-
 def raw_http_subject(data: bytes) -> Subject:
-    """Raw bytes a client sent: split as HTTP when they look like it, else matched as ``raw``."""
-    split = split_http(data)
-    if split is None:
-        return raw_subject(data, "http")
-    return http_subject(split.method, split.target, split.version, split.headers, split.body, raw=data)
+    """Raw bytes a client sent: split as HTTP when they look like it (lazily), else matched as ``raw``."""
+    return HttpSubject(None, data)
 
 
 def raw_subject(data: bytes, protocol: str = "other") -> Subject:

@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass, field
 
 MAX_HEADERS = 200
-_REQUEST_LINE = re.compile(rb"([A-Za-z][A-Za-z0-9_.!#$&'*+^`|~-]{0,31}) +(\S[^\r\n]*?)(?: +(HTTP/\S{1,8}))? *\r?$")
+# method, then the rest of the line; the version is split off in Python (a lazy regex that
+# finds it costs microseconds on a long target)
+_REQUEST_LINE = re.compile(rb"([A-Za-z][A-Za-z0-9_.!#$&'*+^`|~-]{0,31}) +(\S[^\r\n]*)\r?$")
 
 
 @dataclass(frozen=True)
@@ -28,9 +30,14 @@ def split_http(data: bytes) -> SplitRequest | None:
     """The request line, headers and body of ``data``, or None when it is not HTTP."""
     head, body = _cut_head(data)
     lines = head.split(b"\n")
-    found = _REQUEST_LINE.match(lines[0])
-    if found is None:
+    request_line = _parse_request_line(lines[0])
+    if request_line is None:
         return None
+    if b"\n " not in head and b"\n\t" not in head:  # no folded lines: one comprehension does it
+        cut = [line.rstrip(b"\r").partition(b":") for line in lines[1:]]
+        fast = [(name.strip(), value.strip()) for name, sep, value in cut if name or sep][:MAX_HEADERS]
+        method, target, version = request_line
+        return SplitRequest(method=method, target=target, version=version, headers=fast, body=body)
     headers: list[tuple[bytes, bytes]] = []
     for line in lines[1:]:
         line = line.rstrip(b"\r")
@@ -44,8 +51,30 @@ def split_http(data: bytes) -> SplitRequest | None:
             break
         name, _, value = line.partition(b":")
         headers.append((name.strip(), value.strip()))
-    return SplitRequest(method=found.group(1), target=found.group(2), version=found.group(3) or b"",
-                        headers=headers, body=body)
+    method, target, version = request_line
+    return SplitRequest(method=method, target=target, version=version, headers=headers, body=body)
+
+
+def split_request_line(data: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """(method, target, version) as split_http gives them, without splitting the headers."""
+    # the head ends at a blank line, which the first line end comes before (or with: '\r\n\r\n'
+    # leaves the line with its '\r', which the parser drops anyway)
+    end = data.find(b"\n")
+    return _parse_request_line(data[:end] if end >= 0 else data)
+
+
+def _parse_request_line(line: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """'METHOD target [HTTP/x]': trailing spaces and CR dropped, the version only when it looks like one."""
+    found = _REQUEST_LINE.match(line)
+    if found is None:
+        return None
+    rest = found.group(2).rstrip(b" ")
+    space = rest.rfind(b" ")
+    if space > 0:
+        version = rest[space + 1:]
+        if version[:5] == b"HTTP/" and 6 <= len(version) <= 13 and version.split() == [version]:
+            return found.group(1), rest[:space].rstrip(b" "), version
+    return found.group(1), rest, b""
 
 
 def _cut_head(data: bytes) -> tuple[bytes, bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
@@ -10,6 +11,7 @@ import msgspec
 from honeyguard.config import DetectSettings
 from honeyguard.detect.engine import Backend, Engine, Ruleset
 from honeyguard.detect.fields import (
+    HttpSubject,
     Subject,
     event_subject,
     raw_http_subject,
@@ -47,7 +49,7 @@ class RuleLabeler:
 
     def __init__(self, engine: Engine, *, cache_bytes: int = CACHE_BYTES) -> None:
         self.engine = engine
-        self._cache: OrderedDict[tuple[str, bytes], Result] = OrderedDict()
+        self._cache: OrderedDict[tuple[bytes, str], Result] = OrderedDict()  # (bytes, protocol)
         self._cache_budget = cache_bytes
         self._cached_bytes = 0
 
@@ -58,24 +60,64 @@ class RuleLabeler:
         and labels depend on nothing but the bytes, so an LRU of recent results, bounded by the
         bytes of its keys, answers most of a real stream without matching again.
         """
-        key = (protocol, data)
+        key = (data, protocol)
         found = self._cache.get(key)
         if found is not None:
             self._cache.move_to_end(key)
             return found
         result = self.classify(subject_for_raw(data, protocol))
-        if len(data) <= self._cache_budget // 64:
-            self._cache[key] = result
-            self._cached_bytes += len(data) + CACHE_ENTRY_OVERHEAD
-            while self._cached_bytes > self._cache_budget:
-                (_, old), _ = self._cache.popitem(last=False)
-                self._cached_bytes -= len(old) + CACHE_ENTRY_OVERHEAD
+        self._remember(key, result)
         return result
+
+    def classify_raw_many(self, items: Sequence[tuple[bytes, str]]) -> list[Result]:
+        """``classify_raw`` for a batch of (bytes, protocol): the engine goes stage by stage over
+        the requests the cache does not answer (Engine.match_many), which is what `detect` runs."""
+        results: list[Result | None] = []
+        missing: list[int] = []
+        for index, key in enumerate(items):
+            found = self._cache.get(key)
+            if found is not None:
+                self._cache.move_to_end(key)
+            else:
+                missing.append(index)
+            results.append(found)
+        subjects = [subject_for_raw(*items[i]) for i in missing]
+        for index, subject, match in zip(missing, subjects, self.engine.match_many(subjects), strict=True):
+            key = items[index]
+            result = self._cache.get(key) or Result(rules=match.rules, cves=match.cves, techniques=match.techniques,
+                                                    iocs=tuple(subject_iocs(subject)))
+            self._remember(key, result)
+            results[index] = result
+        return [r for r in results if r is not None]
+
+    def _remember(self, key: tuple[bytes, str], result: Result) -> None:
+        data = key[0]
+        if len(data) > self._cache_budget // 64 or key in self._cache:
+            return
+        self._cache[key] = result
+        self._cached_bytes += len(data) + CACHE_ENTRY_OVERHEAD
+        while self._cached_bytes > self._cache_budget:
+            (old, _), _ = self._cache.popitem(last=False)
+            self._cached_bytes -= len(old) + CACHE_ENTRY_OVERHEAD
 
     def classify(self, subject: Subject) -> Result:
         found = self.engine.match(subject)
         return Result(rules=found.rules, cves=found.cves, techniques=found.techniques,
                       iocs=tuple(subject_iocs(subject)))
+
+    def _classify_remembered(self, subject: Subject) -> Result:
+        """``classify``, answered from the result cache for a request already seen: an HTTP
+        request's labels depend on its bytes alone, and honeypot traffic repeats itself."""
+        if not isinstance(subject, HttpSubject):
+            return self.classify(subject)
+        key = (subject.raw_bytes(), "http-event")  # parts, not bytes as sent: a key space of its own
+        found = self._cache.get(key)
+        if found is not None:
+            self._cache.move_to_end(key)
+            return found
+        result = self.classify(subject)
+        self._remember(key, result)
+        return result
 
     def label(self, event: Event) -> Event:
         if isinstance(event.body, Download):  # the URL the shell emulator saw fetched
@@ -84,7 +126,9 @@ class RuleLabeler:
         subject = event_subject(event)
         if subject is None:
             return event
-        result = self.classify(subject)
+        result = self._classify_remembered(subject)
+        if not (result.rules or result.iocs or event.rules or event.cves or event.techniques):
+            return event  # nothing to write: most events
         return msgspec.structs.replace(
             event, rules=list(result.rules), cves=list(result.cves), techniques=list(result.techniques),
             iocs=_merge(event.iocs, list(result.iocs)),

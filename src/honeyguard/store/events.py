@@ -67,6 +67,11 @@ WHERE CAST(id AS UUID) NOT IN
 RETURNING CAST(id AS VARCHAR)
 """
 
+_UPDATE_LABELS = """
+UPDATE events SET rules = r.rules, cves = r.cves, techniques = r.techniques, iocs = r.iocs, raw = r.raw
+FROM relabelled AS r WHERE events.id = CAST(r.id AS UUID)
+"""
+
 # Checkpoints compress with zstd: measured about 1.6x less CPU per event than the default
 # analysis (FSST, dictionary...) on event JSON, and a file less than half the size.
 # Checkpointing every default 16 MB of WAL rewrites half-filled row groups again and again;
@@ -223,6 +228,22 @@ class EventStore:
     def count(self, *, distinct: bool = False) -> int:
         sql = "SELECT count(DISTINCT id) FROM events" if distinct else "SELECT count(*) FROM events"
         return int(self._read(sql, [])[0][0])
+
+    def update_labels(self, events: Sequence[Event]) -> int:
+        """Write the labels (rules, CVEs, techniques, IOCs, and the raw JSON) of events already
+        stored, matched by id (``honeyguard detect --replay``); returns the rows updated."""
+        if not events:
+            return 0
+        table = EventBatch.from_events(events).table.select(["id", "rules", "cves", "techniques", "iocs", "raw"])
+        con = self._con
+        con.register("relabelled", table)
+        try:
+            rows = con.execute(_UPDATE_LABELS).fetchall()
+        except duckdb.Error as exc:
+            raise StoreError(f"update failed: {exc}") from None
+        finally:
+            con.unregister("relabelled")
+        return int(rows[0][0]) if rows else 0
 
     def _read(self, sql: str, params: list[object]) -> list[tuple]:  # type: ignore[type-arg]
         with self._read_lock:

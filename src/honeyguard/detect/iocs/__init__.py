@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from honeyguard.detect.fields import Subject, looks_like_payload
+from honeyguard.detect.fields import HttpSubject, Subject, looks_like_payload
 from honeyguard.detect.iocs.extract import MAX_IOCS, extract_iocs
+from honeyguard.detect.iocs.gates import gates as _open_gates
 from honeyguard.detect.iocs.layers import layers
 from honeyguard.model import Ioc
 
 
 def subject_iocs(subject: Subject, limit: int = MAX_IOCS) -> list[Ioc]:
     """The IOCs in a subject's payload parts, leaving out its own Host."""
+    if isinstance(subject, HttpSubject) and _nothing_to_extract(subject):
+        return []
     texts = subject.texts + tuple(v for v in subject.header_values if looks_like_payload(v))
     return extract_iocs(texts, host=subject.host, limit=limit)
+
+
+def _nothing_to_extract(subject: HttpSubject) -> bool:
+    """True when no extractor or decoder could fire on any payload part: ordinary requests skip
+    building the parts. The request line and body are what the payload texts are made of ('+' read
+    as a space, as for queries and forms); a header counts only when it looks like a payload."""
+    line, head, body = subject.payload_parts()
+    text = line + b"\n" + body if body else line  # no gate's word spans a line end
+    if b"+" in text:
+        text = text.replace(b"+", b" ")
+    return not _open_gates(text) and not looks_like_payload(head)
 
 
 __all__ = ["MAX_IOCS", "extract_iocs", "layers", "subject_iocs"]

@@ -24,6 +24,7 @@ _BENIGN_SUFFIXES = ("w3.org", "xmlsoap.org", "openxmlformats.org", "schemas.micr
                     "java.sun.com", "springframework.org", "apache.org")
 _LOOKUP = re.compile(rb"\$\{[^{}]{0,256}\}")
 _DOCKER_IMAGE = re.compile(rb"\"Image\"\s*:\s*\"([^\"\s]{1,256})\"")
+_WHITESPACE = re.compile(rb"\s")
 _HASH_CONTEXT = re.compile(rb"(?:sha256|sha1|md5|hash|checksum)[\"':= ]{0,4}$", re.I)
 
 
@@ -32,6 +33,7 @@ class _Collector:
         self.found: dict[tuple[str, str], str] = {}
         self.ignore = ignore
         self.limit = limit
+        self.plus_is_space = False  # mining form-encoded text as sent: '+' ends a URL
 
     def add(self, kind: str, value: str, role: str) -> None:
         if not value or value.lower() in self.ignore:
@@ -61,6 +63,8 @@ class _Collector:
             self.add("port", str(int(port)), role)
 
     def url(self, url: bytes, role: str) -> None:
+        if self.plus_is_space:
+            url = url.split(b"+", 1)[0]
         url = url.rstrip(b".,:'\")")
         parts = P.URL_PARTS.match(url)
         if parts is None:
@@ -85,8 +89,16 @@ def extract_iocs(texts: Iterable[bytes], *, host: bytes = b"", limit: int = MAX_
     for text in texts:
         if not text:
             continue
+        # form and query encoding: '+' is a space (busybox+wget+http://x/m+-O+/tmp/m); such text
+        # has no raw whitespace. It is mined decoded, then as sent (base64 keeps its '+').
+        plus_encoded = b"+" in text and _WHITESPACE.search(text) is None
+        if plus_encoded:
+            for layer, open_gates in layers(text.replace(b"+", b" ")):
+                _extract_layer(layer, open_gates, found)
+        found.plus_is_space = plus_encoded
         for layer, open_gates in layers(text):
             _extract_layer(layer, open_gates, found)
+        found.plus_is_space = False
     return [Ioc(type=kind, value=value, role=_role(role)) for (kind, value), role in found.found.items()]
 
 
@@ -108,6 +120,8 @@ def _extract_layer(text: bytes, open_gates: set[int], found: _Collector) -> None
     if G.MINER in open_gates:
         _mining(text, found)
     if G.URL in open_gates:
+        for url in P.FETCH_PARAM.findall(text):  # before 'unknown': a fetched URL is a download
+            found.url(url, "download")
         for url in P.URL.findall(text):
             found.url(url, "unknown")
     if G.IPV4 in open_gates:
@@ -185,10 +199,15 @@ def _downloads(text: bytes, found: _Collector) -> None:
             found.url(url, role)
         if urls:
             continue
+        tftp = tool.endswith((b"tftp", b"ftpget")) or P.TFTP_GET.search(args) is not None
+        remote = P.TFTP_REMOTE.search(args) if tftp else None
         for token in P.HOST_TOKEN.finditer(args):
             host, port, path = token.group(1), token.group(2), token.group(3)
             if not _host_like(host):
                 continue
+            if remote is not None and not path:  # -g HOST ... -r FILE: the file fetched over TFTP
+                found.url(b"tftp://" + host + (b":" + port if port else b"") + b"/" + remote.group(1).lstrip(b"/"),
+                          role)
             if path and not tool.endswith((b"tftp", b"ftpget")):
                 found.url(b"http://" + host + (b":" + port if port else b"") + path, role)
             else:

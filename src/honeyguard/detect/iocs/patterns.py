@@ -19,6 +19,11 @@ PY_CONNECT = re.compile(rb"connect\(\(\s*[\"'](" + HOST + rb")[\"']\s*,\s*(\d{1,
 DOWNLOAD_CMD = re.compile(
     rb"\b(wget|curl|tftp|ftpget|fetch|lwp-download|lynx|aria2c|busybox\s+(?:wget|tftp|ftpget))\b([^;|&\n`]{0,1024})",
     re.I)
+# Parameters whose value a vulnerable application fetches (Social Warfare's swp_url, CVE-2019-9978).
+FETCH_PARAM = re.compile(rb"(?:^|[?&\s])(?:swp_url)=((?:https?|ftp)://[^&\s\"'<>]{1,2048})", re.I)
+# TFTP-style fetches (tftp -g -r FILE HOST; Mozi's 'busybox wget -g HOST -l LOCAL -r FILE').
+TFTP_GET = re.compile(rb"(?:^|\s)-g(?:\s|$)")
+TFTP_REMOTE = re.compile(rb"(?:^|\s)-r\s+([^\s\"'`;|&<>]{1,256})")
 NC_CMD = re.compile(rb"(\|\s*)?\b(nc|ncat|netcat|busybox\s+nc)\b([^;&\n`]{0,512})", re.I)
 HOST_TOKEN = re.compile(rb"(?<![\w./-])(" + HOST + rb")(?::(\d{1,5}))?(/[^\s\"'`;|&<>]{0,1024})?")
 PORT_TOKEN = re.compile(rb"(?<![\w.:/-])(\d{2,5})(?![\w.:/])")

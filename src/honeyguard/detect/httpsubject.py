@@ -1,0 +1,321 @@
+"""The subject of an HTTP request, with its fields built lazily (docs/rules.md says what each holds).
+
+The engine first scans a cheap *view* of the request (``prefilter_view``: the raw bytes, plus
+their decoded forms when they carry escapes) and then asks only for the fields that the rules
+still in play read, so an ordinary request never pays for normalising fields no rule needs.
+Raw bytes are split only when a field is asked for.
+"""
+
+from __future__ import annotations
+
+import re
+
+from honeyguard.detect.httpsplit import SplitRequest, split_http, split_request_line
+from honeyguard.detect.normalize import (
+    decode_numeric_entities,
+    decode_repeated,
+    decoded_text,
+    normalize_path,
+    raw_plus_decoded,
+    resolve_log4j_lookups,
+    unescape_json,
+)
+from honeyguard.detect.subject import FIELD_LIMITS, Subject, cut
+
+_TEXT, _LINES, _BODY = FIELD_LIMITS["target"], FIELD_LIMITS["headers"], FIELD_LIMITS["body"]
+_REQUEST, _RAW, _METHOD = FIELD_LIMITS["request"], FIELD_LIMITS["raw"], FIELD_LIMITS["method"]
+#: Anything that makes a field differ from a cut of the raw bytes: escapes, lookups, folded lines.
+_SPECIAL = re.compile(rb"[%\\\xc0\xc1\xe0]|\$\{|&#|\n[ \t]")
+#: What makes a header value differ from its field: line ends, escapes, Log4j lookups.
+_HEADER_SPECIAL = re.compile(rb"[\r%]|\$\{")
+#: Lead bytes of the overlong UTF-8 forms normalize.fold_overlong_utf8 folds.
+_OVERLONG = re.compile(rb"[\xc0\xc1\xe0]")
+_VIEW_LIMIT = 1 << 20  # longer requests skip the prefilter
+#: With escapes, decoding a field cut short can differ from decoding the whole request: requests
+#: short enough that no decoded field is cut get a view; longer ones skip the prefilter.
+_DECODED_VIEW_LIMIT = FIELD_LIMITS["target"]
+
+_LINE_FIELDS = frozenset({"method", "target", "url", "path", "query"})
+_BUILDERS = ("method", "target", "url", "path", "query", "header.*", "headers", "body", "request", "raw")
+
+
+class HttpSubject(Subject):
+    """An HTTP request: from its parts (the sensor) or from the raw bytes a client sent."""
+
+    __slots__ = ("_complete", "_decoded_lines", "_header_fields", "_lines", "_parts", "_raw", "_request",
+                 "_split_done", "_url", "_values")
+
+    def __init__(self, parts: SplitRequest | None, raw: bytes | None) -> None:
+        super().__init__("http", {})
+        self._parts = parts
+        self._raw = raw
+        self._complete = False
+        self._header_fields: dict[str, bytes] | None = None
+        self._values: list[bytes] = []
+        self._lines: list[bytes] = []
+        self._decoded_lines: list[bytes] = []
+        self._url: bytes | None = None
+        self._split_done = parts is not None
+        self._request: tuple[bytes, bytes, bytes] | None = (
+            (parts.method, parts.target, parts.version) if parts is not None else None)
+
+    # ---- parts ----------------------------------------------------------------------------------
+
+    def _split(self) -> SplitRequest | None:
+        """The request's parts, split from the raw bytes the first time they are needed."""
+        if not self._split_done:
+            self._split_done = True
+            assert self._raw is not None
+            self._parts = split_http(self._raw)
+            if self._parts is None:  # not HTTP: only the raw bytes, as raw_subject gives
+                raw = cut("raw", self._raw)
+                self._fields = {"raw": raw}
+                self._texts = (raw,)
+                self._complete = True
+        return self._parts
+
+    def _request_line(self) -> tuple[bytes, bytes, bytes] | None:
+        """(method, target, version): enough for the fields most rules read, without the headers."""
+        if self._request is None:
+            if self._split_done:
+                parts = self._parts
+                if parts is not None:
+                    self._request = (parts.method, parts.target, parts.version)
+            else:
+                assert self._raw is not None
+                self._request = split_request_line(self._raw)
+                if self._request is None:
+                    self._split()  # not HTTP
+        return self._request
+
+    def _body(self) -> bytes:
+        """The body as split_http cuts it, without splitting the headers."""
+        if self._parts is not None:
+            return self._parts.body
+        assert self._raw is not None
+        return self._raw[_body_start(self._raw):]
+
+    def raw_bytes(self) -> bytes:
+        if self._raw is None:
+            parts = self._parts
+            assert parts is not None
+            lines = b"\r\n".join(name + b": " + value for name, value in parts.headers)
+            self._raw = b"%s %s %s\r\n%s\r\n\r\n%s" % (parts.method, parts.target, parts.version, lines, parts.body)
+        return self._raw
+
+    def prefilter_view(self) -> bytes | None:
+        raw = self.raw_bytes()
+        if len(raw) > _VIEW_LIMIT:
+            return None
+        parts = self._parts
+        if _SPECIAL.search(raw) is None and (parts is None or (b"\n" not in parts.target
+                                                               and b"\r" not in parts.target)):
+            return raw  # the common case: no escapes, no folds, nothing to decode
+        if b"${" in raw:  # Log4j lookups rewrite text: no view is exact
+            return None
+        head_end = _head_end(raw)
+        if raw.find(b"\n ", 0, head_end) >= 0 or raw.find(b"\n\t", 0, head_end) >= 0:
+            return None  # folded header lines: a header's value is not on its own line
+        if parts is not None and (b"\n" in parts.target or b"\r" in parts.target):
+            return None  # a target the splitter could not have produced
+        percent = b"%" in raw or _OVERLONG.search(raw) is not None
+        if not percent and b"\\" not in raw and b"&#" not in raw:
+            return raw  # no escapes: every field is cut from these bytes
+        if len(raw) > _DECODED_VIEW_LIMIT:
+            return None
+        decoded = decode_repeated(raw) if percent else raw
+        if b"${" in decoded:
+            return None
+        unescaped = decode_numeric_entities(unescape_json(decoded))
+        views = [raw]
+        if decoded != raw:
+            views.append(decoded)
+        if unescaped != decoded:
+            views.append(unescaped)
+        return b"\n".join(views)
+
+    # ---- fields ---------------------------------------------------------------------------------
+
+    @property
+    def fields(self) -> dict[str, bytes]:
+        self._split()
+        if not self._complete:
+            for name in _BUILDERS:
+                self.field(name)
+            self._headers()
+            self._complete = True
+        return self._fields
+
+    def field(self, name: str) -> bytes:
+        found = self._fields.get(name)
+        if found is not None:
+            return found
+        if self._complete:
+            return b""
+        if name in _LINE_FIELDS:
+            line = self._request_line()
+            if line is None:
+                return self._fields.get(name, b"")
+            value = self._decoded_url() if name == "url" else _line_field(name, line)
+        elif name == "body":
+            if self._request_line() is None:
+                return self._fields.get(name, b"")
+            body = self._body()
+            value = raw_plus_decoded(body[:_BODY]) if body else b""
+        elif name == "raw":
+            value = cut("raw", self.raw_bytes())  # the same whether or not the bytes are HTTP
+        elif self._split() is None:
+            return self._fields.get(name, b"")
+        elif name.startswith("header.") and name != "header.*":
+            return self._headers().get(name, b"")
+        else:
+            value = self._build(name)
+        self._fields[name] = value
+        return value
+
+    def _build(self, name: str) -> bytes:
+        parts = self._parts
+        assert parts is not None
+        if name == "header.*":
+            self._headers()
+            return b"\n".join(self._values)[:_LINES]
+        if name == "headers":
+            self._headers()
+            return b"\n".join(self._lines)[:_LINES]
+        if name == "request":
+            self._headers()
+            request = b"%s %s %s\n%s\n\n%s" % (parts.method, self._decoded_url(), parts.version,
+                                              b"\n".join(self._decoded_lines), self.field("body"))
+            return request[:_REQUEST]
+        if name == "raw":
+            return self.raw_bytes()[:_RAW]
+        return b""  # a field HTTP does not have (command, username...)
+
+    def _decoded_url(self) -> bytes:
+        if self._url is None:
+            line = self._request_line()
+            self._url = decoded_text(line[1][:_TEXT]) if line is not None else b""
+        return self._url
+
+    def _headers(self) -> dict[str, bytes]:
+        """One pass over the headers: header.<name> fields, values, lines as sent and resolved."""
+        if self._header_fields is not None:
+            return self._header_fields
+        assert self._parts is not None
+        headers = self._parts.headers
+        sent = [value for _, value in headers]
+        joined = b"\n".join(sent)
+        if (len(joined) <= _TEXT and _HEADER_SPECIAL.search(joined) is None
+                and joined.count(b"\n") == len(sent) - 1):
+            values = sent  # the common case: nothing in any value to resolve or decode
+            decoded_lines = lines = [name + b": " + value for name, value in headers]
+        else:
+            values = [_header_value(value[:_TEXT]) for value in sent]
+            lines = [name + b": " + value for name, value in headers]
+            decoded_lines = [name + b": " + value for (name, _), value in zip(headers, values, strict=True)]
+        fields: dict[str, bytes] = {}
+        host = b""
+        for (name, value), resolved in zip(headers, values, strict=True):
+            key = "header." + name.lower().decode("latin-1")
+            old = fields.get(key)
+            fields[key] = resolved if old is None else cut(key, old + b"\n" + resolved)
+            if key == "header.host" and not host:
+                host = value.strip()
+        self._values, self._lines, self._decoded_lines = values, lines, decoded_lines
+        self._host = host
+        self._header_fields = fields
+        fields.pop("header.*", None)  # a header named '*' does not hide the field of every value
+        self._fields.update(fields)
+        return fields
+
+    # ---- IOC inputs -----------------------------------------------------------------------------
+
+    def payload_parts(self) -> tuple[bytes, bytes, bytes]:
+        """(request line, header lines, body) as sent: where IOC extraction could find anything."""
+        raw = self.raw_bytes()
+        parts = self._parts
+        end = raw.find(b"\n")
+        if parts is not None:  # rebuilt from the parts: the body is its end, whatever the headers hold
+            start = len(raw) - len(parts.body)
+            return raw[:end], raw[end:start], parts.body
+        start = _body_start(raw)
+        if end < 0 or end > start:
+            end = start
+        return raw[:end], raw[end:start], raw[start:]
+
+    @property
+    def host(self) -> bytes:
+        if self._split() is not None:
+            self._headers()
+        return self._host
+
+    @property
+    def header_values(self) -> tuple[bytes, ...]:
+        if self._split() is None:
+            return ()
+        self._headers()
+        return tuple(self._values)
+
+    @property
+    def texts(self) -> tuple[bytes, ...]:
+        parts = self._split()
+        if parts is None:
+            return self._texts
+        # '+' is a space in queries and form bodies (wget+http://x/a+-O+y)
+        url, query_raw = self._decoded_url(), _origin_form(parts.target).partition(b"?")[2]
+        ioc_url = url.split(b"?", 1)[0] + b"?" + self.field("query") if query_raw else url
+        ioc_body = parts.body[:_BODY]
+        if b"+" in ioc_body and b"=" in ioc_body:
+            ioc_body = decode_repeated(ioc_body, plus_is_space=True)
+        return (ioc_url, ioc_body)
+
+
+def _line_field(name: str, line: tuple[bytes, bytes, bytes]) -> bytes:
+    method, target, _version = line
+    if name == "method":
+        return method[:_METHOD]
+    if name == "target":
+        return target[:_TEXT]
+    if name == "path":
+        path_raw = _origin_form(target).partition(b"?")[0]
+        return resolve_log4j_lookups(normalize_path(decode_repeated(path_raw)))[:_TEXT]
+    query_raw = _origin_form(target).partition(b"?")[2]
+    return decoded_text(query_raw, plus_is_space=True)[:_TEXT] if query_raw else b""
+
+
+def _body_start(raw: bytes) -> int:
+    crlf, lf = raw.find(b"\r\n\r\n"), raw.find(b"\n\n")
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        return crlf + 4
+    return lf + 2 if lf >= 0 else len(raw)
+
+
+def _head_end(raw: bytes) -> int:
+    """Where the head ends, as httpsplit cuts it (the first blank line)."""
+    crlf, lf = raw.find(b"\r\n\r\n"), raw.find(b"\n\n")
+    ends = [i for i in (crlf, lf) if i >= 0]
+    return min(ends) if ends else len(raw)
+
+
+def _header_value(value: bytes) -> bytes:
+    """A header value with Log4j lookups resolved, plus its percent-decoded form on a second line
+    when that differs (cookies and forwarded values arrive URL-encoded)."""
+    if b"\n" in value or b"\r" in value:
+        value = value.replace(b"\n", b" ").replace(b"\r", b" ")
+    value = resolve_log4j_lookups(value)
+    if b"%" not in value:
+        return value
+    decoded = resolve_log4j_lookups(decode_repeated(value)).replace(b"\n", b" ").replace(b"\r", b" ")
+    return value if decoded == value else value + b"\n" + decoded
+
+
+def _origin_form(target: bytes) -> bytes:
+    """'http://host/p?q' -> '/p?q' (absolute-form targets, sent to proxies)."""
+    if target[:1] == b"/":
+        return target
+    lowered = target[:8].lower()
+    if lowered.startswith((b"http://", b"https://")):
+        rest = target.split(b"//", 1)[1]
+        slash = rest.find(b"/")
+        return rest[slash:] if slash >= 0 else b"/"
+    return target

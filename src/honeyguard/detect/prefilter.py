@@ -1,0 +1,282 @@
+"""A one-scan prefilter for HTTP: which rules *could* match, before any field is built.
+
+Building the normalised fields of a request and scanning each field's database costs tens of
+microseconds in Python; most requests match few rules or none. So every atom gets a set of
+*necessary factors*: literal byte strings such that the atom can only hit a field if one of them
+occurs in that field (a literal's longest clean piece; for a regex, found by walking its parse
+tree, as RE2's prefilter does). One caseless Hyperscan scan of the *view* (the raw request,
+plus its decoded forms when it carries escapes) then tells which factors occur; a rule whose
+condition tree cannot hold with those factors is skipped, and only the fields the remaining
+rules read are built and scanned.
+
+This is exact, not a heuristic, because every factor that occurs in a field also occurs in the
+view. Fields are pieces of the request put through transformations that are local (percent
+escapes, overlong UTF-8, JSON escapes, HTML entities: the view holds the whole request through
+the same decoders) or that only cut and join at separators (path segments on '/', header lines
+and folds on line ends and spaces, ``Name: value`` on ':'). Factors therefore never contain
+those separators, and a request whose decoded form holds a Log4j lookup (``${``, which can
+rewrite text arbitrarily) or that is too long skips the prefilter: every rule is a candidate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from honeyguard.detect.compile import Program, Tree, _hs
+from honeyguard.detect.factors import LINE_START, STRONG, Clause, Factor, Requirement, clause_weight, requirements
+
+MAX_VIEW = 1 << 20  # longer requests skip the prefilter (the view would be as costly as the fields)
+
+
+_TRUE: Tree = ("true",)
+
+
+class _Numbering:
+    """Factor ids, in order of first use."""
+
+    def __init__(self) -> None:
+        self.ids: dict[Factor, int] = {}
+        self.factors: list[Factor] = []
+
+    def weight(self, ids: frozenset[int]) -> float:
+        return clause_weight(frozenset(self.factors[i] for i in ids))
+
+    def clause(self, clause: Clause) -> frozenset[int]:
+        out = []
+        for factor in sorted(clause):  # the same ids in every process: the database is cached by them
+            found = self.ids.get(factor)
+            if found is None:
+                found = self.ids[factor] = len(self.factors)
+                self.factors.append(factor)
+            out.append(found)
+        return frozenset(out)
+
+
+def upper_tree(tree: Tree, needs: dict[int, Requirement], numbering: _Numbering) -> Tree:
+    """``tree`` over factor ids: true whenever the real tree could be (``not`` is always true)."""
+    kind = tree[0]
+    if kind == "leaf":
+        atoms: list[Tree] = []
+        for atom_id in sorted(tree[1]):
+            need = needs[atom_id]
+            if need is None:
+                return _TRUE
+            leaves = tuple(("leaf", numbering.clause(clause)) for clause in need if clause)
+            if not leaves:  # a field HTTP never has: this atom cannot hit
+                continue
+            atoms.append(leaves[0] if len(leaves) == 1 else ("all", leaves))
+        return _simplify("any", atoms, numbering) if atoms else ("leaf", frozenset())
+    if kind == "not":
+        return _TRUE
+    return _simplify(kind, [upper_tree(child, needs, numbering) for child in tree[1]], numbering)
+
+
+def _simplify(kind: str, children: list[Tree], numbering: _Numbering) -> Tree:
+    if kind == "all":
+        kept = [c for c in children if c != _TRUE]
+        # a weak leaf ('get', 'host') beside a stronger child rules out little: drop it (the
+        # tree only gets weaker, so stays an upper bound) and save its factors' scan
+        strong = [c for c in kept if _strength(c, numbering) >= STRONG]
+        if strong and len(strong) < len(kept):
+            kept = strong
+        return kept[0] if len(kept) == 1 else (("all", tuple(kept)) if kept else _TRUE)
+    if any(c == _TRUE for c in children):
+        return _TRUE
+    leaves = [c for c in children if c[0] == "leaf"]
+    if len(leaves) == len(children) and leaves:  # any of leaves: one leaf with every factor
+        return ("leaf", frozenset().union(*(leaf[1] for leaf in leaves)))
+    return children[0] if len(children) == 1 else ("any", tuple(children))
+
+
+def _strength(tree: Tree, numbering: _Numbering) -> float:
+    """How rarely ``tree`` holds: an 'all' as rarely as its rarest child, an 'any' as its commonest."""
+    if tree[0] == "leaf":
+        return numbering.weight(tree[1])
+    if tree[0] == "true":
+        return 0.0
+    strengths = [_strength(child, numbering) for child in tree[1]]
+    return max(strengths) if tree[0] == "all" else min(strengths)
+
+
+def possible(tree: Tree, hits: set[int]) -> bool:
+    kind = tree[0]
+    if kind == "leaf":
+        return not hits.isdisjoint(tree[1])
+    if kind == "true":
+        return True
+    if kind == "all":
+        return all(possible(child, hits) for child in tree[1])
+    return any(possible(child, hits) for child in tree[1])
+
+
+def clauses(tree: Tree) -> list[frozenset[int]] | None:
+    """An upper tree as clauses (it holds when every clause meets the hits), or None."""
+    if tree[0] == "leaf":
+        return [tree[1]]
+    if tree[0] == "all":
+        out: list[frozenset[int]] = []
+        for child in tree[1]:
+            found = clauses(child)
+            if found is None:
+                return None
+            out += found
+        return out
+    return None
+
+
+def _leaf_factors(tree: Tree) -> set[int]:
+    if tree[0] == "leaf":
+        return set(tree[1])
+    if tree[0] == "true":
+        return set()
+    return set().union(*(_leaf_factors(child) for child in tree[1]))
+
+
+def _renumber(tree: Tree, mapping: dict[int, int]) -> Tree:
+    if tree[0] == "leaf":
+        return ("leaf", frozenset(mapping[f] for f in tree[1]))
+    if tree[0] == "true":
+        return tree
+    return (tree[0], tuple(_renumber(child, mapping) for child in tree[1]))
+
+
+def tree_fields(tree: Tree, program: Program) -> frozenset[str]:
+    if tree[0] == "leaf":
+        return frozenset(program.atoms[a].field for a in tree[1])
+    if tree[0] == "not":
+        return tree_fields(tree[1], program)
+    return frozenset().union(*(tree_fields(child, program) for child in tree[1]))
+
+
+def _on_factor(factor: int, _start: int, _end: int, _flags: int, hits: set[int]) -> None:
+    hits.add(factor)
+
+
+@dataclass
+class Candidates:
+    """Stage one's answer: the rules that could match, and the fields they read."""
+
+    rules: list[int]
+    fields: frozenset[str]
+
+
+NO_CANDIDATES = Candidates([], frozenset())
+
+
+def factor_expression(factor: Factor) -> bytes:
+    """Hyperscan syntax: the literal anywhere, or on a line of the named header."""
+    zone, literal = factor
+    escaped = b"".join(b"\\x%02x" % c for c in literal)
+    if not zone:
+        return escaped
+    if zone == LINE_START:  # the method: at the start of the request line
+        return b"^" + escaped
+    name = b"".join(b"\\x%02x" % c for c in zone.encode())
+    return b"^[ \\t\\r\\x0b\\x0c]*" + name + b"[ \\t\\r\\x0b\\x0c]*:[^\\n]*" + escaped
+
+
+class Prefilter:
+    """The stage-one database of every HTTP rule's factors (Hyperscan only): one caseless scan
+    of the view, then each rule's upper tree over the factors that occur."""
+
+    def __init__(self, program: Program, protocol: str = "http") -> None:
+        assert _hs is not None
+        by_field = program.by_field.get(protocol, {})
+        atom_ids = sorted({a for ids in by_field.values() for a in ids})
+        needs = dict(zip(atom_ids, requirements([program.atoms[a] for a in atom_ids]), strict=True))
+        rule_ids = sorted({r for a in atom_ids for r in program.atom_rules[a]})
+        numbering = _Numbering()
+        uppers = {r: upper_tree(program.trees[r], needs, numbering) for r in rule_ids}
+        # simplification dropped some factors: number only those still used
+        used = sorted(set().union(*(_leaf_factors(t) for t in uppers.values())) if uppers else set())
+        renumber = {old: new for new, old in enumerate(used)}
+        self.factors = [numbering.factors[old] for old in used]
+        self.always: list[int] = []  # rules no factor can rule out
+        # factor -> rules possible as soon as it occurs / rules to check when it occurs
+        self.sufficient: dict[int, list[int]] = {}
+        self.watchers: dict[int, list[int]] = {}
+        self.cnf: dict[int, tuple[frozenset[int], ...]] = {}  # the clauses left to check
+        self.trees: dict[int, Tree] = {}  # rules whose upper tree is not clauses
+        self.rule_fields = {r: tree_fields(program.trees[r], program) for r in rule_ids}
+        for rule in rule_ids:
+            self._add(rule, _renumber(uppers[rule], renumber))
+        self.all_rules = Candidates(rule_ids, frozenset().union(*self.rule_fields.values()) if rule_ids else
+                                    frozenset())
+        self._db = self._compile() if self.factors else None
+
+    def _add(self, rule: int, upper: Tree) -> None:
+        if upper == _TRUE:
+            self.always.append(rule)
+            return
+        found = clauses(upper)
+        if found is not None and len(found) == 1:
+            for factor in found[0]:
+                self.sufficient.setdefault(factor, []).append(rule)
+            return
+        # a rule is looked at only when its most selective clause holds; the others ('get',
+        # 'host'...) are checked then
+        if found is not None:
+            watched = max(found, key=self._weight)
+            self.cnf[rule] = tuple(c for c in found if c is not watched)
+        else:
+            watched = self._watch(upper)
+            self.trees[rule] = upper
+        for factor in watched:
+            self.watchers.setdefault(factor, []).append(rule)
+
+    def _weight(self, clause: frozenset[int]) -> float:
+        return clause_weight(frozenset(self.factors[f] for f in clause))
+
+    def _watch(self, tree: Tree) -> frozenset[int]:
+        """Factors one of which occurs whenever ``tree`` is possible."""
+        if tree[0] == "leaf":
+            return frozenset(tree[1])
+        children = [self._watch(child) for child in tree[1]]
+        if tree[0] == "any":
+            return frozenset().union(*children)
+        return max(children, key=self._weight)
+
+    def _compile(self) -> Any:
+        from honeyguard.detect.compile import compile_cached
+
+        assert _hs is not None
+        literal = int(_hs.HS_FLAG_SINGLEMATCH | _hs.HS_FLAG_CASELESS)
+        zoned = literal | int(_hs.HS_FLAG_MULTILINE)
+        expressions = [factor_expression(f) for f in self.factors]
+        flags = [zoned if zone else literal for zone, _ in self.factors]
+        return compile_cached(expressions, list(range(len(expressions))), flags)
+
+    def candidates(self, view: bytes | None) -> Candidates:
+        """The rules that could match a request whose view is ``view`` (None: every rule)."""
+        if view is None or len(view) > MAX_VIEW:
+            return self.all_rules
+        hits: set[int] = set()
+        if self._db is not None:
+            self._db.scan(view, match_event_handler=_on_factor, context=hits)
+        rules: set[int] = set(self.always) if self.always else set()
+        to_check: list[int] = []
+        sufficient, watchers = self.sufficient, self.watchers
+        for factor in hits:
+            found = sufficient.get(factor)
+            if found:
+                rules.update(found)
+            found = watchers.get(factor)
+            if found:
+                to_check += found
+        cnf = self.cnf
+        for rule in to_check:
+            others = cnf.get(rule)
+            if others is None:
+                if possible(self.trees[rule], hits):
+                    rules.add(rule)
+                continue
+            for clause in others:
+                if hits.isdisjoint(clause):
+                    break
+            else:
+                rules.add(rule)
+        if not rules:
+            return NO_CANDIDATES
+        rule_fields = self.rule_fields
+        return Candidates(sorted(rules), frozenset().union(*[rule_fields[r] for r in rules]))
