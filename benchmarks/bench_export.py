@@ -47,8 +47,12 @@ def run_one(name: str, n: int, out_dir: Path) -> None:
         from honeyguard.export.base import exporter_registry
 
         exporter = exporter_registry()[name]
-        with (out_dir / exporter.filename).open("w") as handle:
-            exporter.write(decisions, NOW, handle)
+        files = getattr(exporter, "write_files", None)
+        if files is not None:  # a folder format (MISP feed)
+            files(decisions, NOW, out_dir / exporter.filename)
+        else:
+            with (out_dir / exporter.filename).open("w") as handle:
+                exporter.write(decisions, NOW, handle)
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))

@@ -32,9 +32,8 @@ class NetworkFirewallGroups:
         self.capacity = min(capacity, MAX_CAPACITY)
 
     def write(self, decisions: Sequence[Decision], now: datetime, out: TextIO) -> None:
-        chosen = active(decisions, now)
-        addresses = [d for d in chosen if d.type != "domain"]
-        domains = [d for d in chosen if d.type == "domain" and d.direction in ("egress", "both")]
+        addresses = [d for d in decisions if d.type != "domain"]  # suricata_rules keeps what is in force
+        domains = [d for d in active(decisions, now, types=("domain",)) if d.direction in ("egress", "both")]
         groups = self._rule_groups(addresses, now) + self._domain_groups(domains)
         json.dump({"GeneratedAt": now.isoformat(), "RuleGroups": groups}, out, indent=1, sort_keys=True)
         out.write("\n")

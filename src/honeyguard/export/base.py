@@ -63,10 +63,6 @@ def active(decisions: Iterable[Decision], now: datetime, actions: tuple[str, ...
     return chosen
 
 
-def directed(decisions: Iterable[Decision], direction: str) -> list[Decision]:
-    """Decisions that apply in ``direction`` (ingress or egress); ``both`` applies in each."""
-    return [d for d in decisions if d.direction in (direction, "both")]
-
 
 def seconds_left(decision: Decision, now: datetime) -> int:
     return max(1, int((decision.expires_at - now).total_seconds()))
@@ -111,15 +107,20 @@ def parse_net(decision: Decision) -> Net | None:
     return Net(decision, 4 if bits == 32 else 6, start, prefix, text)
 
 
-def merged_networks(decisions: Iterable[Decision], version: int) -> list[Net]:
-    """One entry per network of ``version``, networks inside a kept range dropped, longest expiry kept."""
+def parsed_networks(decisions: Iterable[Decision]) -> list[Net]:
+    """Each address or network decision parsed once (what is not one is left out)."""
+    return [net for net in map(parse_net, decisions) if net is not None]
+
+
+def merged_networks(nets: Iterable[Net], version: int, direction: str | None = None) -> list[Net]:
+    """One entry per network of ``version`` (and ``direction``: ``both`` counts for each), networks
+    inside a kept range dropped, the longest expiry kept."""
     best: dict[tuple[int, int], Net] = {}
-    for decision in decisions:
-        net = parse_net(decision)
-        if net is None or net.version != version:
+    for net in nets:
+        if net.version != version or (direction is not None and net.decision.direction not in (direction, "both")):
             continue
         key = (net.start, net.prefix)
-        if key not in best or decision.expires_at > best[key].decision.expires_at:
+        if key not in best or net.decision.expires_at > best[key].decision.expires_at:
             best[key] = net
     kept: list[Net] = []
     for net in sorted(best.values(), key=lambda n: (n.start, n.prefix)):

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TextIO
 
-from honeyguard.export.base import Net, active, directed, label, merged_networks, seconds_left
+from honeyguard.export.base import Net, active, label, merged_networks, parsed_networks, seconds_left
 from honeyguard.model.decision import Decision
 
 TABLE = "honeyguard"
 
 
-def _addresses(decisions: Sequence[Decision], now: datetime) -> list[Decision]:
-    return active(decisions, now, types=("ip", "cidr"))
+def _addresses(decisions: Sequence[Decision], now: datetime) -> list[Net]:
+    return parsed_networks(active(decisions, now, types=("ip", "cidr")))
 
 
 
@@ -25,13 +25,13 @@ class Nftables:
     description = "nftables table with named interval sets (timeouts), loaded atomically by nft -f"
 
     def write(self, decisions: Sequence[Decision], now: datetime, out: TextIO) -> None:
-        chosen = _addresses(decisions, now)
+        nets = _addresses(decisions, now)
         out.write(f"#!/usr/sbin/nft -f\n# honeyguard decisions at {now.isoformat()}; one transaction:\n"
                   f"# the old table goes and the new one comes in a single atomic load.\n"
                   f"table inet {TABLE}\ndelete table inet {TABLE}\n\ntable inet {TABLE} {{\n")
         for direction in ("ingress", "egress"):
             for version in (4, 6):
-                self._set(out, direction, version, merged_networks(directed(chosen, direction), version), now)
+                self._set(out, direction, version, merged_networks(nets, version, direction), now)
         for hook, directions in (("input", ("ingress",)), ("forward", ("ingress", "egress")),
                                  ("output", ("egress",))):
             out.write(f"\tchain hg_{hook} {{\n\t\ttype filter hook {hook} priority filter - 10; policy accept;\n")
@@ -60,11 +60,11 @@ class Ipset:
     description = "ipset restore file: each set is filled aside and swapped in, then the copy destroyed"
 
     def write(self, decisions: Sequence[Decision], now: datetime, out: TextIO) -> None:
-        chosen = _addresses(decisions, now)
+        nets = _addresses(decisions, now)
         out.write(f"# honeyguard decisions at {now.isoformat()}: ipset restore -exist < this file\n")
         for direction in ("ingress", "egress"):
             for version in (4, 6):
-                items = merged_networks(directed(chosen, direction), version)
+                items = merged_networks(nets, version, direction)
                 self._set(out, f"hg-{direction}-v{version}", version, items, now)
 
     @staticmethod
@@ -86,12 +86,12 @@ class Iptables:
     version = 4
 
     def write(self, decisions: Sequence[Decision], now: datetime, out: TextIO) -> None:
-        chosen = _addresses(decisions, now)
+        nets = _addresses(decisions, now)
         out.write(f"# honeyguard decisions at {now.isoformat()}: iptables-restore --noflush < this file\n")
         out.write("*filter\n:HONEYGUARD-IN - [0:0]\n:HONEYGUARD-OUT - [0:0]\n-F HONEYGUARD-IN\n-F HONEYGUARD-OUT\n")
         for direction, flag, chain in (("ingress", "-s", "HONEYGUARD-IN"), ("egress", "-d", "HONEYGUARD-OUT")):
             out.writelines(f'-A {chain} {flag} {n.text} -m comment --comment "{label(n.decision, 200)}" -j DROP\n'
-                           for n in merged_networks(directed(chosen, direction), self.version))
+                           for n in merged_networks(nets, self.version, direction))
         out.write("COMMIT\n")
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TextIO
 
-from honeyguard.export.base import active, merged_networks
+from honeyguard.export.base import active, merged_networks, parsed_networks
 from honeyguard.model.decision import Decision
 
 MAX_ADDRESSES = 10_000  # per IP set (AWS WAF quota)
@@ -23,10 +23,11 @@ class WafIpSets:
         self.prefix = prefix
 
     def write(self, decisions: Sequence[Decision], now: datetime, out: TextIO) -> None:
-        chosen = [d for d in active(decisions, now, types=("ip", "cidr")) if d.direction in ("ingress", "both")]
+        nets = parsed_networks(d for d in active(decisions, now, types=("ip", "cidr"))
+                               if d.direction in ("ingress", "both"))
         sets = []
         for version, aws_name in ((4, "IPV4"), (6, "IPV6")):
-            addresses = [net.text for net in merged_networks(chosen, version)]
+            addresses = [net.text for net in merged_networks(nets, version)]
             for part, start in enumerate(range(0, len(addresses), MAX_ADDRESSES)):
                 sets.append({
                     "Name": f"{self.prefix}-ingress-v{version}-{part + 1}",
