@@ -63,7 +63,6 @@ def active(decisions: Iterable[Decision], now: datetime, actions: tuple[str, ...
     return chosen
 
 
-
 def seconds_left(decision: Decision, now: datetime) -> int:
     return max(1, int((decision.expires_at - now).total_seconds()))
 
