@@ -97,9 +97,9 @@ def _child(node: yaml.Node, step: str | int) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode) and isinstance(step, str):
         for key, value in node.value:
             if getattr(key, "value", None) == step:
-                return value
+                return value  # type: ignore[no-any-return]
     if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-        return node.value[step]
+        return node.value[step]  # type: ignore[no-any-return]
     return None
 
 

@@ -19,6 +19,7 @@ from honeyguard.sensor.runtime import (
     Listening,
     NoLabels,
     SensorIdentity,
+    Service,
     ServiceContext,
 )
 from honeyguard.sensor.services import service_registry
@@ -70,7 +71,7 @@ class Sensor:
             raise
         _drop_privileges(self.settings.run_as, self.ctx.data_dir)
 
-    async def _bind(self, service, listener: Listener) -> Listening:  # type: ignore[no-untyped-def]
+    async def _bind(self, service: Service, listener: Listener) -> Listening:
         try:
             return await service.start(listener, self.ctx)
         except OSError as exc:
