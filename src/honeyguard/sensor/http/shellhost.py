@@ -75,6 +75,8 @@ def configure(shell: Shell, profile: ShellProfile) -> None:
                                            if "/" not in name for folder in _BIN_FOLDERS}}
     shell.error_prefix = "sh: 1" if not profile.busybox else "sh"
     shell.not_found = "not found"  # dash and ash both say just "not found"
+    if profile.busybox:  # BusyBox's applets' wording (dd, wget) and ash's bare "Segmentation fault"
+        shell.flavour, shell.segfault = "busybox", "Segmentation fault"
     if profile.cwd:
         if not shell.fs.is_dir(profile.cwd):
             shell.fs.mkdir(profile.cwd, parents=True)

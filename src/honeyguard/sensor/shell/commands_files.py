@@ -24,11 +24,12 @@ def cd(inv: Invocation) -> int:
         target = shell.env.get("OLDPWD", shell.cwd)
     path = shell.path(target)
     node = shell.fs.get(path)
-    if node is None:
-        inv.error(f"-bash: cd: {target}: No such file or directory")
-        return 1
-    if not node.is_dir:
-        inv.error(f"-bash: cd: {target}: Not a directory")
+    problem = "No such file or directory" if node is None else "Not a directory" if not node.is_dir else ""
+    if problem:
+        if shell.flavour == "busybox":  # ash words it its own way
+            inv.error(f"{shell.error_prefix}: cd: can't cd to {target}: {problem}")
+        else:
+            inv.error(f"{shell.error_prefix}: cd: {target}: {problem}")
         return 1
     shell.set_cwd(path)
     return 0
@@ -68,14 +69,16 @@ def _unescape(text: str) -> str:
         char = text[index]
         if char == "\\" and index + 1 < len(text):
             nxt = text[index + 1]
-            if nxt == "x" and index + 3 < len(text) + 1:
-                digits = text[index + 2: index + 4]
-                try:
-                    out.append(chr(int(digits, 16)))
+            if nxt in "x0":  # \xHH (one or two hex digits) and \0NNN (up to three octal digits)
+                run = text[index + 2: index + (4 if nxt == "x" else 5)]
+                allowed = "0123456789abcdefABCDEF" if nxt == "x" else "01234567"
+                digits = run[: len(run) - len(run.lstrip(allowed))]
+                if digits or nxt == "0":
+                    out.append(chr(int(digits, 16 if nxt == "x" else 8) % 256) if digits else "")
                     index += 2 + len(digits)
                     continue
-                except ValueError:
-                    pass
+            if nxt == "c":  # \c: no further output
+                break
             out.append(table.get(nxt, "\\" + nxt))
             index += 2
             continue
@@ -318,7 +321,7 @@ def copy_or_move(inv: Invocation) -> int:
             data = fs.read(source)
             if fs.is_dir(target):
                 target = posixpath.join(target, posixpath.basename(source))
-            fs.write(target, data, mode=fs.stat(source).mode)
+            fs.write(target, data, mode=fs.stat(source).mode, program=fs.stat(source).program)
     except FsError as exc:
         inv.error(f"{inv.name}: cannot stat '{operands[0]}': {exc}")
         return 1

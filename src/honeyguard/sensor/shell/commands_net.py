@@ -15,8 +15,6 @@ from honeyguard.sensor.shell.registry import Invocation, command
 
 # wget quotes file names with typographic quotes, as GNU wget does in a UTF-8 locale
 _OPEN_QUOTE, _CLOSE_QUOTE = "\u2018", "\u2019"
-# wget quotes file names with typographic quotes, as GNU wget does in a UTF-8 locale
-_OPEN_QUOTE, _CLOSE_QUOTE = "\u2018", "\u2019"
 _WGET_VALUE_OPTS = {"-O", "-o", "-P", "-t", "-T", "-U", "-e", "-a", "-w", "--header", "--user-agent", "--tries"}
 _CURL_VALUE_OPTS = {"-o", "-A", "-H", "-d", "-X", "-e", "-u", "-m", "-x", "-b", "-c", "-F", "-T", "-r",
                     "--output", "--user-agent", "--header", "--data", "--request", "--max-time", "--connect-timeout",
@@ -68,7 +66,10 @@ def _with_scheme(url: str) -> str:
 
 
 def _remote_name(url: str) -> str:
-    path = urlsplit(url).path if "://" in url else url.partition("/")[2]
+    try:
+        path = urlsplit(url).path if "://" in url else url.partition("/")[2]
+    except ValueError:  # 'http://[x/y': not a URL urllib accepts; name it as wget would, by its tail
+        path = url.rsplit("/", 1)[-1]
     return posixpath.basename(path) or "index.html"
 
 
@@ -96,20 +97,41 @@ def _host(url: str) -> tuple[str, int]:
         return "localhost", 80
 
 
+def wget_targets(args: list[str]) -> list[tuple[str, str]]:
+    """(URL, file it is saved to, "-" for stdout) for each URL of a wget command line."""
+    values, _, operands = _split(args, _WGET_VALUE_OPTS)
+    targets = []
+    for raw in operands:
+        url = _with_scheme(raw)
+        target = values.get("-O") or values.get("--output-document") or _remote_name(url)
+        if "-P" in values and "-O" not in values:
+            target = posixpath.join(values["-P"], target)
+        targets.append((url, target))
+    return targets
+
+
+def wget_quiet(args: list[str]) -> bool:
+    _, flags, _ = _split(args, _WGET_VALUE_OPTS)
+    return "q" in flags or "--quiet" in flags
+
+
+def tftp_style(args: list[str]) -> bool:
+    """`wget -g HOST -l LOCAL -r REMOTE`: BusyBox tftp's syntax, which some bots (Mozi) send to wget."""
+    return "-g" in args and "-r" in args
+
+
 @command("wget")
 def wget(inv: Invocation) -> int:
-    values, flags, operands = _split(inv.args, _WGET_VALUE_OPTS)
+    if tftp_style(inv.args):
+        return _tftp_transfer(inv, "wget")
+    _, flags, operands = _split(inv.args, _WGET_VALUE_OPTS)
     if not operands:
         inv.error("wget: missing URL\nUsage: wget [OPTION]... [URL]...\n\nTry `wget --help' for more options.")
         return 1
     quiet = "q" in flags
-    for raw in operands:
-        url = _with_scheme(raw)
+    for url, target in wget_targets(inv.args):
         inv.shell.events.download(url, "wget", inv.line)
         data = _placeholder(url)
-        target = values.get("-O") or values.get("--output-document") or _remote_name(url)
-        if "-P" in values and "-O" not in values:
-            target = posixpath.join(values["-P"], target)
         now = inv.shell.now()
         host, port = _host(url)
         if not quiet:
@@ -161,17 +183,27 @@ def curl(inv: Invocation) -> int:
 
 @command("tftp")
 def tftp(inv: Invocation) -> int:
-    values, _, operands = _split(inv.args, {"-r", "-l", "-c", "-b"})
+    return _tftp_transfer(inv, "tftp")
+
+
+def _tftp_transfer(inv: Invocation, tool: str) -> int:
+    """BusyBox `tftp -g -r REMOTE -l LOCAL HOST [PORT]` and tftp-hpa's `tftp HOST [PORT] -c get FILE [LOCAL]`."""
+    values, _, operands = _split(inv.args, {"-r", "-l", "-c", "-b", "-m"})
     remote = values.get("-r")
-    if "-c" in values:  # `tftp HOST -c get FILE`
-        remote = operands[1] if len(operands) > 1 else (operands[0] if operands else None)
+    local = values.get("-l")
+    if "-c" in values:  # `tftp HOST -c get FILE`: -c took "get", the file is an operand after HOST
+        files = [o for o in operands[1:] if not o.isdigit()]
+        remote = files[0] if files else None
+        local = local or (files[1] if len(files) > 1 else None)
     host = operands[0] if operands else None
     if not host or not remote:
         inv.error("Usage: tftp [OPTIONS] HOST [PORT]")
         return 1
-    url = f"tftp://{host}/{remote.lstrip('/')}"
-    inv.shell.events.download(url, "tftp", inv.line)
-    local = values.get("-l") or posixpath.basename(remote) or "tftp.out"
+    port = next((o for o in operands[1:2] if o.isdigit()), "69")
+    where = host if port == "69" else f"{host}:{port}"
+    url = f"tftp://{where}/{remote.lstrip('/')}"
+    inv.shell.events.download(url, tool, inv.line)
+    local = local or posixpath.basename(remote) or "tftp.out"
     problem = _save(inv, local, _placeholder(url))
     if problem:
         inv.error(f"tftp: can't open '{local}': {problem}")
@@ -181,12 +213,18 @@ def tftp(inv: Invocation) -> int:
 
 @command("ftpget")
 def ftpget(inv: Invocation) -> int:
-    _, _, operands = _split(inv.args, {"-u", "-p", "-P"})
-    if len(operands) < 3:
+    values, _, operands = _split(inv.args, {"-u", "-p", "-P"})
+    if len(operands) < 2:
         inv.error("Usage: ftpget [OPTIONS] HOST [LOCAL_FILE] REMOTE_FILE")
         return 1
-    host, local, remote = operands[0], operands[1], operands[2]
-    url = f"ftp://{host}/{remote.lstrip('/')}"
+    host, remote = operands[0], operands[-1]
+    local = operands[1] if len(operands) > 2 else posixpath.basename(remote)
+    port = values.get("-P", "21")
+    where = host if port == "21" else f"{host}:{port}"
+    url = f"ftp://{where}/{remote.lstrip('/')}"
     inv.shell.events.download(url, "ftpget", inv.line)
-    _save(inv, local, _placeholder(url))
+    problem = _save(inv, local or "ftpget.out", _placeholder(url))
+    if problem:
+        inv.error(f"ftpget: can't open '{local}': {problem}")
+        return 1
     return 0

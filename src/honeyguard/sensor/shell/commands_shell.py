@@ -32,7 +32,7 @@ def export(inv: Invocation) -> int:
     for arg in inv.args:
         name, sep, value = arg.partition("=")
         if not name.isidentifier():
-            inv.error(f"-bash: export: `{arg}': not a valid identifier")
+            inv.error(f"{inv.shell.error_prefix}: export: `{arg}': not a valid identifier")
             return 1
         if sep:
             inv.shell.env[name] = value
@@ -60,15 +60,24 @@ def env(inv: Invocation) -> int:
     return 0
 
 
+# builtins that also exist as files in /usr/bin: `which` finds the file, `type` names the builtin
+_ALSO_BUILTIN = frozenset({"echo", "printf", "pwd", "test", "[", "true", "false", "kill"})
+
+
 @command("which", "command", "type")
 def which(inv: Invocation) -> int:
     names = [a for a in inv.args if not a.startswith("-")]
     status = 0
+    from honeyguard.sensor.shell.interpreter import BUILTINS
+
     for name in names:
+        if inv.name != "which" and (name in BUILTINS or name in _ALSO_BUILTIN):
+            inv.print(f"{name} is a shell builtin" if inv.name == "type" else name)
+            continue
         path = inv.shell.which(name)
         if path is None:
             if inv.name == "type":
-                inv.error(f"-bash: type: {name}: not found")
+                inv.error(f"{inv.shell.error_prefix}: type: {name}: not found")
             status = 1
         elif inv.name == "type":
             inv.print(f"{name} is {path}")
@@ -84,7 +93,7 @@ def sh(inv: Invocation) -> int:
         inv.out.append(inv.shell.run_script(args[1]))
         return inv.shell.last_status
     operands = [a for a in args if not a.startswith("-")]
-    if not operands:
+    if not operands or "-s" in args:  # `sh -s ARG`: the script is stdin, the operands its arguments
         inv.out.append(inv.shell.run_script(inv.stdin))  # `curl ... | sh`
         return 0
     try:
@@ -124,7 +133,8 @@ def _after_options(args: list[str], with_value: set[str]) -> list[str]:
 @command("true", ":", "sleep", "clear", "reset", "ulimit", "umask", "sync", "set", "alias", "unalias",
          "nohup", "disown", "wait", "trap", "shopt", "stty", "ulimit", "cron", "crontab", "kill", "pkill",
          "killall", "service", "systemctl", "iptables", "ufw", "setenforce", "chattr", "chown", "ln",
-         "chpasswd", "usermod", "useradd", "sudo", "timeout", "nice")
+         "chpasswd", "usermod", "useradd", "sudo", "timeout", "nice", "top", "find", "tar", "gzip", "nc",
+         "nslookup", "route", "reboot", "dos2unix", "lsattr", "rsync")
 def quiet(inv: Invocation) -> int:
     """Commands whose silent success is the most convincing answer."""
     if inv.name in _WRAPPERS:

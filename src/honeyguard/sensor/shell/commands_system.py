@@ -132,6 +132,13 @@ def hostname(inv: Invocation) -> int:
 @command("ps")
 def ps(inv: Invocation) -> int:
     processes = inv.shell.facts.processes
+    if inv.shell.flavour == "busybox":  # BusyBox ps: one format, every process, whatever the options
+        inv.print("  PID USER       VSZ STAT COMMAND")
+        for p in processes:
+            inv.print(f"{p.pid:>5} {p.user:<8} {p.vsz:>6} {p.stat:<4} {p.command}")
+        inv.print(f"{inv.shell.pid:>5} {inv.shell.username:<8}   1520 S    -sh")
+        inv.print(f"{inv.shell.pid + 31:>5} {inv.shell.username:<8}   1516 R    ps {' '.join(inv.args)}".rstrip())
+        return 0
     full = any(arg.lstrip("-") in ("aux", "ef", "ax", "a", "e", "efww", "auxww", "auxf") for arg in inv.args)
     if not full:
         inv.print("    PID TTY          TIME CMD")

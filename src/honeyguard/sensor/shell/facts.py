@@ -38,6 +38,7 @@ class SystemFacts(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     kernel_release: str  # uname -r
     kernel_version: str  # uname -v
     machine: str = "x86_64"
+    byte_order: str = ""  # "little" / "big" for the ELF headers of /bin; "" is the usual one for `machine`
     os_release: str  # the text of /etc/os-release
     issue: str = ""  # /etc/issue
     cpu_model: str
@@ -66,6 +67,10 @@ class SystemFacts(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     mac_address: str = "02:42:0a:00:02:0f"
 
     def cpuinfo(self) -> str:
+        if self.machine.startswith("mips"):
+            return self._cpuinfo_mips()
+        if self.machine.startswith(("arm", "aarch64")):
+            return self._cpuinfo_arm()
         blocks = []
         for index in range(self.cpu_count):
             blocks.append(
@@ -79,6 +84,28 @@ class SystemFacts(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 "address sizes\t: 46 bits physical, 48 bits virtual\npower management:\n"
             )
         return "\n".join(blocks) + "\n"
+
+    def _cpuinfo_mips(self) -> str:
+        """A MIPS SoC's /proc/cpuinfo: one block per core, system type first (no x86 vendor/flags)."""
+        blocks = [f"system type\t\t: {self.cpu_vendor or 'MediaTek MT7621 ver:1 eco:3'}\n"
+                  f"machine\t\t\t: {self.cpu_vendor or 'Generic router'}\n"
+                  f"processor\t\t: {index}\ncpu model\t\t: {self.cpu_model}\n"
+                  f"BogoMIPS\t\t: {self.cpu_mhz * 2 / 3:.2f}\nwait instruction\t: yes\n"
+                  "microsecond timers\t: yes\ntlb_entries\t\t: 32\nextra interrupt vector\t: yes\n"
+                  "isa\t\t\t: mips1 mips2 mips32r1 mips32r2\nASEs implemented\t: mips16 dsp\n"
+                  "shadow register sets\t: 1\nkscratch registers\t: 0\ncore\t\t\t: 0\n"
+                  f"VCED exceptions\t\t: not available\nVCEI exceptions\t\t: not available\n"
+                  for index in range(self.cpu_count)]
+        return "\n".join(blocks) + "\n"
+
+    def _cpuinfo_arm(self) -> str:
+        """An ARM board's /proc/cpuinfo: processor blocks, then Hardware/Revision/Serial."""
+        blocks = [f"processor\t: {index}\nmodel name\t: {self.cpu_model}\nBogoMIPS\t: {self.cpu_mhz / 20:.2f}\n"
+                  "Features\t: half thumb fastmult vfp edsp neon vfpv3 tls vfpv4 idiva idivt vfpd32 lpae evtstrm\n"
+                  "CPU implementer\t: 0x41\nCPU architecture: 7\nCPU variant\t: 0x0\nCPU part\t: 0xc07\n"
+                  "CPU revision\t: 5\n" for index in range(self.cpu_count)]
+        return "\n".join(blocks) + f"\nHardware\t: {self.cpu_vendor or 'Generic DT based system'}\n" \
+            "Revision\t: 0000\nSerial\t\t: 0000000000000000\n"
 
     def meminfo(self) -> str:
         rows = [

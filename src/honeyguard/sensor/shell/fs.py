@@ -31,6 +31,7 @@ class Node:
     mtime: float = 0.0
     owner: str = "root"
     children: set[str] = field(default_factory=set)
+    program: str | None = None  # the emulated command this file runs as (an installed binary); never shown
 
     @property
     def size(self) -> int:
@@ -89,7 +90,8 @@ class FakeFs:
             return [posixpath.basename(path)]
         return sorted(node.children)
 
-    def write(self, path: str, data: bytes, *, append: bool = False, mode: int = 0o644) -> None:
+    def write(self, path: str, data: bytes, *, append: bool = False, mode: int = 0o644,
+              program: str | None = None) -> None:
         parent = self._parent_dir(path)
         node = self._nodes.get(path)
         if node is not None and node.is_dir:
@@ -106,6 +108,7 @@ class FakeFs:
         self.used_bytes += len(new_data) - old
         node.data = new_data
         node.mtime = self.now
+        node.program = program  # new content is no longer the installed program
 
     def touch(self, path: str) -> None:
         node = self._nodes.get(path)
@@ -151,9 +154,9 @@ class FakeFs:
             raise FsError("Operation not permitted")  # keeps the tree simple: files only
         if self.is_dir(new):
             new = posixpath.join(new, posixpath.basename(old))
-        data, mode = node.data, node.mode
+        data, mode, program = node.data, node.mode, node.program
         self.remove(old)
-        self.write(new, data, mode=mode)
+        self.write(new, data, mode=mode, program=program)
 
     def chmod(self, path: str, mode: int) -> None:
         self.stat(path).mode = mode

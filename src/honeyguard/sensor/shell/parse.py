@@ -8,14 +8,23 @@ quoting so that ``$VAR`` and ``$(...)`` are expanded later, at execution time, i
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-# A word is a tuple of parts: ("lit", text), ("var", name), ("sub", command line) or ("arith", expression).
+# A word is a tuple of parts: ("lit", text), ("var", name), ("sub", command line), ("arith", expression),
+# or, alone as a command's first word, ("group", the list inside "( ... )") or ("compound", the whole
+# text of a for / while / until / if / case command), which the interpreter runs itself.
 Part = tuple[str, str]
 Word = tuple[Part, ...]
 
 _OPERATORS = ("&&", "||", ";;", ">>", "&>", ">&", ";", "&", "|", ">", "<", "\n")
 _SPECIAL_VARS = set("?$#!@*-0123456789")
+_COMMAND_BREAKS = (";", "&", "&&", "||", "|", "\n")
+_CLOSERS = {"for": "done", "while": "done", "until": "done", "if": "fi", "case": "esac"}
+_RESERVED = {"do", "then", "else", "elif", "in"}
+_KEYWORD_BEFORE = {None, ";", "&", "|", "&&", "||", "(", ")", "\n", "do", "then", "else", "elif", "{"}
+_COMPOUND_WORD = re.compile(r"'[^']*'|\"(?:\\.|[^\"\\])*\"|&&|\|\||[;&|()\n]|[^\s;&|()'\"]+")
 
 
 class ShellSyntaxError(ValueError):
@@ -123,6 +132,13 @@ class _Lexer:
                 self.pos += 1
             elif char == "#" and not self.started:
                 break  # a comment runs to the end of the line
+            elif not self.started and self._command_start() and (end := compound_end(text, self.pos)) > 0:
+                self._part(("compound", text[self.pos:end]))
+                self.pos = end
+            elif char == "(" and not self.started and self._command_start():
+                end = _matching_paren(text, self.pos)
+                self._part(("group", text[self.pos + 1: end]))
+                self.pos = end + 1
             elif char == "~" and not self.started and text[self.pos + 1: self.pos + 2] in ("", "/", " ", ";"):
                 self._part(("var", "HOME"))  # tilde expansion: only a bare leading ~
                 self.pos += 1
@@ -151,6 +167,10 @@ class _Lexer:
                 self.pos += 1
         self._end_word()
         return self.tokens
+
+    def _command_start(self) -> bool:
+        """A command begins here: the line's start, or after an operator that ends one."""
+        return not self.tokens or (isinstance(self.tokens[-1], _Op) and self.tokens[-1] in _COMMAND_BREAKS)
 
     def _operator(self) -> bool:
         text = self.text
@@ -263,3 +283,39 @@ def _matching_paren(text: str, open_at: int) -> int:
             if depth == 0:
                 return index
     return len(text)
+
+
+def compound_end(text: str, start: int) -> int:
+    """Where the for/while/until/if/case command starting at ``start`` ends, or -1 (none, or unfinished)."""
+    if not re.match(r"(for|while|until|if|case)(\s|;|$)", text[start: start + 6]):
+        return -1
+    for _, _, end, depth in compound_words(text, start):
+        if depth == 0:
+            return end
+    return -1
+
+
+def compound_words(text: str, start: int) -> Iterator[tuple[str, int, int, int]]:
+    """(keyword, start, end, depth after it) for the reserved words at command position, in one pass.
+
+    Depth counts the open for/while/until/if/case; the scan stops when the first one closes, or
+    when nesting is absurd (a hostile line must not cost more than one linear pass).
+    """
+    stack: list[str] = []
+    previous: str | None = None
+    for found in _COMPOUND_WORD.finditer(text, start):
+        word = found.group()
+        if previous in _KEYWORD_BEFORE:
+            if word in _CLOSERS:
+                stack.append(_CLOSERS[word])
+                if len(stack) > 16:
+                    return
+                yield word, found.start(), found.end(), len(stack)
+            elif stack and word == stack[-1]:
+                stack.pop()
+                yield word, found.start(), found.end(), len(stack)
+                if not stack:
+                    return
+            elif word in _RESERVED:
+                yield word, found.start(), found.end(), len(stack)
+        previous = word if word in _KEYWORD_BEFORE else "word"

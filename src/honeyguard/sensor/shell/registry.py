@@ -64,6 +64,7 @@ def command(*names: str) -> Callable[[Handler], Handler]:
 def load_commands() -> dict[str, Handler]:
     """Import every family of commands once, so that each registers itself."""
     from honeyguard.sensor.shell import (  # noqa: F401 - imported for their registrations
+        commands_device,
         commands_files,
         commands_net,
         commands_probe,

@@ -9,11 +9,12 @@ commands is per shell, so nothing changes for other services.
 
 from __future__ import annotations
 
-import posixpath
 import textwrap
 from urllib.parse import urlsplit
 
 from honeyguard.sensor.shell import Shell
+from honeyguard.sensor.shell.binaries import install_busybox, program_image
+from honeyguard.sensor.shell.commands_net import tftp_style, wget_quiet, wget_targets
 from honeyguard.sensor.shell.registry import Handler, Invocation
 from honeyguard.sensor.telnetd.persona import BusyBoxFacts
 
@@ -27,6 +28,10 @@ _COPYRIGHT = ("BusyBox is copyrighted by many authors between 1998-2015.\n"
               "\twill act like whatever it was invoked as.\n\nCurrently defined functions:\n")
 
 _PATHS = ("/bin/busybox", "/usr/bin/busybox", "/sbin/busybox")
+# what ash runs itself: these answer whatever the applet list says
+_ASH_BUILTINS = frozenset({".", ":", "[", "[[", "alias", "cd", "command", "echo", "exit", "export", "false",
+                           "history", "kill", "printf", "pwd", "set", "source", "test", "trap", "true", "type",
+                           "ulimit", "umask", "unalias", "unset", "wait", "logout"})
 
 
 def busybox_handler(facts: BusyBoxFacts) -> Handler:
@@ -44,9 +49,11 @@ def busybox_handler(facts: BusyBoxFacts) -> Handler:
             return 0 if inv.args else 1
         applet = inv.args[0]
         handler = inv.shell.commands.get(applet)
-        if applet not in applets or handler is None or applet == "busybox":
+        if applet not in applets or applet == "busybox":
             inv.error(f"{applet}: applet not found")
             return 127
+        if handler is None:
+            return 0  # an applet of this build we do not emulate: it ran and said nothing
         inner = Invocation(shell=inv.shell, name=applet, args=inv.args[1:], stdin=inv.stdin, line=inv.line,
                            out=inv.out, err=inv.err)
         return inv.shell.dispatch(inner)
@@ -61,18 +68,22 @@ def busybox_wget(gnu_wget: Handler) -> Handler:
         quiet = Invocation(shell=inv.shell, name=inv.name, args=["-q", *inv.args], stdin=inv.stdin,
                            line=inv.line, out=inv.out, err=[])
         status = gnu_wget(quiet)
-        if "-q" in inv.args:
+        if wget_quiet(inv.args) or tftp_style(inv.args):
             inv.err += quiet.err
             return status
-        values = [a for a in inv.args if not a.startswith("-")]
-        for url in values[-1:] if values else []:
-            parts = urlsplit(url if "://" in url else "http://" + url)
-            host = parts.hostname or url
-            name = posixpath.basename(parts.path) or "index.html"
-            node = inv.shell.fs.get(inv.shell.path(name))
+        for url, target in wget_targets(inv.args):
+            try:
+                parts = urlsplit(url)
+                host, port = parts.hostname or url, parts.port or 80
+            except ValueError:
+                host, port = url, 80
+            node = inv.shell.fs.get(inv.shell.path(target)) if target != "-" else None
             size = len(node.data) if node is not None and not node.is_dir else 0
-            inv.error(f"Connecting to {host} ({host}:{parts.port or 80})")
-            inv.error(f"{name[:20]:<20} 100% |{'*' * 31}| {size:>6}  0:00:00 ETA")
+            inv.error(f"Connecting to {host} ({host}:{port})")
+            if target == "-":
+                inv.error("writing to stdout")
+            shown = target.rsplit("/", 1)[-1] or target
+            inv.error(f"{shown[:20]:<20} 100% |{'*' * 31}| {size:>6}  0:00:00 ETA")
         inv.err += quiet.err
         return status
 
@@ -83,11 +94,20 @@ def make_busybox(shell: Shell, facts: BusyBoxFacts) -> None:
     """Turn ``shell`` into BusyBox's ash: its error wording, its busybox, its /bin/sh."""
     shell.error_prefix = "-sh"
     shell.not_found = "not found"
+    shell.segfault = "Segmentation fault"  # ash prints the signal; routers dump no core
+    shell.flavour = "busybox"
+    install_busybox(shell.fs, facts.applets, program_image(shell.facts))
+    shell.silent_programs |= set(facts.applets)  # applets we do not emulate run and print nothing
     shell.env["SHELL"] = "/bin/sh"
     shell.env["PATH"] = "/bin:/sbin:/usr/bin:/usr/sbin"
     shell.env.pop("TERM", None)
     handler = busybox_handler(facts)
-    commands = dict(shell.commands)  # a copy: the registry is shared by every shell of the process
+    # a copy: the registry is shared by every shell of the process. Only what this build has: a router
+    # without curl answers `curl` with "not found", as the bot's `wget || curl` fallback expects
+    present = set(facts.applets) | _ASH_BUILTINS | set(shell.facts.installed)
+    commands = {name: handler for name, handler in shell.commands.items() if name in present}
+    if "sh" in commands:
+        commands.setdefault("ash", commands["sh"])
     for name in ("busybox", *_PATHS):
         commands[name] = handler
     if "wget" in commands:

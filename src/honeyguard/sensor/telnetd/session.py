@@ -15,7 +15,7 @@ import logging
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum, auto
 from typing import cast
 
@@ -280,7 +280,8 @@ class TelnetConnection(asyncio.Protocol):
 
     def _fill(self, text: str) -> str:
         facts = self.persona.system
-        when = self.ctx.clock.now()
+        # pam_lastlog's line: the previous login (an admin's, a day ago), in its strftime format
+        when = self.ctx.clock.now().astimezone(UTC) - timedelta(hours=26, minutes=13, seconds=41)
         return (text.replace("{hostname}", self.state.hostname).replace("{kernel_release}", facts.kernel_release)
                 .replace("{kernel_version}", facts.kernel_version).replace("{machine}", facts.machine)
                 .replace("{last_login}", f"{when:%a %b %e %H:%M:%S %Z %Y}"))
