@@ -25,7 +25,11 @@ LINES = {
     "missing_field": [GOOD.replace(" 1200 ", " - "), GOOD.replace(" 52.1.2.3 ", " - ")],
     "bad_value": [GOOD.replace("40001", "abc"), GOOD.replace("ACCEPT", "MAYBE"),
                   GOOD.replace(" 1200 ", " 99999999999999999999999 "), GOOD.replace("52.1.2.3", "999.1.2.3"),
-                  GOOD.replace(" OK", " WHATEVER")],
+                  GOOD.replace(" OK", " WHATEVER"),
+                  # addresses are validated after the scan: a rejected record from a non-address,
+                  # and an IPv6 record towards one (not an IPv6 record then)
+                  GOOD.replace("10.0.0.5", "nonsense").replace("ACCEPT", "REJECT"),
+                  GOOD.replace("10.0.0.5", "2600:1f18:abcd::6").replace("52.1.2.3", "zz")],
     "unsupported_version": ["3" + GOOD[1:]],
 }
 

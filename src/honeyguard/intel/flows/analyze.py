@@ -19,7 +19,7 @@ from honeyguard.intel.flows.cidrs import Network, parse_networks
 from honeyguard.intel.flows.files import FlowInputError, discover_files, sql_string
 from honeyguard.intel.flows.indicators import IndicatorSet, load_indicators
 from honeyguard.intel.flows.report import BlastRadius, CandidateC2, FlowReport, FlowStats, MalformedCounts
-from honeyguard.intel.flows.scan import run_scan
+from honeyguard.intel.flows.scan import CODE, run_scan, status_counts
 from honeyguard.intel.flows.settings import IPV6_ULA, RFC1918, FlowSettings
 from honeyguard.model.finding import (
     DownloadEvidence,
@@ -102,7 +102,7 @@ def _analyze(con: duckdb.DuckDBPyConnection, files: list[Path], indicator_set: I
 
 def _counts(con: duckdb.DuckDBPyConnection, files: list[Path], indicator_set: IndicatorSet,
             unreadable: list[Path]) -> tuple[MalformedCounts, FlowStats]:
-    by_status = dict(con.execute("SELECT status, sum(flows) FROM pre GROUP BY status").fetchall())
+    by_status = status_counts(con)
     invalid_address_flows, = con.execute("""
         SELECT coalesce(sum(c.flows), 0) FROM conv c
         WHERE c.client IN (SELECT a FROM addr WHERE NOT valid)
@@ -118,15 +118,16 @@ def _counts(con: duckdb.DuckDBPyConnection, files: list[Path], indicator_set: In
         unreadable_files=len(unreadable),
         indicator_rows=indicator_set.malformed,
     )
-    ipv6, inbound_rejected, conversations, matched = con.execute("""
-        SELECT (SELECT coalesce(sum(flows), 0) FROM pre WHERE status = 'ok' AND contains(src, ':')),
-               (SELECT coalesce(sum(flows), 0) FROM pre WHERE status = 'ok' AND src IS NULL),
+    ipv6, conversations, matched = con.execute(f"""
+        SELECT (SELECT coalesce(sum(p.flows), 0) FROM pre p JOIN addr s ON s.a = p.src JOIN addr d ON d.a = p.dst
+                WHERE p.status = {CODE['ok']} AND contains(p.src, ':') AND s.valid AND d.valid),
                (SELECT count(*) FROM conv),
                (SELECT count(DISTINCT canon) FROM matches)
-    """).fetchone() or (0, 0, 0, 0)
+    """).fetchone() or (0, 0, 0)
+    inbound_rejected = by_status.get("inbound_rejected", 0)
     stats = FlowStats(
         files=len(files) - len(unreadable),
-        records=int(by_status.get("ok", 0)) - int(invalid_address_flows),
+        records=by_status.get("ok", 0) + inbound_rejected - int(invalid_address_flows),
         header_lines=int(by_status.get("header", 0)),
         ipv6_records=int(ipv6),
         inbound_rejected=int(inbound_rejected),

@@ -6,6 +6,11 @@ OK records are folded, by source, destination, service port and direction, into 
 service port, protocol, with counts, bytes and times. Everything else runs on that much smaller
 table. Rejected traffic from outside is only counted: it is internet background noise and would
 otherwise dominate the table.
+
+The pass is the whole cost of a run, so its projection is kept lean: the status is a small integer
+decided by one CASE whose first branch is all a well-formed line evaluates, addresses are not
+inspected per record (the distinct addresses are validated after the scan), and the group keys are
+NULLed once for every line that is not analysed.
 """
 
 from __future__ import annotations
@@ -18,75 +23,89 @@ from honeyguard.intel.flows.cidrs import Network, maybe_internal_sql
 from honeyguard.intel.flows.files import read_csv_sql
 from honeyguard.intel.flows.settings import FlowSettings
 
-# Record statuses other than "ok", in the order they are decided.
-STATUSES = ("header", "wrong_field_count", "nodata", "skipdata", "unsupported_version",
-            "missing_field", "bad_value")
+# Line statuses; ``pre.status`` holds the index (a small integer is the cheapest grouping key).
+# "ok" records are analysed; "inbound_rejected" ones are OK records that are only counted.
+STATUSES = ("ok", "inbound_rejected", "header", "wrong_field_count", "nodata", "skipdata",
+            "unsupported_version", "missing_field", "bad_value")
+CODE = {name: code for code, name in enumerate(STATUSES)}
 _READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException)
 # The numeric fields the analysis uses ("end" is not: a flow's time is its start).
 _NUMERIC = ("srcport", "dstport", "protocol", "packets", "bytes", "start")
 
 
-def _typed_records_sql(source: str) -> str:
-    casts = ", ".join(f'TRY_CAST("{name}" AS BIGINT) AS n_{name}' for name in _NUMERIC)
-    good = " AND ".join(f"n_{name} IS NOT NULL" for name in _NUMERIC)
-    dash = " OR ".join(f"\"{name}\" = '-'" for name in ("srcaddr", "dstaddr", "action", *_NUMERIC))
+def _looks_like_address(column: str) -> str:
+    return f"(contains({column}, '.') OR contains({column}, ':'))"
+
+
+def _typed_sql(source: str) -> str:
+    """Every field is read as text (a bad value is counted, never fatal); the numbers are typed here."""
+    columns = ", ".join(f'"{name}" AS raw_{name}, TRY_CAST("{name}" AS BIGINT) AS {name}' for name in _NUMERIC)
+    return f"(SELECT version, srcaddr, dstaddr, action, log_status, extra, {columns} FROM {source})"
+
+
+def _status_sql(internal: list[Network]) -> str:
+    """The status code of a line. A well-formed line evaluates the first branch only (CASE evaluates
+    the others just for the lines that fall through). Accepted records keep their addresses
+    unchecked here: the distinct addresses are validated after the scan and a record with an invalid
+    one is counted as bad_value then. The range test that drops rejected traffic from outside runs
+    on rejected records only."""
+    present = " AND ".join(f"{name} IS NOT NULL" for name in _NUMERIC)
+    dash = " OR ".join(f"{name} = '-'" for name in ("srcaddr", "dstaddr", "action", *(f"raw_{n}" for n in _NUMERIC)))
+    client = "(CASE WHEN fc THEN srcaddr ELSE dstaddr END)"
+    server = "(CASE WHEN fc THEN dstaddr ELSE srcaddr END)"
     return f"""
-    SELECT
       CASE
-        WHEN version = '2' AND extra IS NULL AND log_status = 'OK' AND {good}
-             AND action IN ('ACCEPT', 'REJECT')
-             AND (contains(srcaddr, '.') OR contains(srcaddr, ':'))
-             AND (contains(dstaddr, '.') OR contains(dstaddr, ':')) THEN 'ok'
-        WHEN version = 'version' THEN 'header'
-        WHEN extra IS NOT NULL OR log_status IS NULL THEN 'wrong_field_count'
-        WHEN log_status = 'NODATA' THEN 'nodata'
-        WHEN log_status = 'SKIPDATA' THEN 'skipdata'
-        WHEN version <> '2' THEN 'unsupported_version'
-        WHEN {dash} THEN 'missing_field'
-        ELSE 'bad_value'
-      END AS status,
-      srcaddr, dstaddr, action, n_srcport, n_dstport, n_protocol, n_packets, n_bytes, n_start
-    FROM (SELECT *, {casts} FROM {source})"""
+        WHEN version = '2' AND log_status = 'OK' AND extra IS NULL AND action IN ('ACCEPT', 'REJECT')
+             AND {present} AND srcaddr <> '-' AND dstaddr <> '-' THEN
+          CASE WHEN action = 'ACCEPT' THEN {CODE['ok']}
+               WHEN {maybe_internal_sql(client, internal)} THEN {CODE['ok']}
+               WHEN {_looks_like_address(client)} AND {_looks_like_address(server)}
+                 THEN {CODE['inbound_rejected']}
+               ELSE {CODE['bad_value']} END
+        WHEN version = 'version' THEN {CODE['header']}
+        WHEN extra IS NOT NULL OR log_status IS NULL THEN {CODE['wrong_field_count']}
+        WHEN log_status = 'NODATA' THEN {CODE['nodata']}
+        WHEN log_status = 'SKIPDATA' THEN {CODE['skipdata']}
+        WHEN version <> '2' THEN {CODE['unsupported_version']}
+        WHEN {dash} THEN {CODE['missing_field']}
+        ELSE {CODE['bad_value']}
+      END"""
 
 
 def pre_aggregate_sql(source: str, settings: FlowSettings, internal: list[Network],
                       beacon_targets: str | None) -> str:
-    """CREATE ``pre``: one row per (status) for the lines that are not analysed, and per
+    """CREATE ``pre``: one row per status for the lines that are not analysed, and per
     (src, dst, service port, direction, protocol) for those that are. ``beacon_targets`` names a
     table of indicator IPs whose connection start times are kept for the beaconing test."""
-    client = "CASE WHEN fc THEN srcaddr ELSE dstaddr END"
-    # Evaluated lazily by CASE: the range test runs only on rejected records.
-    kept = (f"CASE WHEN status <> 'ok' THEN FALSE WHEN action = 'ACCEPT' THEN TRUE "
-            f"ELSE {maybe_internal_sql(f'({client})', internal)} END")
+    ok = CODE["ok"]
     beacon_hit = f"fc AND dstaddr IN (SELECT value FROM {beacon_targets})" if beacon_targets else "FALSE"
+    probe = int(settings.scan_probe_packets)
     return f"""
     CREATE OR REPLACE TEMP TABLE pre AS
-    WITH rec AS ({_typed_records_sql(source)}),
     -- fc: the source is the client. A rejected record is an unanswered attempt by its source;
     -- otherwise the side with the lower port is the server (ties: the source is the client).
-    oriented AS (SELECT *, action = 'REJECT' OR n_dstport <= n_srcport AS fc FROM rec),
-    marked AS (SELECT *, {kept} AS kept FROM oriented)
-    SELECT status,
-           CASE WHEN kept THEN srcaddr END AS src,
-           CASE WHEN kept THEN dstaddr END AS dst,
-           CASE WHEN kept THEN (CASE WHEN fc THEN n_dstport ELSE n_srcport END) END AS port,
-           CASE WHEN kept THEN fc END AS from_client,
-           CASE WHEN kept THEN n_protocol END AS proto,
+    WITH oriented AS (SELECT *, action = 'REJECT' OR dstport <= srcport AS fc FROM {source}),
+    marked AS (SELECT *, {_status_sql(internal)} AS status FROM oriented)
+    SELECT CAST(status AS UTINYINT) AS status,
+           CASE WHEN status = {ok} THEN srcaddr END AS src,
+           CASE WHEN status = {ok} THEN dstaddr END AS dst,
+           CASE WHEN status = {ok} THEN (CASE WHEN fc THEN dstport ELSE srcport END) END AS port,
+           CASE WHEN status = {ok} THEN fc END AS from_client,
+           CASE WHEN status = {ok} THEN protocol END AS proto,
            count(*) AS flows,
            count(*) FILTER (WHERE action = 'ACCEPT') AS accepted_flows,
-           count(*) FILTER (WHERE n_packets <= {int(settings.scan_probe_packets)} OR action = 'REJECT')
-             AS probe_flows,
-           sum(n_bytes) AS bytes,
-           max(n_bytes) AS max_bytes,
-           min(n_start) AS first_seen,
-           max(n_start) AS last_seen,
-           list({{'t': n_start, 'p': n_srcport}}) FILTER (WHERE kept AND {beacon_hit}) AS starts
+           count(*) FILTER (WHERE packets <= {probe} OR action = 'REJECT') AS probe_flows,
+           sum(bytes) AS bytes,
+           max(bytes) AS max_bytes,
+           min(start) AS first_seen,
+           max(start) AS last_seen,
+           list({{'t': start, 'p': srcport}}) FILTER (WHERE status = {ok} AND {beacon_hit}) AS starts
     FROM marked
     GROUP BY ALL
     """
 
 
-CONVERSATIONS_SQL = """
+CONVERSATIONS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE conv AS
 SELECT CASE WHEN from_client THEN src ELSE dst END AS client,
        CASE WHEN from_client THEN dst ELSE src END AS server,
@@ -102,9 +121,20 @@ SELECT CASE WHEN from_client THEN src ELSE dst END AS client,
        max(last_seen) AS last_seen,
        flatten(list(starts)) AS starts
 FROM pre
-WHERE status = 'ok' AND src IS NOT NULL
+WHERE status = {CODE['ok']}
 GROUP BY ALL
 """
+
+
+def status_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    rows = con.execute("SELECT status, sum(flows) FROM pre GROUP BY status").fetchall()
+    return {STATUSES[int(code)]: int(flows) for code, flows in rows}
+
+
+def _scan(con: duckdb.DuckDBPyConnection, files: list[Path], settings: FlowSettings,
+          internal: list[Network], beacon_targets: str | None) -> None:
+    source = _typed_sql(read_csv_sql(files)) if files else _EMPTY_SOURCE
+    con.execute(pre_aggregate_sql(source, settings, internal, beacon_targets))
 
 
 def run_scan(con: duckdb.DuckDBPyConnection, files: list[Path], settings: FlowSettings,
@@ -113,21 +143,19 @@ def run_scan(con: duckdb.DuckDBPyConnection, files: list[Path], settings: FlowSe
     is left out and returned, so one bad file never stops the run."""
     unreadable: list[Path] = []
     try:
-        con.execute(pre_aggregate_sql(read_csv_sql(files), settings, internal, beacon_targets))
+        _scan(con, files, settings, internal, beacon_targets)
     except _READ_ERRORS:
         for file in files:
             try:
                 con.execute(f"SELECT count(*) FROM {read_csv_sql([file])}").fetchall()
             except _READ_ERRORS:
                 unreadable.append(file)
-        readable = [f for f in files if f not in unreadable]
-        con.execute(pre_aggregate_sql(read_csv_sql(readable) if readable else _EMPTY_SOURCE, settings,
-                                      internal, beacon_targets))
+        _scan(con, [f for f in files if f not in unreadable], settings, internal, beacon_targets)
     con.execute(CONVERSATIONS_SQL)
     return unreadable
 
 
-_EMPTY_SOURCE = ("(SELECT " + ", ".join(
+_EMPTY_SOURCE = _typed_sql("(SELECT " + ", ".join(
     f'NULL::VARCHAR AS "{name}"' for name in (
         "version", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packets", "bytes", "start",
         "action", "log_status", "extra")) + " WHERE FALSE)")
