@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from honeyguard.clock import SeededEntropy
-from honeyguard.config import Limits, Listener, SensorSettings, SshSettings
+from honeyguard.config import HoneytokenSettings, Limits, Listener, SensorSettings, SshSettings
 from honeyguard.sensor.sensor import Sensor
 from honeyguard.sensor.sinks import MemorySink
 
@@ -93,14 +93,15 @@ def make_sensor(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
     def factory(services: list[str] | None = None, *, limits: Limits | None = None,
                 ssh: SshSettings | None = None, personas: dict[str, str] | None = None,
                 tls: bool = False, name: str = "test-sensor", location: str = "lab",
-                labeler=None) -> SensorThread:  # type: ignore[no-untyped-def]
+                labeler=None, honeytokens: bool = False) -> SensorThread:  # type: ignore[no-untyped-def]
         personas = personas or {}
         listeners = [
             Listener(service=s, port=free_port(), persona=personas.get(s), tls=tls and s == "http")
             for s in (services or ["http"])
         ]
         settings = SensorSettings(name=name, location=location, listeners=listeners,
-                                  limits=limits or Limits(), ssh=ssh or SshSettings())
+                                  limits=limits or Limits(), ssh=ssh or SshSettings(),
+                                  honeytokens=HoneytokenSettings(enabled=honeytokens))
         thread = SensorThread(settings, tmp_path / f"sensor-{len(started)}", labeler=labeler).start()
         started.append(thread)
         return thread

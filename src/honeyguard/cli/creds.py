@@ -24,6 +24,9 @@ class OutputFormat(StrEnum):
 
 
 def register(app: typer.Typer) -> None:
+    from honeyguard.cli import _creds_actions as creds_actions
+
+    creds_actions.add_commands(creds_app)
     app.add_typer(creds_app, name="creds")
 
 
@@ -48,6 +51,11 @@ def scan(
     canary_accounts: Annotated[Path | None, typer.Option(
         "--canary-accounts", help="Extra canary accounts (YAML, as content/creds/canary-accounts.yaml).")]
     = None,
+    quarantine: Annotated[bool, typer.Option(
+        "--quarantine", help="Quarantine each exposed key pair found (IAM deny policy, per policy).")]
+    = False,
+    notify: Annotated[bool, typer.Option(
+        "--notify", help="Record exposures and notify the owners (channels from creds.notify).")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Find exposed AWS access keys. Exit status 1 when an exposed key is found, 0 otherwise."""
@@ -78,6 +86,11 @@ def scan(
     if write_baseline is not None:
         baselines.write_baseline(write_baseline, findings, known)
     _emit(findings, output, suppressed, report)
+    if quarantine or notify:
+        from honeyguard.cli._creds_actions import act_on_findings
+
+        repository = str(Path(paths[0]).resolve()) if git and len(paths) == 1 else None
+        act_on_findings(findings, settings, err, quarantine=quarantine, notify=notify, repository=repository)
     stats = result.stats
     if output is OutputFormat.text:
         err.print(f"scanned {stats.files} files, {stats.bytes / 1e6:.1f} MB, {stats.archives} archives, "

@@ -17,11 +17,13 @@ from typing import cast
 from honeyguard.model import Connect, HttpRequest, RawData
 from honeyguard.sensor.http import dynamic
 from honeyguard.sensor.http.parser import Garbage, Item, Request, RequestParser
+from honeyguard.sensor.http.persona import Reply
 from honeyguard.sensor.http.responder import (
     DateLine,
     Prepared,
     Router,
     fill_template,
+    prepare,
 )
 from honeyguard.sensor.http.shellhost import ConnectionShells, random_hex
 from honeyguard.sensor.http.tls import TlsLayer
@@ -239,7 +241,8 @@ class HttpConnection(asyncio.Protocol):
         elif item.problem is not None:
             prepared = site.router.errors["bad-request"]
         else:
-            prepared = site.router.find(item.method, _path_of(item.target), item.target, 0, item)
+            prepared = (self._honeytoken(item)
+                        or site.router.find(item.method, _path_of(item.target), item.target, 0, item))
         max_commands = site.max_commands
         left = site.max_requests - (self.served - 1)
         keep = (item.keep_alive and item.problem is None and not prepared.close and not self.plain_on_tls
@@ -263,6 +266,17 @@ class HttpConnection(asyncio.Protocol):
         if self.served >= max_commands:
             return "cap-requests"
         return "client-closed" if not item.keep_alive else "server-closed"
+
+    def _honeytoken(self, item: Request) -> Prepared | None:
+        """A bait credential file (/.env, /.git/config...) with a fresh honeytoken key, when the
+        sensor serves them (creds/honeytokens.py); the key is stamped on this request's event."""
+        issuer = self.site.ctx.honeytokens
+        if issuer is None or self.rec is None or item.method not in ("GET", "HEAD"):
+            return None
+        served = issuer.content_for(_path_of(item.target), session=self.rec.session, src_ip=self.rec.src_ip)
+        if served is None:
+            return None
+        return prepare(self.site.router.persona, Reply(content_type=served.content_type), served.body)
 
     def _handle_garbage(self, item: Garbage, out: list[bytes]) -> str:
         assert self.rec is not None

@@ -195,10 +195,19 @@ class HoneypotConnection(asyncssh.SSHServer):
         """The session's fake filesystem, built on first use (most connections never get here)."""
         if self._fs is None:
             facts = self.state.persona.system
-            self._fs = FakeFs.build({**facts.generated_files(self.state.hostname), **facts.files},
+            self._fs = FakeFs.build({**facts.generated_files(self.state.hostname), **facts.files,
+                                     **self._honeytoken_files()},
                                     facts.directories, max_bytes=FS_MAX_BYTES,
                                     now=self.ctx.clock.now().timestamp() - facts.uptime_seconds)
         return self._fs
+
+    def _honeytoken_files(self) -> dict[str, str]:
+        """~/.aws/credentials with a fresh honeytoken key when the sensor serves them (creds/honeytokens.py)."""
+        issuer, rec = self.ctx.honeytokens, self.rec
+        path = "/root/.aws/credentials"
+        served = issuer.content_for(path, session=rec.session, src_ip=rec.src_ip, service="ssh") \
+            if issuer is not None and rec is not None else None
+        return {path: served.body.decode()} if served is not None else {}
 
     def new_artifact(self) -> ArtifactWriter:
         """A writer for one upload, capped by what this connection may still store on disk."""
