@@ -18,9 +18,9 @@ import msgspec
 
 from honeyguard.creds import keyid
 from honeyguard.creds.cloudtrail import HoneytokenMatcher, IngestStats, KeyUse, find_uses, read_records
-from honeyguard.creds.honeytokens import IssuedKey
 from honeyguard.intel.service import IntelService
 from honeyguard.model.finding import Finding, HoneytokenEvidence, finding_id
+from honeyguard.model.honeytoken import IssuedKey
 from honeyguard.store.creds import CredsStore
 from honeyguard.store.intel import FeedItem, IntelStore
 

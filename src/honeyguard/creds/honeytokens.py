@@ -19,7 +19,6 @@ import hashlib
 import re
 import threading
 from collections.abc import Iterable
-from datetime import datetime
 
 import msgspec
 
@@ -27,6 +26,7 @@ from honeyguard.clock import Clock, Entropy, SystemClock, SystemEntropy
 from honeyguard.creds import judge, keyid
 from honeyguard.creds.honeytoken_files import is_bait, render_for_path
 from honeyguard.model import Event, Ioc
+from honeyguard.model.honeytoken import IssuedKey
 
 IOC_TYPE = "aws-access-key-id"
 DEFAULT_DECOY_ACCOUNT = "418295730164"  # not an AWS account of ours: a made-up, well-formed number
@@ -42,21 +42,6 @@ class KeyPair(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def secret_sha256(self) -> str:
         return hashlib.sha256(self.secret.encode()).hexdigest()
-
-
-class IssuedKey(msgspec.Struct, frozen=True, kw_only=True):
-    """A honeytoken as served: to whom, where, when. No secret."""
-
-    key_id: str
-    account_id: str
-    secret_sha256: str | None = None
-    issued_at: datetime
-    sensor: str
-    session: str
-    src_ip: str
-    path: str
-    service: str = "http"
-    event_id: str | None = None  # the event that carried the key id, when known
 
 
 class ServedFile(msgspec.Struct, frozen=True, kw_only=True):

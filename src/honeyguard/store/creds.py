@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import msgspec
 import sqlalchemy as sa
 
-from honeyguard.creds.honeytokens import IssuedKey
+from honeyguard.model.honeytoken import IssuedKey
 from honeyguard.store.state import METADATA, StateStore, UTCDateTime, upgrade_to_head
 
 honeytokens = sa.Table(
