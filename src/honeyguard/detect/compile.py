@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover - depends on the platform
     _hs = None
 
 HYPERSCAN_AVAILABLE = _hs is not None
-SUBJECT_PROTOCOLS = {"http": ("http",), "ssh": ("ssh",), "any": ("http", "ssh", "other")}
+SUBJECT_PROTOCOLS = {"http": ("http",), "ssh": ("ssh",), "redis": ("redis",), "any": ("http", "ssh", "redis", "other")}
 
 Tree = tuple[Any, ...]  # ("leaf", frozenset[int]) | ("all"|"any", tuple[Tree, ...]) | ("not", Tree)
 

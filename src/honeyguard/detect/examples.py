@@ -9,6 +9,7 @@ from honeyguard.detect.fields import (
     Subject,
     http_subject,
     raw_http_subject,
+    redis_subject,
     ssh_command_subject,
     ssh_login_subject,
     text_bytes,
@@ -44,6 +45,8 @@ def example_subject(example: Example) -> Subject:
             headers.append((b"Content-Length", str(len(body)).encode()))
         return http_subject(text_bytes(http.method), text_bytes(http.target), text_bytes(http.version),
                             headers, body)
+    if example.redis is not None:
+        return redis_subject([text_bytes(arg) for arg in example.redis.args])
     assert example.ssh is not None
     ssh = example.ssh
     if ssh.command is not None:

@@ -14,18 +14,19 @@ from honeyguard.detect.httpsubject import HttpSubject
 from honeyguard.detect.normalize import deobfuscate_shell
 from honeyguard.detect.subject import FIELD_LIMITS, Subject, field_limit
 from honeyguard.detect.subject import cut as _cut
-from honeyguard.model import Event, HttpRequest, RawData, SshCommand, SshLogin
+from honeyguard.model import Event, HttpRequest, RawData, RedisCommand, SshCommand, SshLogin
 
 __all__ = [
-    "FIELD_LIMITS", "HttpSubject", "Subject", "event_subject", "field_limit", "field_protocol", "http_subject",
-    "is_line_field", "known_field", "looks_like_payload", "raw_http_subject", "raw_subject", "ssh_command_subject",
-    "ssh_login_subject", "text_bytes",
+    "FIELD_LIMITS", "HttpSubject", "Subject", "event_subject", "field_limit", "field_protocol", "field_protocols",
+    "http_subject", "is_line_field", "known_field", "looks_like_payload", "raw_http_subject", "raw_subject",
+    "redis_subject", "ssh_command_subject", "ssh_login_subject", "text_bytes",
 ]
 
 HTTP_FIELDS = frozenset({"method", "path", "target", "url", "query", "header.*", "headers", "body", "request"})
 SSH_FIELDS = frozenset({"command", "username", "password"})
+REDIS_FIELDS = frozenset({"command", "args"})  # `command` is the shell line for ssh, the name for redis
 ANY_FIELDS = frozenset({"raw"})
-PROTOCOLS = ("http", "ssh", "other")
+PROTOCOLS = ("http", "ssh", "redis", "other")
 
 def is_line_field(name: str) -> bool:
     """Fields holding one value a line (headers): equals/startswith/endswith apply to each line."""
@@ -33,18 +34,24 @@ def is_line_field(name: str) -> bool:
 
 
 def known_field(name: str) -> bool:
-    if name in HTTP_FIELDS or name in SSH_FIELDS or name in ANY_FIELDS:
+    if name in HTTP_FIELDS or name in SSH_FIELDS or name in REDIS_FIELDS or name in ANY_FIELDS:
         return True
     suffix = name[7:] if name.startswith("header.") else ""
     return bool(suffix) and all(c.isascii() and (c.islower() or c.isdigit() or c in "-_") for c in suffix)
 
 
 def field_protocol(name: str) -> str:
-    if name in SSH_FIELDS:
-        return "ssh"
+    """The one protocol owning a field ('any' for raw); see field_protocols for shared names."""
+    owners = field_protocols(name)
+    return "any" if len(owners) != 1 else next(iter(owners))
+
+
+def field_protocols(name: str) -> frozenset[str]:
+    """The rule protocols a field exists for: every protocol for ``raw``."""
     if name in ANY_FIELDS:
-        return "any"
-    return "http"
+        return frozenset(PROTOCOLS)
+    owners = {p for p, names in (("ssh", SSH_FIELDS), ("redis", REDIS_FIELDS)) if name in names}
+    return frozenset(owners) if owners else frozenset({"http"})
 
 
 def http_subject(method: bytes, target: bytes, version: bytes, headers: Iterable[tuple[bytes, bytes]],
@@ -88,6 +95,17 @@ def ssh_login_subject(username: bytes, password: bytes) -> Subject:
     return Subject("ssh", fields)
 
 
+def redis_subject(args: list[bytes]) -> Subject:
+    """One Redis command: ``command`` its name upper-cased, ``args`` the rest joined by spaces,
+    ``raw`` the whole line. The line is also the payload mined for IOCs (cron lines, EVAL
+    scripts); the rogue master of SLAVEOF/REPLICAOF is read from the fields (iocs.redis)."""
+    name = args[0].upper() if args else b""  # bytes.upper changes ASCII letters only
+    rest = b" ".join(args[1:])
+    raw = _cut("raw", b" ".join(args))
+    return Subject("redis", {"command": _cut("command", name), "args": _cut("args", rest), "raw": raw},
+                   texts=(raw,))
+
+
 def _subject_protocol(protocol: str) -> str:
     if protocol in ("http", "https"):
         return "http"
@@ -113,6 +131,8 @@ def event_subject(event: Event) -> Subject | None:
         return ssh_command_subject(_text(body.line))
     if isinstance(body, SshLogin):
         return ssh_login_subject(_text(body.username), _text(body.password or ""))
+    if isinstance(body, RedisCommand):
+        return redis_subject([_text(a) for a in body.args])
     if isinstance(body, RawData):
         return raw_subject(body.data, event.protocol)
     return None

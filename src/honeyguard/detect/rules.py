@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import yaml
 
-from honeyguard.detect.fields import field_protocol, is_line_field, known_field, text_bytes
+from honeyguard.detect.fields import field_protocols, is_line_field, known_field, text_bytes
 from honeyguard.detect.regexsafety import UnsafeRegex, check_regex
 from honeyguard.errors import ContentError
 from honeyguard.yamlfile import convert_located
@@ -49,10 +49,15 @@ class SshExample(_Strict):
     password: str | None = None
 
 
+class RedisExample(_Strict):
+    args: Annotated[list[str], msgspec.Meta(min_length=1)]  # the command name, then its arguments
+
+
 class Example(_Strict):
     http: HttpExample | None = None
     raw: str | None = None
     ssh: SshExample | None = None
+    redis: RedisExample | None = None
 
 
 class Examples(_Strict):
@@ -66,7 +71,7 @@ class RuleSpec(_Strict):
     id: RuleId
     name: Annotated[str, msgspec.Meta(min_length=1)]
     severity: Severity
-    protocol: Literal["http", "ssh", "any"]
+    protocol: Literal["http", "ssh", "redis", "any"]
     match: Any
     examples: Examples
     cves: list[CveId] = []
@@ -216,11 +221,11 @@ def _load_rule(data: Any, node: yaml.Node | None, source: str) -> Rule:
 
 
 def _check_example(example: Example, protocol: str, source: str, line: int | None, key: str, rule_id: str) -> None:
-    given = [k for k in ("http", "raw", "ssh") if getattr(example, k) is not None]
+    given = [k for k in ("http", "raw", "ssh", "redis") if getattr(example, k) is not None]
     if len(given) != 1:
-        raise ContentError(f"rule {rule_id}: an example is exactly one of http, raw or ssh", file=source,
+        raise ContentError(f"rule {rule_id}: an example is exactly one of http, raw, ssh or redis", file=source,
                            line=line, key=key)
-    if (protocol == "http" and given[0] == "ssh") or (protocol == "ssh" and given[0] == "http"):
+    if protocol != "any" and given[0] not in ("raw", protocol):  # raw bytes fit any rule
         raise ContentError(f"rule {rule_id}: a {given[0]} example for a {protocol} rule", file=source,
                            line=line, key=key)
 
@@ -260,8 +265,7 @@ def _leaf(data: dict[str, Any], node: yaml.Node | None, key: str, protocol: str,
     if not isinstance(name, str) or not known_field(name):
         raise fail(f"unknown field {name!r} (see docs/rules.md for the fields)", f"{key}.field",
                    _line(_child(node, "field"), line))
-    owner = field_protocol(name)
-    if owner != "any" and protocol != "any" and owner != protocol:
+    if protocol != "any" and protocol not in field_protocols(name):
         raise fail(f"field {name!r} is not a {protocol} field", f"{key}.field", _line(_child(node, "field"), line))
     ops = [op for op in OPERATORS if op in data]
     if len(ops) != 1:

@@ -11,7 +11,7 @@ from __future__ import annotations
 FIELD_LIMITS: dict[str, int] = {
     "method": 64, "target": 16384, "url": 16384, "path": 16384, "query": 16384,
     "header": 16384, "header.*": 32768, "headers": 32768, "body": 65536, "request": 131072,
-    "raw": 65536, "command": 16384, "username": 1024, "password": 1024,
+    "raw": 65536, "command": 16384, "username": 1024, "password": 1024, "args": 65536,
 }
 
 
@@ -25,7 +25,7 @@ def cut(name: str, value: bytes) -> bytes:
 
 
 class Subject:
-    """One thing to classify: its protocol ('http', 'ssh', 'other') and its fields.
+    """One thing to classify: its protocol ('http', 'ssh', 'redis', 'other') and its fields.
 
     ``fields`` is every field; ``field(name)`` one of them (b"" when absent). The HTTP subject
     (httpsubject.py) builds its fields lazily, so the engine only pays for the ones it reads.

@@ -7,6 +7,7 @@ from honeyguard.detect.iocs.extract import MAX_IOCS, extract_iocs
 from honeyguard.detect.iocs.gates import gates as _open_gates
 from honeyguard.detect.iocs.layers import layers
 from honeyguard.model import Ioc
+from honeyguard.model.event import IocRole
 
 
 def subject_iocs(subject: Subject, limit: int = MAX_IOCS) -> list[Ioc]:
@@ -14,7 +15,18 @@ def subject_iocs(subject: Subject, limit: int = MAX_IOCS) -> list[Ioc]:
     if isinstance(subject, HttpSubject) and _nothing_to_extract(subject):
         return []
     texts = subject.texts + tuple(v for v in subject.header_values if looks_like_payload(v))
-    return extract_iocs(texts, host=subject.host, limit=limit)
+    return extract_iocs(texts, host=subject.host, limit=limit, endpoints=_rogue_master(subject))
+
+
+def _rogue_master(subject: Subject) -> list[tuple[bytes, bytes, IocRole]]:
+    """``SLAVEOF host port`` / ``REPLICAOF host port``: the master the attacker wants the victim
+    to replicate from serves the module it then loads (the rogue-master attack), a c2."""
+    if subject.protocol != "redis" or subject.field("command") not in (b"SLAVEOF", b"REPLICAOF"):
+        return []
+    words = subject.field("args").split()
+    if len(words) < 2 or words[0].lower() == b"no":  # SLAVEOF NO ONE stops replicating
+        return []
+    return [(words[0], words[1], "c2")]
 
 
 def _nothing_to_extract(subject: HttpSubject) -> bool:

@@ -81,11 +81,18 @@ class _Collector:
         self.host(host, parts.group(3), role)
 
 
-def extract_iocs(texts: Iterable[bytes], *, host: bytes = b"", limit: int = MAX_IOCS) -> list[Ioc]:
-    """IOCs in ``texts`` and in every decoding of them; ``host`` (the victim's own name) is left out."""
+def extract_iocs(texts: Iterable[bytes], *, host: bytes = b"", limit: int = MAX_IOCS,
+                 endpoints: Iterable[tuple[bytes, bytes, IocRole]] = ()) -> list[Ioc]:
+    """IOCs in ``texts`` and in every decoding of them; ``host`` (the victim's own name) is left out.
+
+    ``endpoints`` are (host, port, role) the caller already knows the part of (a Redis rogue
+    master): each gives its host and port, and ``endpoint`` ``host:port``, with that role.
+    """
     own = host.decode("latin-1").strip().lower()
     ignore = {own, own.rsplit(":", 1)[0].strip("[]")} - {""}
     found = _Collector(ignore, limit)
+    for peer, port, role in endpoints:
+        _endpoint(peer, port, role, found)
     for text in texts:
         if not text:
             continue
@@ -100,6 +107,16 @@ def extract_iocs(texts: Iterable[bytes], *, host: bytes = b"", limit: int = MAX_
             _extract_layer(layer, open_gates, found)
         found.plus_is_space = False
     return [Ioc(type=kind, value=value, role=_role(role)) for (kind, value), role in found.found.items()]
+
+
+def _endpoint(peer: bytes, port: bytes, role: str, found: _Collector) -> None:
+    port = port if port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536 else b""
+    before = len(found.found)
+    found.host(peer, port or None, role)
+    if len(found.found) > before and port:  # the host was kept (routable, a real name)
+        name = peer.decode("latin-1").strip("[]").rstrip(".").lower()
+        shown = f"[{name}]" if ":" in name else name
+        found.add("endpoint", f"{shown}:{int(port)}", role)
 
 
 def _role(role: str) -> IocRole:
