@@ -10,7 +10,7 @@ from honeyguard.detect.examples import example_subject
 from honeyguard.detect.factors import NEVER, requirement
 from honeyguard.detect.fields import Subject
 from honeyguard.detect.httpsubject import HttpSubject
-from honeyguard.detect.prefilter import Prefilter
+from honeyguard.detect.prefilter import MAX_CNF, Prefilter, clauses, possible
 from honeyguard.detect.rules import Atom
 from tests.detect._support import builtin_engine, builtin_ruleset, write_rules
 
@@ -47,8 +47,8 @@ rules:
 
 
 def _variants(subject: Subject) -> list[bytes]:
-    """The request re-encoded the ways attackers and odd clients send it; every rule field
-    decodes these back, so the labels must not change (and the prefilter must not drop them)."""
+    """The request re-encoded the ways attackers and odd clients send it; most rule fields
+    decode these back, and whatever the labels are the prefilter must not drop a rule."""
     assert isinstance(subject, HttpSubject)
     raw = subject.raw_bytes()
     head, _, body = raw.partition(b"\r\n\r\n")
@@ -60,6 +60,7 @@ def _variants(subject: Subject) -> list[bytes]:
                                             for c in target[1:])
     double = target.replace(b"/", b"/%252e/", 1) if target.startswith(b"/") else target
     folded = headers.replace(b": ", b":\r\n ", 1)
+    path, _, query = target.partition(b"?")
     return [
         b"%s %s %s\r\n%s\r\n\r\n%s" % (method, encoded, version, headers, body),
         b"%s %s %s\r\n%s\r\n\r\n%s" % (method, double, version, headers, body),
@@ -67,6 +68,11 @@ def _variants(subject: Subject) -> list[bytes]:
         b"%s %s %s\r\n%s\r\n\r\n%s" % (method, target, version, folded, body),
         b"%s %s %s\n%s\n\n%s" % (method, target, version, headers.replace(b"\r\n", b"\n"), body),
         b"%s %s %s\r\n%s\r\n\r\n%s" % (method, target.replace(b"/", b"\\"), version, headers, body.replace(b" ", b"+")),
+        # '+' forms: a space as '+' in query and body, a '+' itself escaped
+        b"%s %s %s\r\n%s\r\n\r\n%s" % (method, path + b"?" + query.replace(b"%20", b"+") if query else target,
+                                        version, headers, body.replace(b"%20", b"+")),
+        b"%s %s %s\r\n%s\r\n\r\n%s" % (method, target.replace(b"+", b"%2B"), version, headers,
+                                        body.replace(b"+", b"%2b")),
     ]
 
 
@@ -130,3 +136,25 @@ def test_view_holds_decoded_forms_and_refuses_what_cannot_be_viewed() -> None:
     assert raw_http_subject(b"GET /?a=${lower:j}ndi HTTP/1.1\r\nHost: a\r\n\r\n").prefilter_view() is None
     folded = raw_http_subject(b"GET / HTTP/1.1\r\nUser-Agent: a\r\n zgrab/1\r\n\r\n")
     assert folded.prefilter_view() is None
+
+
+def _random_tree(rng: random.Random, depth: int) -> tuple[object, ...]:
+    if depth == 0 or rng.random() < 0.3:
+        return ("leaf", frozenset(rng.sample(range(8), rng.randint(1, 3))))
+    return (rng.choice(("all", "any")), tuple(_random_tree(rng, depth - 1) for _ in range(rng.randint(1, 3))))
+
+
+def test_upper_trees_as_clauses_hold_exactly_when_the_tree_does() -> None:
+    rng = random.Random(5)
+    converted = 0
+    for _ in range(400):
+        tree = _random_tree(rng, 3)
+        found = clauses(tree)
+        if found is None:
+            continue
+        converted += 1
+        assert len(found) <= MAX_CNF
+        for _ in range(30):
+            hits = set(rng.sample(range(8), rng.randint(0, 5)))
+            assert all(not hits.isdisjoint(clause) for clause in found) == possible(tree, hits), (tree, hits)
+    assert converted > 200

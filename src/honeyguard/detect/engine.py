@@ -10,7 +10,7 @@ import msgspec
 
 from honeyguard.detect.compile import HYPERSCAN_AVAILABLE, HyperscanMatcher, Program, ReMatcher, holds
 from honeyguard.detect.fields import Subject
-from honeyguard.detect.prefilter import Prefilter
+from honeyguard.detect.prefilter import Prefilter, clauses
 from honeyguard.detect.rules import BUILTIN_RULES, Rule, discover, load_rule_files
 from honeyguard.errors import ContentError
 
@@ -73,7 +73,9 @@ class Engine:
         self._labels = [(r.id, tuple(r.spec.cves), tuple(r.spec.techniques)) for r in ruleset.rules]
         # rules made only of 'any' and leaves hold as soon as one of their atoms hits: no tree to walk
         self._simple = frozenset(i for i, tree in enumerate(self._program.trees) if _only_any(tree))
-        self._simple_atoms = {i: frozenset(_atoms(self._program.trees[i])) for i in self._simple}
+        # and a rule without 'not' holds when each of a few clauses (sets of atoms) has a hit:
+        # a loop over them is cheaper than walking the tree (None: walk it)
+        self._clauses = [None if _has_not(tree) else clauses(tree) for tree in self._program.trees]
         # one scan of the whole request first, then only the fields of the rules still possible
         self._prefilter = Prefilter(self._program) if use_hyperscan else None
 
@@ -99,9 +101,24 @@ class Engine:
         hits = self._matcher.hits("http", fields)
         if not hits:
             return []
-        trees, simple = self._program.trees, self._simple_atoms
-        return [i for i in candidates.rules
-                if (not hits.isdisjoint(simple[i]) if i in simple else holds(trees[i], hits))]
+        return self._holding(candidates.rules, hits)
+
+    def _holding(self, rules: list[int], hits: set[int]) -> list[int]:
+        """Those of ``rules`` whose condition holds with these atom hits."""
+        out: list[int] = []
+        trees, all_clauses = self._program.trees, self._clauses
+        for rule in rules:
+            found = all_clauses[rule]
+            if found is None:
+                if holds(trees[rule], hits):
+                    out.append(rule)
+                continue
+            for clause in found:
+                if hits.isdisjoint(clause):
+                    break
+            else:
+                out.append(rule)
+        return out
 
     def match_many(self, subjects: Sequence[Subject]) -> list[Match]:
         """``match`` for each subject, stage by stage over the whole batch: each Hyperscan
@@ -127,12 +144,10 @@ class Engine:
         for name, indexes in wanted.items():
             for i in indexes:
                 matcher.field_hits("http", name, subjects[i].field(name), hits[i])
-        trees, simple = self._program.trees, self._simple_atoms
         for i, found in candidates.items():
             hit = hits[i]
             if hit:
-                results[i] = self._labelled([r for r in found.rules if (
-                    not hit.isdisjoint(simple[r]) if r in simple else holds(trees[r], hit))])
+                results[i] = self._labelled(self._holding(found.rules, hit))
         return results
 
     def match(self, subject: Subject) -> Match:
@@ -152,13 +167,12 @@ class Engine:
         return Match(rules=tuple(sorted(ids)), cves=tuple(sorted(cves)), techniques=tuple(sorted(techniques)))
 
 
-def _atoms(tree: tuple[Any, ...]) -> set[int]:
+def _has_not(tree: tuple[Any, ...]) -> bool:
     if tree[0] == "leaf":
-        return set(tree[1])
-    found: set[int] = set()
-    for child in tree[1]:
-        found |= _atoms(child)
-    return found
+        return False
+    if tree[0] == "not":
+        return True
+    return any(_has_not(child) for child in tree[1])
 
 
 def _only_any(tree: tuple[object, ...]) -> bool:

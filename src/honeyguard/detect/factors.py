@@ -35,6 +35,8 @@ Requirement = tuple[Clause, ...] | None  # every clause holds; None: no guarante
 #: path segments at '/'; '+' is a space in query and body, the body's decoded form follows a
 #: newline; header values are joined by newlines, folds by spaces; 'Name: value' is rebuilt.
 #: Method, target, url and raw are the request's bytes through local decoders only.
+#: (Keeping spaces for query and body would need a '+'-as-space copy in the view: tried, it changed
+#: the factors of 5 of ~450 atoms and no request's candidates, and lengthened the view.)
 _LINE_JOINS = frozenset(b" \t\r\n")
 BANNED: dict[str, frozenset[int]] = {
     "method": frozenset(), "target": frozenset(), "url": frozenset(), "raw": frozenset(),

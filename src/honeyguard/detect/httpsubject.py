@@ -26,6 +26,9 @@ _TEXT, _LINES, _BODY = FIELD_LIMITS["target"], FIELD_LIMITS["headers"], FIELD_LI
 _REQUEST, _RAW, _METHOD = FIELD_LIMITS["request"], FIELD_LIMITS["raw"], FIELD_LIMITS["method"]
 #: Anything that makes a field differ from a cut of the raw bytes: escapes, lookups, folded lines.
 _SPECIAL = re.compile(rb"[%\\\xc0\xc1\xe0]|\$\{|&#|\n[ \t]")
+#: Every byte but those _SPECIAL's escapes start with: deleting them is one fast C pass, where
+#: the regex search steps through the request byte by byte (a few microseconds per request).
+_NOT_ESCAPE_START = bytes(sorted(set(range(256)) - set(b"%\\\xc0\xc1\xe0$&")))
 #: What makes a header value differ from its field: line ends, escapes, Log4j lookups.
 _HEADER_SPECIAL = re.compile(rb"[\r%]|\$\{")
 #: Lead bytes of the overlong UTF-8 forms normalize.fold_overlong_utf8 folds.
@@ -108,8 +111,7 @@ class HttpSubject(Subject):
         if len(raw) > _VIEW_LIMIT:
             return None
         parts = self._parts
-        if _SPECIAL.search(raw) is None and (parts is None or (b"\n" not in parts.target
-                                                               and b"\r" not in parts.target)):
+        if _plain(raw) and (parts is None or (b"\n" not in parts.target and b"\r" not in parts.target)):
             return raw  # the common case: no escapes, no folds, nothing to decode
         if b"${" in raw:  # Log4j lookups rewrite text: no view is exact
             return None
@@ -281,6 +283,13 @@ def _line_field(name: str, line: tuple[bytes, bytes, bytes]) -> bytes:
         return resolve_log4j_lookups(normalize_path(decode_repeated(path_raw)))[:_TEXT]
     query_raw = _origin_form(target).partition(b"?")[2]
     return decoded_text(query_raw, plus_is_space=True)[:_TEXT] if query_raw else b""
+
+
+def _plain(raw: bytes) -> bool:
+    """``_SPECIAL.search(raw) is None``, faster on the common request (no '%', '\\', '$' or '&')."""
+    if raw.translate(None, _NOT_ESCAPE_START):
+        return _SPECIAL.search(raw) is None
+    return b"\n " not in raw and b"\n\t" not in raw
 
 
 def _body_start(raw: bytes) -> int:

@@ -110,19 +110,34 @@ def possible(tree: Tree, hits: set[int]) -> bool:
     return any(possible(child, hits) for child in tree[1])
 
 
+MAX_CNF = 16  # clauses an upper tree may grow to in conjunctive form before it is kept a tree
+
+
 def clauses(tree: Tree) -> list[frozenset[int]] | None:
-    """An upper tree as clauses (it holds when every clause meets the hits), or None."""
+    """An upper tree as clauses (it holds when every clause meets the hits), or None when that
+    takes more than MAX_CNF clauses. A leaf holds when one of its factors occurs, so an 'any' of
+    clause lists is each choice of one clause per child, united (checking clauses in a loop is
+    several times cheaper than walking the tree for every request that reaches it)."""
     if tree[0] == "leaf":
         return [tree[1]]
+    found = [clauses(child) for child in tree[1]]
+    if any(child is None for child in found):
+        return None
     if tree[0] == "all":
-        out: list[frozenset[int]] = []
-        for child in tree[1]:
-            found = clauses(child)
-            if found is None:
+        out = [clause for child in found for clause in child or ()]
+    else:
+        out = [frozenset()]
+        for child in found:
+            out = [a | b for a in out for b in child or ()]
+            if len(out) > MAX_CNF:
                 return None
-            out += found
-        return out
-    return None
+    return _minimal(out) if len(out) <= MAX_CNF else None
+
+
+def _minimal(found: list[frozenset[int]]) -> list[frozenset[int]]:
+    """The clauses without repeats and without those a smaller one implies (a superset)."""
+    unique = sorted(set(found), key=lambda c: (len(c), sorted(c)))
+    return [c for i, c in enumerate(unique) if not any(other < c for other in unique[:i])]
 
 
 def _leaf_factors(tree: Tree) -> set[int]:
@@ -162,6 +177,7 @@ class Candidates:
 
 
 NO_CANDIDATES = Candidates([], frozenset())
+MAX_ANSWERS = 4096  # distinct candidate sets kept (answers are shared: callers only read them)
 
 
 def factor_expression(factor: Factor) -> bytes:
@@ -201,6 +217,12 @@ class Prefilter:
         self.rule_fields = {r: tree_fields(program.trees[r], program) for r in rule_ids}
         for rule in rule_ids:
             self._add(rule, _renumber(uppers[rule], renumber))
+        # per factor, in one list: (rules it makes possible, (rule, clauses left or None) to check)
+        self._on_hit: list[tuple[tuple[int, ...], tuple[tuple[int, tuple[frozenset[int], ...] | None], ...]]] = [
+            (tuple(self.sufficient.get(f, ())), tuple((r, self.cnf.get(r)) for r in self.watchers.get(f, ())))
+            for f in range(len(self.factors))]
+        # the same few sets of rules come up again and again: their sorted list and fields, kept
+        self._answers: dict[frozenset[int], Candidates] = {}
         self.all_rules = Candidates(rule_ids, frozenset().union(*self.rule_fields.values()) if rule_ids else
                                     frozenset())
         self._db = self._compile() if self.factors else None
@@ -255,18 +277,15 @@ class Prefilter:
         if self._db is not None:
             self._db.scan(view, match_event_handler=_on_factor, context=hits)
         rules: set[int] = set(self.always) if self.always else set()
-        to_check: list[int] = []
-        sufficient, watchers = self.sufficient, self.watchers
+        to_check: list[tuple[int, tuple[frozenset[int], ...] | None]] = []
+        on_hit = self._on_hit
         for factor in hits:
-            found = sufficient.get(factor)
-            if found:
-                rules.update(found)
-            found = watchers.get(factor)
-            if found:
-                to_check += found
-        cnf = self.cnf
-        for rule in to_check:
-            others = cnf.get(rule)
+            sure, check = on_hit[factor]
+            if sure:
+                rules.update(sure)
+            if check:
+                to_check += check
+        for rule, others in to_check:
             if others is None:
                 if possible(self.trees[rule], hits):
                     rules.add(rule)
@@ -278,5 +297,12 @@ class Prefilter:
                 rules.add(rule)
         if not rules:
             return NO_CANDIDATES
+        key = frozenset(rules)
+        found_before = self._answers.get(key)
+        if found_before is not None:
+            return found_before
+        if len(self._answers) >= MAX_ANSWERS:
+            self._answers.clear()
         rule_fields = self.rule_fields
-        return Candidates(sorted(rules), frozenset().union(*[rule_fields[r] for r in rules]))
+        answer = self._answers[key] = Candidates(sorted(rules), frozenset().union(*[rule_fields[r] for r in rules]))
+        return answer
