@@ -47,6 +47,10 @@ SCHEMA = pa.schema([
     ("raw", pa.string()),  # the whole event, encoded JSON
 ])
 
+# from_events unpacks Event fields by position: they must stay in the table's column order.
+if Event.__struct_fields__ != tuple(SCHEMA.names[:-1]):  # pragma: no cover - a model change
+    raise ImportError("Event's fields no longer match the events table's columns (store/events.py)")
+
 _DDL = """
 CREATE TABLE IF NOT EXISTS events (
     id UUID NOT NULL, ts TIMESTAMPTZ NOT NULL, sensor VARCHAR NOT NULL, location VARCHAR,
@@ -118,20 +122,24 @@ class EventBatch:
         """``raws``: each event's encoded JSON as received (saves encoding it again), or None."""
         submitted = len(events)
         events, raws = _unique(events, raws)
+        if not events:
+            return cls(SCHEMA.empty_table(), submitted, events)
+        # One pass over the events (astuple is C), then one list per field: cheaper than a
+        # getattr comprehension per column.
+        (ids, ts, sensor, location, session, kind, src_ip, src_port, dst_ip, dst_port, protocol,
+         persona, bodies, rules, cves, techniques, iocs) = zip(*map(msgspec.structs.astuple, events), strict=True)
         columns = [
-            pa.array([e.id for e in events], pa.string()),
-            pa.array([e.ts for e in events], SCHEMA.field("ts").type),
-            *(pa.array([getattr(e, name) for e in events], pa.string())
-              for name in ("sensor", "location", "session", "kind", "src_ip")),
-            pa.array([e.src_port for e in events], pa.int32()),
-            pa.array([e.dst_ip for e in events], pa.string()),
-            pa.array([e.dst_port for e in events], pa.int32()),
-            pa.array([e.protocol for e in events], pa.string()),
-            pa.array([e.persona for e in events], pa.string()),
-            _json_lines([e.body for e in events]),
-            *(pa.array([getattr(e, name) for e in events], pa.list_(pa.string()))
-              for name in ("rules", "cves", "techniques")),
-            _ioc_lists(events),
+            pa.array(ids, pa.string()),
+            pa.array(ts, SCHEMA.field("ts").type),
+            *(pa.array(values, pa.string()) for values in (sensor, location, session, kind, src_ip)),
+            pa.array(src_port, pa.int32()),
+            pa.array(dst_ip, pa.string()),
+            pa.array(dst_port, pa.int32()),
+            pa.array(protocol, pa.string()),
+            pa.array(persona, pa.string()),
+            _json_lines(bodies),
+            *(pa.array(values, pa.list_(pa.string())) for values in (rules, cves, techniques)),
+            _ioc_lists(iocs),
             _json_lines(events) if raws is None else pa.array(raws, pa.binary()).cast(pa.string()),
         ]
         return cls(pa.Table.from_arrays(columns, schema=SCHEMA), submitted, events)
@@ -156,13 +164,13 @@ def _json_lines(values: Sequence[object]) -> pa.Array:
     return pa.array(lines, pa.binary()).cast(pa.string())
 
 
-def _ioc_lists(events: Sequence[Event]) -> pa.Array:
+def _ioc_lists(per_event: Sequence[Sequence[Ioc]]) -> pa.Array:
     """The iocs column built from flat values and offsets (most events carry none)."""
     offsets = [0]
     flat: list[Ioc] = []
-    for event in events:
-        if event.iocs:
-            flat.extend(event.iocs)
+    for iocs in per_event:
+        if iocs:
+            flat.extend(iocs)
         offsets.append(len(flat))
     values = pa.StructArray.from_arrays(
         [pa.array([i.type for i in flat], pa.string()), pa.array([i.value for i in flat], pa.string()),
