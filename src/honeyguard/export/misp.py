@@ -6,10 +6,12 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
+
+import msgspec
 
 from honeyguard.export.base import ExportError, active
 from honeyguard.model.decision import Decision
@@ -32,31 +34,45 @@ def _attribute_type(d: Decision) -> tuple[str, str] | None:
     return None
 
 
+def _uuid5(name: str) -> str:
+    """uuid.uuid5(_NS, name) without the UUID object (a million of them per large feed)."""
+    raw = bytearray(hashlib.sha1(_NS.bytes + name.encode()).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def _attribute(d: Decision, kind: tuple[str, str]) -> dict[str, Any]:
     return {
-        "uuid": str(uuid.uuid5(_NS, f"attr|{d.indicator_id}|{d.direction}")),
+        "uuid": _uuid5(f"attr|{d.indicator_id}|{d.direction}"),
         "type": kind[0], "category": kind[1], "value": d.value, "to_ids": d.action == "drop",
         "timestamp": str(int(d.created_at.timestamp())), "distribution": "5",
         "comment": f"{'/'.join(d.roles)} confidence={d.confidence} {d.indicator_id}"[:250],
     }
 
 
-def feed_events(decisions: Sequence[Decision], now: datetime) -> list[dict[str, Any]]:
+MAX_ATTRIBUTES = 10_000  # per event: MISP instances and their users choke on larger events
+
+
+def feed_events(decisions: Sequence[Decision], now: datetime) -> Iterator[dict[str, Any]]:
+    """One event per role and day, split every MAX_ATTRIBUTES attributes; built one at a time."""
     groups: dict[tuple[str, str], list[Decision]] = defaultdict(list)
     for d in active(decisions, now, actions=("drop", "alert")):
         groups[(d.roles[0] if d.roles else "unknown", d.created_at.date().isoformat())].append(d)
-    events = []
     for (role, day), members in sorted(groups.items()):
-        attributes = [_attribute(d, kind) for d in members if (kind := _attribute_type(d))]
-        if not attributes:
-            continue
-        stamp = str(max(int(d.created_at.timestamp()) for d in members))
-        events.append({"Event": {
-            "uuid": str(uuid.uuid5(_NS, f"event|{role}|{day}")), "info": f"honeyguard: {role} infrastructure {day}",
-            "date": day, "timestamp": stamp, "publish_timestamp": stamp, "published": True, "analysis": "2",
-            "threat_level_id": "2", "distribution": "3", "Orgc": ORG, "Tag": TAGS, "Attribute": attributes,
-        }})
-    return events
+        usable = [(d, kind) for d in members if (kind := _attribute_type(d))]
+        for part, start in enumerate(range(0, len(usable), MAX_ATTRIBUTES)):
+            chunk = usable[start:start + MAX_ATTRIBUTES]
+            suffix = f" (part {part + 1})" if len(usable) > MAX_ATTRIBUTES else ""
+            stamp = str(max(int(d.created_at.timestamp()) for d, _ in chunk))
+            yield {"Event": {
+                "uuid": str(uuid.uuid5(_NS, f"event|{role}|{day}|{part}")),
+                "info": f"honeyguard: {role} infrastructure {day}{suffix}", "date": day, "timestamp": stamp,
+                "publish_timestamp": stamp, "published": True, "analysis": "2", "threat_level_id": "2",
+                "distribution": "3", "Orgc": ORG, "Tag": TAGS,
+                "Attribute": [_attribute(d, kind) for d, kind in chunk],
+            }}
 
 
 class MispFeed:
@@ -75,7 +91,7 @@ class MispFeed:
         for doc in feed_events(decisions, now):
             event = doc["Event"]
             path = folder / f"{event['uuid']}.json"
-            path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+            path.write_bytes(msgspec.json.encode(doc) + b"\n")  # keys in the fixed order built above
             written.append(path)
             manifest[event["uuid"]] = {k: event[k] for k in ("info", "date", "timestamp", "analysis",
                                                              "threat_level_id", "Orgc", "Tag")}
