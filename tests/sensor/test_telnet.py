@@ -207,7 +207,8 @@ def test_hydra_attempts_are_recorded(tmp_path: Path) -> None:
         assert "1 valid password found" in result.stdout, result.stdout + result.stderr
         events = sensor.sink.wait_for(lambda evs: any(e.kind == "ssh.login" and body(e)["success"] for e in evs))
         logins = [body(e) for e in events if e.kind == "ssh.login"]
-        assert len(logins) >= 3 and {str(x["password"]) for x in logins} <= set(words)
+        # -f stops hydra at its first hit: how many of its parallel tries reached us first varies
+        assert len(logins) >= 2 and {str(x["password"]) for x in logins} <= set(words)
         assert {x["password"] for x in logins if x["success"]} == {MIRAI_PASSWORD}
         client = RawClient(port)  # and the sensor still answers
         assert client.read_until(b"login: ").endswith(b"RT-N300 login: ")
