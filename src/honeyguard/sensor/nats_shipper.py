@@ -26,7 +26,7 @@ from honeyguard.clock import Clock, Entropy, SystemClock, SystemEntropy
 from honeyguard.config import NatsLink
 from honeyguard.errors import ShipError
 from honeyguard.natsconn import batch_msg_id, connect, subject_for
-from honeyguard.sensor.shipper import Backoff, Sleep, _compress
+from honeyguard.sensor.shipper import Backoff, Sleep, SpoolShipper, _compress
 from honeyguard.sensor.spool import Spool, Spooled
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,10 @@ PUBLISH_TIMEOUT = 20.0  # seconds for JetStream to store a batch and answer
 _HEADROOM = 1024  # bytes of max_payload left for headers and protocol
 
 
-class NatsShipper:
+class NatsShipper(SpoolShipper):
+    peer = "NATS"
+    link: NatsLink
+
     def __init__(self, spool: Spool, link: NatsLink, sensor: str, *, clock: Clock | None = None,
                  entropy: Entropy | None = None, sleep: Sleep | None = None) -> None:
         self.spool = spool
@@ -60,34 +63,6 @@ class NatsShipper:
             with contextlib.suppress(Exception):
                 await self._nc.close()
             self._nc = None
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Ship until ``stop`` is set; never raises for a NATS server that is down or refusing."""
-        attempt = 0
-        while not stop.is_set():
-            try:
-                shipped = await self.ship_once()
-            except ShipError as exc:
-                self.failures += 1
-                delay = self.backoff.delay(attempt)
-                attempt += 1
-                log.warning("nats shipping failed (attempt %d, retry in %.1fs): %s", attempt, delay, exc)
-                await self._pause(delay, stop)
-                continue
-            attempt = 0
-            if shipped < self.link.batch_size:  # caught up: wait for the spool to fill
-                await self._pause(self.link.flush_interval, stop)
-
-    async def drain(self, timeout: float) -> None:
-        """Best effort at shutdown: ship what the spool holds for up to ``timeout`` seconds."""
-        async def ship_all() -> None:
-            while await self.ship_once():
-                pass
-
-        try:
-            await asyncio.wait_for(ship_all(), timeout)
-        except (ShipError, TimeoutError) as exc:
-            log.info("left %d events in the spool for next time (%s)", self.spool.pending(), exc)
 
     async def ship_once(self) -> int:
         """Publish the oldest batch; returns how many events JetStream acknowledged (0: empty)."""
@@ -148,9 +123,3 @@ class NatsShipper:
             raise ShipError(f"connection lost while publishing on {self.subject}")
         return publish.result()
 
-    async def _pause(self, seconds: float, stop: asyncio.Event) -> None:
-        if self._sleep is not None:
-            await self._sleep(seconds)
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), seconds)

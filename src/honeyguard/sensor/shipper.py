@@ -18,7 +18,9 @@ import contextlib
 import gzip
 import logging
 import ssl
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -68,7 +70,75 @@ class Backoff:
         return ceiling / 2 + fraction * ceiling / 2
 
 
-class Shipper:
+class BatchLink(Protocol):
+    """What the loop reads from a transport's settings (CollectorLink, NatsLink)."""
+
+    batch_size: int
+    flush_interval: float
+    max_backoff: float
+
+
+class SpoolShipper(ABC):
+    """The loop every transport shares: ship the spool's oldest batch, back off on failure, wait
+    when caught up. A transport supplies ``ship_once`` (and the attributes set in its __init__)."""
+
+    peer = "collector"  # who receives the batches, for the log
+    spool: Spool
+    link: BatchLink
+    backoff: Backoff
+    failures: int
+    _sleep: Sleep | None
+
+    @abstractmethod
+    async def ship_once(self) -> int:
+        """Ship the oldest batch; how many events the receiver acknowledged (0: the spool is empty)."""
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Ship until ``stop`` is set; never raises for a collector or server that is down or refusing."""
+        attempt = 0
+        while not stop.is_set():
+            try:
+                shipped = await self.ship_once()
+            except ShipRefused as exc:
+                self.failures += 1
+                log.error("%s refused events (kept in the spool, retrying in %.0fs): %s", self.peer,
+                          self.link.max_backoff, exc)
+                await self._pause(self.link.max_backoff, stop)
+                continue
+            except ShipError as exc:
+                self.failures += 1
+                delay = self.backoff.delay(attempt)
+                attempt += 1
+                log.warning("shipping to %s failed (attempt %d, retry in %.1fs): %s", self.peer, attempt, delay,
+                            exc)
+                await self._pause(delay, stop)
+                continue
+            attempt = 0
+            if shipped < self.link.batch_size:  # caught up: wait for the spool to fill
+                await self._pause(self.link.flush_interval, stop)
+
+    async def drain(self, timeout: float) -> None:
+        """Best effort at shutdown: ship what the spool holds for up to ``timeout`` seconds."""
+        async def ship_all() -> None:
+            while await self.ship_once():
+                pass
+
+        try:
+            await asyncio.wait_for(ship_all(), timeout)
+        except (ShipError, TimeoutError) as exc:
+            log.info("left %d events in the spool for next time (%s)", self.spool.pending(), exc)
+
+    async def _pause(self, seconds: float, stop: asyncio.Event) -> None:
+        if self._sleep is not None:
+            await self._sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+
+class Shipper(SpoolShipper):
+    link: CollectorLink
+
     def __init__(self, spool: Spool, link: CollectorLink, token: str, *, clock: Clock | None = None,
                  entropy: Entropy | None = None, sleep: Sleep | None = None,
                  client: httpx.AsyncClient | None = None) -> None:
@@ -125,40 +195,6 @@ class Shipper:
             await self._client.aclose()
             self._client = None
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Ship until ``stop`` is set; never raises for a collector that is down or refusing."""
-        attempt = 0
-        while not stop.is_set():
-            try:
-                shipped = await self.ship_once()
-            except ShipRefused as exc:
-                self.failures += 1
-                log.error("collector refused events (kept in the spool, retrying in %.0fs): %s",
-                          self.link.max_backoff, exc)
-                await self._pause(self.link.max_backoff, stop)
-                continue
-            except ShipError as exc:
-                self.failures += 1
-                delay = self.backoff.delay(attempt)
-                attempt += 1
-                log.warning("shipping failed (attempt %d, retry in %.1fs): %s", attempt, delay, exc)
-                await self._pause(delay, stop)
-                continue
-            attempt = 0
-            if shipped < self.link.batch_size:  # caught up: wait for the spool to fill
-                await self._pause(self.link.flush_interval, stop)
-
-    async def drain(self, timeout: float) -> None:
-        """Best effort at shutdown: ship what the spool holds for up to ``timeout`` seconds."""
-        async def ship_all() -> None:
-            while await self.ship_once():
-                pass
-
-        try:
-            await asyncio.wait_for(ship_all(), timeout)
-        except (ShipError, TimeoutError) as exc:
-            log.info("left %d events in the spool for next time (%s)", self.spool.pending(), exc)
-
     async def ship_once(self) -> int:
         """Ship the oldest batch; returns how many events the collector acknowledged (0: empty)."""
         batch = await asyncio.to_thread(self.spool.next_batch, self.link.batch_size)
@@ -199,12 +235,6 @@ class Shipper:
             return "sensor.collector.pin_sha256"
         return f"sensor.collector.ca_file {self.link.ca_file}" if self.link.ca_file else "system CAs"
 
-    async def _pause(self, seconds: float, stop: asyncio.Event) -> None:
-        if self._sleep is not None:
-            await self._sleep(seconds)
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), seconds)
 
 
 def _client(verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
