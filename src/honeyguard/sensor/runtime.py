@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,3 +213,41 @@ class IdleTimer:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+
+
+class BoundedProtocol(asyncio.Protocol, ABC):
+    """What every byte-stream service shares: a half-closed client is still answered, the close
+    reason is recorded once, and a client that stops reading our answers stops being read.
+
+    A subclass sets ``transport``, ``finished`` and ``paused``, and defines ``_finish(reason)`` and
+    ``_on_resume()`` (go on with what was held back while paused)."""
+
+    transport: asyncio.Transport | None
+    finished: bool
+    paused: bool
+
+    @abstractmethod
+    def _finish(self, reason: str) -> None:
+        """Close and record session.closed with ``reason``, once."""
+
+    @abstractmethod
+    def _on_resume(self) -> None:
+        """Go on with input held back while the client was not reading."""
+
+    def eof_received(self) -> bool | None:
+        return False  # half-closed: answer what we have, then close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.finished:
+            self._finish("error" if exc is not None and not isinstance(exc, ConnectionError) else "client-closed")
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        if self.transport is not None and not self.finished:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.transport is not None and not self.finished:
+            self.transport.resume_reading()
+            self._on_resume()

@@ -27,7 +27,7 @@ from honeyguard.sensor.http.responder import (
 )
 from honeyguard.sensor.http.shellhost import ConnectionShells, random_hex
 from honeyguard.sensor.http.tls import TlsLayer
-from honeyguard.sensor.runtime import IdleTimer, ServiceContext, SessionRecorder
+from honeyguard.sensor.runtime import BoundedProtocol, IdleTimer, ServiceContext, SessionRecorder
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def _path_of(target: str) -> str:
     return target[:end]
 
 
-class HttpConnection(asyncio.Protocol):
+class HttpConnection(BoundedProtocol):
     def __init__(self, site: Site) -> None:
         self.site = site
         self.transport: asyncio.Transport | None = None
@@ -167,25 +167,8 @@ class HttpConnection(asyncio.Protocol):
             self.rec.bytes_out += len(wire)
             self.transport.write(wire)
 
-    def eof_received(self) -> bool | None:
-        return False  # half-closed: answer what we have, then close
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.finished:
-            self._finish("error" if exc is not None and not isinstance(exc, ConnectionError)
-                         else "client-closed")
-
-    def pause_writing(self) -> None:
-        """The client is not reading its answers: stop reading its requests too."""
-        self.paused = True
-        if self.transport is not None and not self.finished:
-            self.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        self.paused = False
-        if self.transport is not None and not self.finished:
-            self.transport.resume_reading()
-            self._drain()
+    def _on_resume(self) -> None:
+        self._drain()
 
     def shutdown(self) -> None:
         self._finish("shutdown", abort=True)

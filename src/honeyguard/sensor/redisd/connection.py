@@ -17,7 +17,7 @@ from honeyguard.model import Connect, RawData, RedisCommand
 from honeyguard.sensor.redisd import reply
 from honeyguard.sensor.redisd.commands import RedisEmulator, Shared
 from honeyguard.sensor.redisd.resp import ProtocolError, RespParser
-from honeyguard.sensor.runtime import IdleTimer, ServiceContext, SessionRecorder
+from honeyguard.sensor.runtime import BoundedProtocol, IdleTimer, ServiceContext, SessionRecorder
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def event_args(args: list[bytes]) -> list[str]:
     return [a[:MAX_EVENT_ARG].decode("utf-8", "backslashreplace") for a in args[:MAX_EVENT_ARGS]]
 
 
-class RedisConnection(asyncio.Protocol):
+class RedisConnection(BoundedProtocol):
     def __init__(self, ctx: ServiceContext, shared: Shared) -> None:
         self.ctx = ctx
         self.shared = shared
@@ -113,23 +113,8 @@ class RedisConnection(asyncio.Protocol):
         self.rec.record(RawData(reason="malformed", data=data, size=len(data),
                                 sha256=hashlib.sha256(data).hexdigest()))
 
-    def eof_received(self) -> bool | None:
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.finished:
-            self._finish("error" if exc is not None and not isinstance(exc, ConnectionError) else "client-closed")
-
-    def pause_writing(self) -> None:
-        self.paused = True
-        if self.transport is not None and not self.finished:
-            self.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        self.paused = False
-        if self.transport is not None and not self.finished:
-            self.transport.resume_reading()
-            self._drain()
+    def _on_resume(self) -> None:
+        self._drain()
 
     def shutdown(self) -> None:
         self._finish("shutdown")

@@ -20,7 +20,7 @@ from enum import Enum, auto
 from typing import cast
 
 from honeyguard.model import Connect, Download, SshCommand, SshLogin
-from honeyguard.sensor.runtime import IdleTimer, ServiceContext, SessionRecorder
+from honeyguard.sensor.runtime import BoundedProtocol, IdleTimer, ServiceContext, SessionRecorder
 from honeyguard.sensor.shell import Shell
 from honeyguard.sensor.shell.fs import FakeFs
 from honeyguard.sensor.telnetd.busybox import make_busybox
@@ -82,7 +82,7 @@ class _Downloads:
         self.rec.record(Download(url=url[:MAX_EVENT_FIELD], tool=tool, command=command[:MAX_EVENT_FIELD]))
 
 
-class TelnetConnection(asyncio.Protocol):
+class TelnetConnection(BoundedProtocol):
     def __init__(self, state: TelnetServiceState) -> None:
         self.state = state
         self.ctx = state.ctx
@@ -140,23 +140,8 @@ class TelnetConnection(asyncio.Protocol):
             log.exception("telnet connection failed")
             self._finish("error")
 
-    def eof_received(self) -> bool | None:
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.finished:
-            self._finish("error" if exc is not None and not isinstance(exc, ConnectionError) else "client-closed")
-
-    def pause_writing(self) -> None:
-        self.paused = True
-        if self.transport is not None and not self.finished:
-            self.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        self.paused = False
-        if self.transport is not None and not self.finished:
-            self.transport.resume_reading()
-            self._process()
+    def _on_resume(self) -> None:
+        self._process()
 
     def shutdown(self) -> None:
         self._finish("shutdown")
