@@ -22,6 +22,7 @@ from honeyguard.store.state import StateStore
 from tests.conftest import tool
 from tests.creds.cloudtrail_files import record, write
 from tests.sensor.ssh_keys import fast_host_keys  # noqa: F401 - autouse fixture: quick host keys
+from tests.sensor.wire_helpers import RawClient
 
 _KEY = re.compile(r"AWS_ACCESS_KEY_ID=(AKIA[A-Z2-7]{16})")
 
@@ -93,3 +94,22 @@ def test_ssh_shell_serves_aws_credentials(make_sensor) -> None:  # type: ignore[
     events = sensor.sink.wait_for(lambda evs: any(i.type == IOC_TYPE for e in evs for i in e.iocs), timeout=30)
     stamped = {i.value: e for e in events for i in e.iocs if i.type == IOC_TYPE}
     assert stamped[match.group(1)].src_ip == "127.0.0.1" and stamped[match.group(1)].protocol == "ssh"
+
+
+def test_telnet_shell_serves_aws_credentials(make_sensor) -> None:  # type: ignore[no-untyped-def]
+    creds = SshSettings(accept_after_attempts=0, credentials=[LoginCredential(username="root", password="xc3511")])
+    sensor = make_sensor(["telnet"], ssh=creds, honeytokens=True, personas={"telnet": "debian-telnetd"})
+    client = RawClient(sensor.port("telnet"), answer_options=True)
+    client.read_until(b"login: ")
+    client.send(b"root\r\n")
+    client.read_until(b"Password: ")
+    client.send(b"xc3511\r\n")
+    client.read_until(b"# ")
+    client.send(b"cat /root/.aws/credentials\r\n")
+    screen = client.read_until(b"# ").decode(errors="replace")
+    client.close()
+    match = re.search(r"aws_access_key_id = (AKIA[A-Z2-7]{16})", screen)
+    assert match, screen
+    events = sensor.sink.wait_for(lambda evs: any(i.type == IOC_TYPE for e in evs for i in e.iocs), timeout=30)
+    stamped = {i.value: e for e in events for i in e.iocs if i.type == IOC_TYPE}
+    assert stamped[match.group(1)].protocol == "telnet" and stamped[match.group(1)].src_ip == "127.0.0.1"

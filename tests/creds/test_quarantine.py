@@ -3,9 +3,12 @@ checked by making real calls with the quarantined key (not by reading the policy
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,8 @@ from honeyguard.creds.quarantine import (
 )
 from honeyguard.store.creds import CredsStore
 from honeyguard.store.state import StateStore
+from tests.conftest import free_port
+from tests.creds.cloudtrail_files import record, write
 from tests.creds.motoserver import ALLOW_ALL, Moto, moto_server
 
 
@@ -162,3 +167,37 @@ def test_cli_quarantine_release_and_errors(moto: Moto, app_key: dict[str, str], 
     done = _cli(moto, "AKIAWCZC6J72CGI3OWCK", tmp_path=tmp_path)
     assert done.returncode == 2 and "unknown key" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_cloudtrail_ingest_quarantines_keys_used_by_attackers(moto: Moto, app_key: dict[str, str],
+                                                              tmp_path: Path) -> None:
+    """A customer key that signed calls from an address held as an attacker is quarantined on
+    ingest (per policy); a key used only from an ordinary address is left alone."""
+    iam = moto.client("iam")
+    iam.create_user(UserName="bystander")
+    bystander = iam.create_access_key(UserName="bystander")["AccessKey"]["AccessKeyId"]
+    config = tmp_path / "honeyguard.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'data'}\nserver:\n  port: {free_port()}\n"
+                      f"creds:\n  iam_endpoint_url: {moto.endpoint}\n")
+    feed = tmp_path / "attackers.csv"
+    feed.write_text("value,type,role,confidence\n198.51.100.77,ip,exploiter,95\n")
+    at = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    write(tmp_path / "logs", "a", [record(app_key["key"], "198.51.100.77", "ListBuckets", at),
+                                   record(bystander, "192.0.2.10", "ListBuckets", at)])
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": moto.admin_key, "AWS_SECRET_ACCESS_KEY": moto.admin_secret}
+    cli = [sys.executable, "-m", "honeyguard.cli.main"]
+    imported = subprocess.run([*cli, "intel", "import", str(feed), "--config", str(config)],
+                              capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert imported.returncode == 0, imported.stderr
+    done = subprocess.run([*cli, "cloudtrail", "ingest", str(tmp_path / "logs"), "--quarantine", "-f", "json",
+                           "--config", str(config)], capture_output=True, text=True, env=env, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    outcomes = json.loads(done.stdout)["quarantine"]
+    assert [(o["key_id"], o["result"]["status"], o["result"]["user_name"]) for o in outcomes] == [
+        (app_key["key"], "attached", app_key["user"])]
+    recorded = _store(tmp_path / "data").quarantine(app_key["key"])
+    assert recorded is not None and "used from known attacker address 198.51.100.77" in recorded.reason
+    leaked_iam = moto.client("iam", app_key["key"], app_key["secret"])
+    assert _denied(leaked_iam.create_user, UserName="backdoor") == "AccessDenied"
+    assert iam.list_user_policies(UserName="bystander")["PolicyNames"] == []

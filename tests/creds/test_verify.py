@@ -6,57 +6,25 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from honeyguard.creds import Scanner
 from honeyguard.creds.verify import verify_hits
 from tests.conftest import free_port
 from tests.creds.keys import account, key_id, secret
-
-ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*",
-                                                                  "Resource": "*"}]})
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"moto server exited: {process.stderr.read() if process.stderr else ''}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)  # polling a port that is not open yet, not synchronising on time
-    raise TimeoutError("moto server did not start")
+from tests.creds.motoserver import moto_server
 
 
 @pytest.fixture
 def sts() -> Iterator[dict[str, str]]:
-    port = free_port()
-    # the first 3 calls (our setup) run without auth; every later call must be signed by a known key
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"}
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _wait_for_port(port, process)
-        endpoint = f"http://127.0.0.1:{port}"
-        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
-                           aws_access_key_id="AKIAQYLPMN5HHHFPZAM2", aws_secret_access_key="setup")
-        iam.create_user(UserName="deploy")
-        iam.put_user_policy(UserName="deploy", PolicyName="all", PolicyDocument=ALLOW_ALL)
-        created = iam.create_access_key(UserName="deploy")["AccessKey"]
-        yield {"endpoint": endpoint, "key_id": created["AccessKeyId"], "secret": created["SecretAccessKey"]}
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    # IAM auth on: the admin key moto_server creates is known, every other key is refused
+    with moto_server(auth=True) as moto:
+        yield {"endpoint": moto.endpoint, "key_id": moto.admin_key, "secret": moto.admin_secret}
 
 
 def _write(tmp_path: Path, sts: dict[str, str]) -> tuple[Path, str]:
@@ -78,7 +46,7 @@ def test_verify_valid_invalid_and_skipped(tmp_path: Path, sts: dict[str, str]) -
     status = {h.finding.key_id: h.finding.verification for h in result.hits}
     real = status[sts["key_id"]]
     assert real is not None and real.status == "valid"
-    assert real.arn == "arn:aws:iam::123456789012:user/deploy" and real.account == "123456789012"
+    assert real.arn == "arn:aws:iam::123456789012:user/honeyguard-admin" and real.account == "123456789012"
     assert status[fake] is not None and status[fake].status == "invalid"
     assert sorted(v.status for v in status.values() if v is not None) == ["invalid", "skipped", "valid"]
     (alone,) = [h for h in result.hits if h.finding.file.endswith("alone.txt")]
@@ -131,4 +99,4 @@ def test_cli_verify_uses_endpoint_from_settings(tmp_path: Path, sts: dict[str, s
                           capture_output=True, env=env, timeout=120, check=False)
     assert done.returncode == 1, done.stderr
     (finding,) = json.loads(done.stdout)["findings"]
-    assert finding["verification"]["arn"] == "arn:aws:iam::123456789012:user/deploy"
+    assert finding["verification"]["arn"] == "arn:aws:iam::123456789012:user/honeyguard-admin"

@@ -20,7 +20,7 @@ def _store(settings: Settings) -> Any:
     return CredsStore(StateStore(settings.state_url))
 
 
-def _quarantiner(settings: Settings) -> Any:
+def quarantiner_for(settings: Settings) -> Any:
     from honeyguard.creds.quarantine import Quarantiner, iam_client
 
     endpoint = settings.creds.iam_endpoint_url or os.environ.get("AWS_ENDPOINT_URL_IAM")
@@ -34,7 +34,7 @@ def quarantine(
     config: ConfigOption = None,
 ) -> None:
     """Attach (or with --release remove) the compromised-key deny policy on the key's IAM user."""
-    quarantiner = _quarantiner(settings_from(config))
+    quarantiner = quarantiner_for(settings_from(config))
     result = quarantiner.release(key_id) if release else quarantiner.quarantine(key_id, reason)
     words = {"attached": "quarantined: policy {p} attached to IAM user {u}",
              "already-attached": "already quarantined: policy {p} is on IAM user {u}",
@@ -70,7 +70,7 @@ def act_on_findings(findings: list[Any], settings: Settings, err: Console, *, qu
 
     results: dict[str, Any] = {}
     if quarantine:
-        for outcome in quarantine_exposed(findings, _quarantiner(settings), AutoPolicy()):
+        for outcome in quarantine_exposed(findings, quarantiner_for(settings), AutoPolicy()):
             if outcome.result is not None:
                 results[outcome.key_id] = outcome.result
                 say(f"quarantine {outcome.key_id}: {outcome.result.status} ({outcome.result.user_name})")

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from honeyguard.cli._api import TokenOption
 from honeyguard.cli._common import ConfigOption, settings_from
 from honeyguard.errors import HoneyguardError
 
@@ -56,9 +57,14 @@ def ingest(
         "--events-db", help="Sensor events (DuckDB) to learn served honeytokens from first. "
         "Default: the server's events_db when it exists.")] = None,
     output: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    quarantine: Annotated[bool, typer.Option(
+        "--quarantine", help="Quarantine customer keys (AKIA) that signed calls from addresses held as "
+        "attackers (IP indicators at or above the auto-quarantine confidence).")] = False,
     config: ConfigOption = None,
+    token: TokenOption = None,
 ) -> None:
-    """Find uses of honeytoken keys; record who harvested and who used each as indicators and a finding."""
+    """Find uses of honeytoken keys; record who harvested and who used each as indicators and a finding.
+    With --quarantine, also quarantine customer keys used from known attacker addresses."""
     from honeyguard.creds.honeytoken_intel import ingest as run_ingest
     from honeyguard.creds.keyid import mask
     from honeyguard.store.creds import CredsStore
@@ -79,11 +85,14 @@ def ingest(
         learned = sync_harvests(events_path, creds_store)
         err.print(f"learned {learned} served honeytoken(s) from {events_path}", markup=False, highlight=False)
     decoys = [*settings.creds.decoy_accounts, *(decoy_account or [])]
+    attackers = _attacker_confidences(settings, token, err) if quarantine else {}
     with err.status("reading CloudTrail...", spinner="dots"):
-        report = run_ingest(files, creds_store=creds_store, intel_store=intel_store, decoy_accounts=decoys)
+        report = run_ingest(files, creds_store=creds_store, intel_store=intel_store, decoy_accounts=decoys,
+                            attacker_ips=attackers)
+    outcomes = _quarantine(report.from_attackers, attackers, settings, err) if quarantine else []
     if output == "json":
         typer.echo(msgspec.json.encode({"findings": report.findings, "indicators": report.indicators,
-                                        "problems": report.stats.problems}).decode())
+                                        "quarantine": outcomes, "problems": report.stats.problems}).decode())
     else:
         table = Table(title="honeytoken keys used")
         for column in ("key", "harvested by", "sensor / path", "harvested at", "used from", "calls", "API calls"):
@@ -100,3 +109,26 @@ def ingest(
     err.print(f"{s.files} files, {s.records} records, {s.matched} honeytoken calls, {len(report.linked)} keys, "
               f"{len(report.indicators)} indicators, {len(report.findings)} findings, {len(s.problems)} problems",
               markup=False, highlight=False)
+
+
+def _attacker_confidences(settings: Any, token: str | None, err: Console) -> dict[str, int]:
+    from honeyguard.cli.intel import ip_confidences
+    from honeyguard.creds.quarantine import AutoPolicy
+
+    attackers = ip_confidences(settings, AutoPolicy().min_attacker_confidence, token)
+    err.print(f"{len(attackers)} attacker address(es) at confidence >= {AutoPolicy().min_attacker_confidence}",
+              markup=False, highlight=False)
+    return attackers
+
+
+def _quarantine(uses: dict[str, Any], attackers: dict[str, int], settings: Any, err: Console) -> list[Any]:
+    from honeyguard.cli._creds_actions import quarantiner_for
+    from honeyguard.creds.keyid import mask
+    from honeyguard.creds.quarantine import quarantine_attacker_uses
+
+    outcomes = quarantine_attacker_uses(uses, attackers, quarantiner_for(settings)) if uses else []
+    for outcome in outcomes:
+        result = outcome.result
+        state = f"{result.status} ({result.user_name})" if result else f"failed: {outcome.error}"
+        err.print(f"quarantine {mask(outcome.key_id)}: {state}", markup=False, highlight=False)
+    return outcomes

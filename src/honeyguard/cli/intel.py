@@ -137,6 +137,21 @@ def _from_api(settings: Settings, path: str, params: dict[str, Any], token: str 
     return _list_decoder.decode(response.content) if response.content.startswith(b"{") else response.json()
 
 
+def ip_confidences(settings: Settings, min_confidence: int, token: str | None = None) -> dict[str, int]:
+    """Every IP indicator at or above ``min_confidence`` -> its confidence: from the collector when
+    one listens (all pages), else rebuilt locally from the stored events and feeds."""
+    params: dict[str, Any] = {"type": "ip", "min_confidence": min_confidence, "limit": 10_000, "offset": 0}
+    found: dict[str, int] = {}
+    while (page := _from_api(settings, "/api/v1/indicators", params, token)) is not None:
+        for item in msgspec.convert(page["indicators"], list[Indicator]) if page else []:
+            found[item.value] = max(item.confidence, found.get(item.value, 0))
+        if not page or page.get("next") is None:
+            return found
+        params["offset"] = page["next"]
+    return {i.value: i.confidence for i in _local(settings).indicators()
+            if i.type == "ip" and i.confidence >= min_confidence}
+
+
 def _local(settings: Settings) -> IntelService:
     from honeyguard.intel.service import IntelService
     from honeyguard.server.defense import stored_events

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -176,17 +176,41 @@ class HoneytokenMatcher:
         return bool(self.decoy_accounts) and keyid.account_id(key_id) in self.decoy_accounts
 
 
-def find_uses(records: Iterable[CtRecord], is_honeytoken: HoneytokenMatcher,
-              stats: IngestStats) -> dict[str, KeyUse]:
-    uses: dict[str, KeyUse] = {}
+MAX_CUSTOMER_KEYS = 10_000  # customer keys seen calling from attacker addresses, kept per ingest
+
+
+class Uses(msgspec.Struct, kw_only=True):
+    """One pass over the records: our honeytoken keys' calls, and customer keys' calls from
+    addresses we hold as attackers (the quarantine candidates; only those calls are kept)."""
+
+    honeytoken: dict[str, KeyUse] = {}
+    from_attackers: dict[str, KeyUse] = {}
+
+
+def _fold(uses: dict[str, KeyUse], key: str, record: CtRecord) -> None:
+    use = uses.get(key)
+    if use is None:
+        use = uses[key] = KeyUse(key_id=key, first=record.eventTime, last=record.eventTime,
+                                 ips={}, user_agents={}, event_names={}, errors={}, regions={})
+    use.add(record)
+
+
+def split_uses(records: Iterable[CtRecord], is_honeytoken: HoneytokenMatcher, stats: IngestStats,
+               attacker_ips: Container[str] = frozenset()) -> Uses:
+    uses = Uses(honeytoken={}, from_attackers={})
     for record in records:
         key = record.userIdentity.accessKeyId
-        if not key or not is_honeytoken(key):
+        if not key:
             continue
-        stats.matched += 1
-        use = uses.get(key)
-        if use is None:
-            use = uses[key] = KeyUse(key_id=key, first=record.eventTime, last=record.eventTime,
-                                     ips={}, user_agents={}, event_names={}, errors={}, regions={})
-        use.add(record)
+        if is_honeytoken(key):
+            stats.matched += 1
+            _fold(uses.honeytoken, key, record)
+        elif record.sourceIPAddress in attacker_ips and (
+                key in uses.from_attackers or len(uses.from_attackers) < MAX_CUSTOMER_KEYS):
+            _fold(uses.from_attackers, key, record)
     return uses
+
+
+def find_uses(records: Iterable[CtRecord], is_honeytoken: HoneytokenMatcher,
+              stats: IngestStats) -> dict[str, KeyUse]:
+    return split_uses(records, is_honeytoken, stats).honeytoken

@@ -9,7 +9,7 @@ IntelService is given they are folded into its book at once too.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +17,7 @@ from pathlib import Path
 import msgspec
 
 from honeyguard.creds import keyid
-from honeyguard.creds.cloudtrail import HoneytokenMatcher, IngestStats, KeyUse, find_uses, read_records
+from honeyguard.creds.cloudtrail import HoneytokenMatcher, IngestStats, KeyUse, read_records, split_uses
 from honeyguard.intel.service import IntelService
 from honeyguard.model.finding import Finding, HoneytokenEvidence, finding_id
 from honeyguard.model.honeytoken import IssuedKey
@@ -49,6 +49,7 @@ class IngestReport:
     linked: list[LinkedUse] = field(default_factory=list)
     indicators: list[IndicatorItem] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    from_attackers: dict[str, KeyUse] = field(default_factory=dict)  # customer keys used by known attackers
 
 
 def _is_ip(value: str | None) -> bool:
@@ -118,11 +119,13 @@ def link(uses: dict[str, KeyUse], lookup: Callable[[str], IssuedKey | None]) -> 
 
 def analyse(paths: Iterable[str | Path], *, matcher: HoneytokenMatcher,
             lookup: Callable[[str], IssuedKey | None],
-            previous: Callable[[str], Finding | None] = lambda _key: None) -> IngestReport:
-    """Read CloudTrail files, find honeytoken uses, and derive indicators and findings (no writes)."""
+            previous: Callable[[str], Finding | None] = lambda _key: None,
+            attacker_ips: Container[str] = frozenset()) -> IngestReport:
+    """Read CloudTrail files, find honeytoken uses (and customer keys used from ``attacker_ips``),
+    and derive indicators and findings (no writes)."""
     stats = IngestStats()
-    uses = find_uses(read_records(paths, stats), matcher, stats)
-    report = IngestReport(stats=stats, linked=link(uses, lookup))
+    uses = split_uses(read_records(paths, stats), matcher, stats, attacker_ips)
+    report = IngestReport(stats=stats, linked=link(uses.honeytoken, lookup), from_attackers=uses.from_attackers)
     for linked in report.linked:
         report.indicators.extend(indicators_for(linked))
         report.findings.append(finding_for(linked, previous(linked.use.key_id)))
@@ -130,14 +133,16 @@ def analyse(paths: Iterable[str | Path], *, matcher: HoneytokenMatcher,
 
 
 def ingest(paths: Iterable[str | Path], *, creds_store: CredsStore, intel_store: IntelStore,
-           decoy_accounts: Iterable[str] = (), intel_service: IntelService | None = None) -> IngestReport:
+           decoy_accounts: Iterable[str] = (), intel_service: IntelService | None = None,
+           attacker_ips: Container[str] = frozenset()) -> IngestReport:
     """Analyse and persist: feed items and findings in the state store (and a live book if given)."""
     def previous(key: str) -> Finding | None:
         found = intel_store.findings(kind="honeytoken-used", subject=key, limit=1)
         return found[0] if found else None
 
     matcher = HoneytokenMatcher(creds_store.honeytoken_ids(), decoy_accounts)
-    report = analyse(paths, matcher=matcher, lookup=creds_store.issued, previous=previous)
+    report = analyse(paths, matcher=matcher, lookup=creds_store.issued, previous=previous,
+                     attacker_ips=attacker_ips)
     items = [FeedItem(source=FEED_SOURCE, type=i.type, value=i.value, role=i.role, confidence=i.confidence,
                       at=i.at) for i in report.indicators]
     intel_store.save_feed(items)

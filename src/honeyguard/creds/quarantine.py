@@ -11,7 +11,7 @@ and removing it (``--release``) restores exactly what was there.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -21,6 +21,7 @@ import msgspec
 
 from honeyguard.clock import Clock, SystemClock
 from honeyguard.creds import keyid
+from honeyguard.creds.cloudtrail import KeyUse
 from honeyguard.errors import HoneyguardError
 from honeyguard.store.creds import CredsStore, QuarantineRecord
 
@@ -232,3 +233,18 @@ def quarantine_if_attacker(key_id: str, source_ips: Iterable[str], confidence_of
         return None
     when = f" at {at.isoformat()}" if at else ""
     return _try(quarantiner, key_id, f"used from known attacker address {', '.join(hits[:5])}{when}")
+
+
+def quarantine_attacker_uses(uses: Mapping[str, KeyUse], confidence_of: dict[str, int], quarantiner: Quarantiner,
+                             policy: AutoPolicy = AutoPolicy()) -> list[AutoOutcome]:
+    """For `cloudtrail ingest --quarantine`: each long-term customer key (AKIA) that signed calls
+    from a known attacker address. Temporary keys (ASIA) belong to a role session and expire on
+    their own; they are reported, not quarantined."""
+    outcomes = []
+    for key_id, use in sorted(uses.items()):
+        if not key_id.startswith("AKIA"):
+            continue
+        outcome = quarantine_if_attacker(key_id, use.ips, confidence_of, quarantiner, policy, at=use.last)
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import yaml
 
-from honeyguard.errors import ContentError
+from honeyguard.errors import ContentError, HoneyguardError, ServiceError
 from honeyguard.sensor.http.persona import HttpPersona
 from honeyguard.sensor.redisd.persona import RedisPersona
 from honeyguard.sensor.sshd.persona import SshPersona
@@ -24,6 +24,8 @@ from honeyguard.sensor.telnetd.persona import TelnetPersona
 from honeyguard.yamlfile import load_yaml_file
 
 log = logging.getLogger(__name__)
+
+P = TypeVar("P")
 
 #: The typed record of each service's personas (tagged on ``service``). Each record has ``id`` and
 #: ``source`` (set here to the file it came from, so it can find files beside it).
@@ -103,3 +105,21 @@ def yaml_line(path: Path, *steps: str | int) -> int | None:
             break
         node, line = child, child.start_mark.line + 1
     return line
+
+
+def find_persona(kind: type[P], persona_id: str, extra_dirs: Iterable[Path | str] = ()) -> P:
+    """The persona ``persona_id`` of ``kind``'s service, from the built-in and the user's folders.
+
+    A listener naming a persona that does not exist (or belongs to another service) is a
+    configuration mistake: ServiceError, listing the personas that would have been valid.
+    """
+    service = next(name for name, record in PERSONA_TYPES.items() if record is kind)
+    try:
+        personas = load_personas(persona_dirs(extra_dirs), service=service)
+    except HoneyguardError as exc:
+        raise ServiceError(f"{service} listener: personas cannot be loaded: {exc}") from None
+    persona = personas.get(persona_id)
+    if not isinstance(persona, kind):
+        known = ", ".join(sorted(personas)) or "none"
+        raise ServiceError(f"{service} listener: unknown persona {persona_id!r} ({service} personas: {known})")
+    return persona

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from honeyguard.config import Listener
-from honeyguard.errors import HoneyguardError, ServiceError
+from honeyguard.sensor import personas
 from honeyguard.sensor.redisd.commands import Shared
 from honeyguard.sensor.redisd.connection import RedisConnection
 from honeyguard.sensor.redisd.info import run_id
@@ -34,17 +34,7 @@ class RedisService:
 
 
 def find_persona(persona_id: str, ctx: ServiceContext) -> RedisPersona:
-    from honeyguard.sensor.personas import load_personas, persona_dirs
-
-    try:
-        personas = load_personas(persona_dirs(ctx.persona_dirs), service="redis")
-    except HoneyguardError as exc:
-        raise ServiceError(f"redis listener: personas cannot be loaded: {exc}") from None
-    persona = personas.get(persona_id)
-    if not isinstance(persona, RedisPersona):
-        known = ", ".join(sorted(personas)) or "none"
-        raise ServiceError(f"redis listener: unknown persona {persona_id!r} (redis personas: {known})")
-    return persona
+    return personas.find_persona(RedisPersona, persona_id, ctx.persona_dirs)
 
 
 SERVICE = RedisService()

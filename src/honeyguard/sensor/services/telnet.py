@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 
 from honeyguard.config import Listener, SshSettings
-from honeyguard.errors import HoneyguardError, ServiceError
+from honeyguard.errors import ServiceError
+from honeyguard.sensor import personas
 from honeyguard.sensor.runtime import Listening, ServiceContext
 from honeyguard.sensor.telnetd.options import command_bytes
 from honeyguard.sensor.telnetd.persona import TelnetPersona
@@ -31,17 +32,7 @@ class TelnetService:
 
 
 def find_persona(persona_id: str, ctx: ServiceContext) -> TelnetPersona:
-    from honeyguard.sensor.personas import load_personas, persona_dirs
-
-    try:
-        personas = load_personas(persona_dirs(ctx.persona_dirs), service="telnet")
-    except HoneyguardError as exc:
-        raise ServiceError(f"telnet listener: personas cannot be loaded: {exc}") from None
-    persona = personas.get(persona_id)
-    if not isinstance(persona, TelnetPersona):
-        known = ", ".join(sorted(personas)) or "none"
-        raise ServiceError(f"telnet listener: unknown persona {persona_id!r} (telnet personas: {known})")
-    return persona
+    return personas.find_persona(TelnetPersona, persona_id, ctx.persona_dirs)
 
 
 def state_for(listener: Listener, ctx: ServiceContext, persona: TelnetPersona) -> TelnetServiceState:

@@ -22,7 +22,7 @@ from typing import cast
 from honeyguard.model import Connect, Download, SshCommand, SshLogin
 from honeyguard.sensor.runtime import BoundedProtocol, IdleTimer, ServiceContext, SessionRecorder
 from honeyguard.sensor.shell import Shell
-from honeyguard.sensor.shell.fs import FakeFs
+from honeyguard.sensor.shell.session_fs import session_fs
 from honeyguard.sensor.telnetd.busybox import make_busybox
 from honeyguard.sensor.telnetd.lines import LineReader
 from honeyguard.sensor.telnetd.options import IAC, OPTIONS, TelnetStream
@@ -30,7 +30,6 @@ from honeyguard.sensor.telnetd.persona import TelnetPersona
 
 log = logging.getLogger(__name__)
 
-FS_MAX_BYTES = 8 * 1024 * 1024  # what one session's fake filesystem may hold
 MAX_EVENT_FIELD = 8192  # characters of a command line, user name or password kept in events
 MAX_TRACKED_ADDRESSES = 65536  # source addresses whose failed logins are counted
 _SUBNEGOTIATED = ("ttype", "tspeed", "xdisploc", "new-environ")  # what telnetd asks the client to send
@@ -214,8 +213,7 @@ class TelnetConnection(BoundedProtocol):
     def _start_shell(self, username: str) -> None:
         assert self.rec is not None
         facts = self.persona.system
-        fs = FakeFs.build({**facts.generated_files(self.state.hostname), **facts.files}, facts.directories,
-                          max_bytes=FS_MAX_BYTES, now=self.ctx.clock.now().timestamp() - facts.uptime_seconds)
+        fs = session_fs(facts, self.state.hostname, self.ctx, self.rec, service="telnet")
         name = username if _USER_NAME.fullmatch(username) else "root"  # it becomes a path: /home/<name>
         shell = Shell(facts=facts, hostname=self.state.hostname, username=name, fs=fs,
                       events=_Downloads(self.rec), now=self._now, client_ip=self.rec.src_ip)
