@@ -10,7 +10,7 @@ import msgspec
 import sqlalchemy as sa
 
 from honeyguard.model.honeytoken import IssuedKey
-from honeyguard.store.state import METADATA, StateStore, UTCDateTime, upgrade_to_head
+from honeyguard.store.state import METADATA, StateStore, UTCDateTime, replace_row, update_or_insert, upgrade_to_head
 
 honeytokens = sa.Table(
     "honeytokens", METADATA,
@@ -118,8 +118,8 @@ class CredsStore:
 
     def save_quarantine(self, record: QuarantineRecord) -> None:
         with self.engine.begin() as conn:
-            conn.execute(quarantines.delete().where(quarantines.c.key_id == record.key_id))
-            conn.execute(quarantines.insert().values(**msgspec.structs.asdict(record)))
+            row = msgspec.structs.asdict(record)
+            replace_row(conn, quarantines, {"key_id": row.pop("key_id")}, row)
 
     def quarantine(self, key_id: str) -> QuarantineRecord | None:
         with self.engine.connect() as conn:
@@ -136,13 +136,10 @@ class CredsStore:
     def save_exposure(self, key_id: str, source: str, account_id: str | None, body: bytes,
                       at: datetime) -> bool:
         """Insert or refresh; True when this key was not known at this source before."""
-        key = (exposures.c.key_id == key_id) & (exposures.c.source == source)
         with self.engine.begin() as conn:
-            if conn.execute(exposures.update().where(key).values(last_seen=at, body=body)).rowcount:
-                return False
-            conn.execute(exposures.insert().values(key_id=key_id, source=source, account_id=account_id,
-                                                   body=body, first_seen=at, last_seen=at, rotated_at=None))
-            return True
+            return update_or_insert(conn, exposures, {"key_id": key_id, "source": source},
+                                    {"last_seen": at, "body": body},
+                                    on_insert={"account_id": account_id, "first_seen": at, "rotated_at": None})
 
     def exposures_at(self, source: str) -> list[StoredExposure]:
         with self.engine.connect() as conn:
@@ -170,10 +167,9 @@ class CredsStore:
         return utc(value) if value is not None else None
 
     def record_notice(self, key_id: str, source: str, at: datetime) -> None:
-        key = (notices.c.key_id == key_id) & (notices.c.source == source)
         with self.engine.begin() as conn:
-            if not conn.execute(notices.update().where(key).values(sent_at=at, count=notices.c.count + 1)).rowcount:
-                conn.execute(notices.insert().values(key_id=key_id, source=source, sent_at=at, count=1))
+            update_or_insert(conn, notices, {"key_id": key_id, "source": source},
+                             {"sent_at": at, "count": notices.c.count + 1}, on_insert={"count": 1})
 
 
 def _exposure(row: sa.Row) -> StoredExposure:  # type: ignore[type-arg]

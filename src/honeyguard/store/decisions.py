@@ -23,6 +23,7 @@ from honeyguard.store.state import (
     counters,
     hash_token,
     take_numbers,
+    update_or_insert,
     upgrade_to_head,
 )
 
@@ -79,10 +80,7 @@ class DecisionStore:
         with self.engine.begin() as conn:
             first = take_numbers(conn, "decisions", len(items))
             for offset, decision in enumerate(items):
-                row = self._row(decision, first + offset)
-                updated = conn.execute(decisions.update().where(decisions.c.id == decision.id).values(**row))
-                if updated.rowcount == 0:
-                    conn.execute(decisions.insert().values(id=decision.id, **row))
+                update_or_insert(conn, decisions, {"id": decision.id}, self._row(decision, first + offset))
         return len(items)
 
     @staticmethod

@@ -12,7 +12,15 @@ import msgspec
 import sqlalchemy as sa
 
 from honeyguard.model.finding import Finding, decode_finding, encode_finding
-from honeyguard.store.state import METADATA, StateStore, UTCDateTime, take_numbers, upgrade_to_head
+from honeyguard.store.state import (
+    METADATA,
+    StateStore,
+    UTCDateTime,
+    replace_row,
+    take_numbers,
+    update_or_insert,
+    upgrade_to_head,
+)
 
 feed_indicators = sa.Table(
     "feed_indicators", METADATA,
@@ -85,12 +93,9 @@ class IntelStore:
             seq = take_numbers(conn, "feed", len(items)) - 1 if items else 0
             for item in items:
                 seq += 1
-                key = (feed_indicators.c.source == item.source) & (feed_indicators.c.type == item.type) \
-                    & (feed_indicators.c.value == item.value) & (feed_indicators.c.role == item.role)
-                values = {"confidence": item.confidence, "at": item.at, "seq": seq}
-                if conn.execute(feed_indicators.update().where(key).values(**values)).rowcount == 0:
-                    conn.execute(feed_indicators.insert().values(source=item.source, type=item.type,
-                                                                 value=item.value, role=item.role, **values))
+                update_or_insert(conn, feed_indicators,
+                                 {"source": item.source, "type": item.type, "value": item.value, "role": item.role},
+                                 {"confidence": item.confidence, "at": item.at, "seq": seq})
                 count += 1
         return count
 
@@ -105,8 +110,8 @@ class IntelStore:
 
     def allow(self, item: AllowItem) -> None:
         with self.engine.begin() as conn:
-            conn.execute(allowlist.delete().where((allowlist.c.type == item.type) & (allowlist.c.value == item.value)))
-            conn.execute(allowlist.insert().values(**msgspec.structs.asdict(item)))
+            row = msgspec.structs.asdict(item)
+            replace_row(conn, allowlist, {"type": row.pop("type"), "value": row.pop("value")}, row)
 
     def unallow(self, type_: str, value: str) -> bool:
         with self.engine.begin() as conn:
@@ -126,9 +131,8 @@ class IntelStore:
         count = 0
         with self.engine.begin() as conn:
             for value, hosts, flows in figures:
-                conn.execute(blast_radius.delete().where(blast_radius.c.value == value))
-                conn.execute(blast_radius.insert().values(value=value, internal_hosts=hosts, flows=flows,
-                                                          measured_at=at))
+                replace_row(conn, blast_radius, {"value": value},
+                            {"internal_hosts": hosts, "flows": flows, "measured_at": at})
                 count += 1
         return count
 
@@ -143,10 +147,9 @@ class IntelStore:
         count = 0
         with self.engine.begin() as conn:
             for item in items:
-                conn.execute(findings.delete().where(findings.c.id == item.id))
-                conn.execute(findings.insert().values(id=item.id, kind=item.kind, severity=item.severity,
-                                                      subject=item.subject, last_seen=item.last_seen,
-                                                      body=encode_finding(item)))
+                replace_row(conn, findings, {"id": item.id},
+                            {"kind": item.kind, "severity": item.severity, "subject": item.subject,
+                             "last_seen": item.last_seen, "body": encode_finding(item)})
                 count += 1
         return count
 

@@ -94,6 +94,24 @@ class SensorRecord(msgspec.Struct, frozen=True):
     created_at: datetime
 
 
+def update_or_insert(conn: sa.Connection, table: sa.Table, key: dict[str, Any], values: dict[str, Any],
+                     *, on_insert: dict[str, Any] | None = None) -> bool:
+    """Update the row with ``key``'s column values, or insert it (with ``on_insert`` too) when
+    there is none (``on_insert`` wins over ``values``: a counter updated as ``count + 1`` starts at
+    1). Portable across SQLite and PostgreSQL; True when a row was inserted."""
+    where = sa.and_(*(table.c[name] == value for name, value in key.items()))
+    if conn.execute(table.update().where(where).values(**values)).rowcount:
+        return False
+    conn.execute(table.insert().values({**key, **values, **(on_insert or {})}))
+    return True
+
+
+def replace_row(conn: sa.Connection, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
+    """The row with ``key``, whatever was there before (the newest record wins whole)."""
+    conn.execute(table.delete().where(sa.and_(*(table.c[name] == value for name, value in key.items()))))
+    conn.execute(table.insert().values(**key, **values))
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL and a busy timeout so the server and CLI share it."""
     if url.startswith("sqlite:///"):
