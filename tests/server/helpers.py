@@ -33,8 +33,9 @@ def honeyguard(*args: str, timeout: float = 60, env: dict[str, str] | None = Non
 
 
 class CollectorProcess:
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, command_prefix: list[str] | None = None) -> None:
         self.data_dir = data_dir
+        self.command_prefix = command_prefix or []  # e.g. `ip netns exec NS`: run it in a namespace
         self.port = port or free_port()
         self.config = write_config(data_dir, self.port)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -51,8 +52,8 @@ class CollectorProcess:
         ready.unlink(missing_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "honeyguard.cli.main", "server", "run", "--config", str(self.config),
-                 "--ready-file", str(ready)], stdout=log, stderr=subprocess.STDOUT)
+                [*self.command_prefix, sys.executable, "-m", "honeyguard.cli.main", "server", "run",
+                 "--config", str(self.config), "--ready-file", str(ready)], stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while not ready.exists():
             if self.proc.poll() is not None:
