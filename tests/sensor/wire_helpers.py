@@ -53,6 +53,14 @@ class RawClient:
         del self.received[:cut]
         return taken
 
+    def telnet_login(self, username: str, password: str, prompt: bytes = b"# ") -> bytes:
+        """Answer the login dialogue; what came up to the shell's prompt (the motd)."""
+        self.read_until(b"login: ")
+        self.send(username.encode() + b"\r\n")
+        self.read_until(b"Password: ")
+        self.send(password.encode() + b"\r\n")
+        return self.read_until(prompt)
+
     def read_to_close(self, timeout: float = 30.0) -> bytes:
         deadline = time.monotonic() + timeout
         while True:

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from honeyguard.clock import Clock, Entropy, FastEntropy
 from honeyguard.config import Limits, Listener, SshSettings
-from honeyguard.model import Event, EventBody, SessionClosed, UuidV7Factory
+from honeyguard.model import Connect, Event, EventBody, SessionClosed, UuidV7Factory
 
 log = logging.getLogger(__name__)
 
@@ -225,10 +225,58 @@ class BoundedProtocol(asyncio.Protocol, ABC):
     transport: asyncio.Transport | None
     finished: bool
     paused: bool
+    ctx: ServiceContext
+    rec: SessionRecorder | None
+    idle: IdleTimer
+    deadline: asyncio.TimerHandle
 
     @abstractmethod
     def _finish(self, reason: str) -> None:
         """Close and record session.closed with ``reason``, once."""
+
+    def shutdown(self) -> None:
+        """The sensor is stopping: end this session now (Session)."""
+        self._finish("shutdown")
+
+    def _open_session(self, transport: asyncio.Transport, *, protocol: str, persona: str,
+                      dst_port: int) -> bool:
+        """Admit the connection under the process-wide cap, start its recorder, its idle and total
+        timers, and record ``connect``. False (the transport aborted) when over the cap."""
+        ctx = self.ctx
+        if not ctx.gate.try_acquire():
+            self.finished = True
+            transport.abort()
+            return False
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("", 0)
+        local = transport.get_extra_info("sockname") or ("", 0)
+        self.rec = ctx.recorder(protocol=protocol, persona=persona, peer=(peer[0], peer[1]),
+                                local=(local[0], local[1]), dst_port=dst_port)
+        loop = asyncio.get_running_loop()
+        self.idle = IdleTimer(loop, ctx.limits.idle_timeout, lambda: self._finish("idle-timeout"))
+        self.deadline = loop.call_later(ctx.limits.session_timeout, self._finish, "session-timeout")
+        ctx.sessions.add(self)
+        self.rec.record(Connect())
+        return True
+
+    def _close_session(self, reason: str, abort_on: tuple[str, ...] = ("shutdown", "error")) -> bool:
+        """Once: stop the timers, leave the cap, close (abort for ``abort_on`` reasons, else let
+        what was written go out) and record session.closed. False when already finished."""
+        if self.finished:
+            return False
+        self.finished = True
+        self.idle.cancel()
+        self.deadline.cancel()
+        self.ctx.sessions.discard(self)
+        self.ctx.gate.release()
+        if self.transport is not None:
+            if reason in abort_on:
+                self.transport.abort()
+            else:
+                self.transport.close()
+        if self.rec is not None:
+            self.rec.close(reason)
+        return True
 
     @abstractmethod
     def _on_resume(self) -> None:

@@ -13,11 +13,11 @@ import hashlib
 import logging
 from typing import cast
 
-from honeyguard.model import Connect, RawData, RedisCommand
+from honeyguard.model import RawData, RedisCommand
 from honeyguard.sensor.redisd import reply
 from honeyguard.sensor.redisd.commands import RedisEmulator, Shared
 from honeyguard.sensor.redisd.resp import ProtocolError, RespParser
-from honeyguard.sensor.runtime import BoundedProtocol, IdleTimer, ServiceContext, SessionRecorder
+from honeyguard.sensor.runtime import BoundedProtocol, ServiceContext, SessionRecorder
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +45,9 @@ class RedisConnection(BoundedProtocol):
         self._recent = bytearray()  # the last bytes received, for the raw.data of a protocol error
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport = cast(asyncio.Transport, transport)
-        ctx = self.ctx
-        if not ctx.gate.try_acquire():
-            self.finished = True
-            transport.abort()
-            return
-        self.transport = transport
-        self.shared.connections += 1
-        peer = transport.get_extra_info("peername") or ("", 0)
-        local = transport.get_extra_info("sockname") or ("", 0)
-        self.rec = ctx.recorder(protocol="redis", persona=self.shared.persona.id, peer=(peer[0], peer[1]),
-                                local=(local[0], local[1]), dst_port=self.shared.port)
-        loop = asyncio.get_running_loop()
-        self.idle = IdleTimer(loop, ctx.limits.idle_timeout, lambda: self._finish("idle-timeout"))
-        self.deadline = loop.call_later(ctx.limits.session_timeout, self._finish, "session-timeout")
-        ctx.sessions.add(self)
-        self.rec.record(Connect())
+        if self._open_session(cast(asyncio.Transport, transport), protocol="redis",
+                              persona=self.shared.persona.id, dst_port=self.shared.port):
+            self.shared.connections += 1
 
     def data_received(self, data: bytes) -> None:
         if self.finished or self.rec is None:
@@ -116,9 +102,6 @@ class RedisConnection(BoundedProtocol):
     def _on_resume(self) -> None:
         self._drain()
 
-    def shutdown(self) -> None:
-        self._finish("shutdown")
-
     def _write(self, data: bytes) -> None:
         if data and self.transport is not None and not self.finished:
             assert self.rec is not None
@@ -126,17 +109,4 @@ class RedisConnection(BoundedProtocol):
             self.transport.write(data)
 
     def _finish(self, reason: str) -> None:
-        if self.finished:
-            return
-        self.finished = True
-        self.idle.cancel()
-        self.deadline.cancel()
-        self.ctx.sessions.discard(self)
-        self.ctx.gate.release()
-        if self.transport is not None:
-            if reason in ("shutdown", "error"):
-                self.transport.abort()
-            else:
-                self.transport.close()
-        if self.rec is not None:
-            self.rec.close(reason)
+        self._close_session(reason)

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum, auto
 from typing import cast
 
-from honeyguard.model import Connect, Download, SshCommand, SshLogin
-from honeyguard.sensor.runtime import BoundedProtocol, IdleTimer, ServiceContext, SessionRecorder
+from honeyguard.model import Download, SshCommand, SshLogin
+from honeyguard.sensor.runtime import BoundedProtocol, ServiceContext, SessionRecorder
 from honeyguard.sensor.shell import Shell
 from honeyguard.sensor.shell.session_fs import session_fs
 from honeyguard.sensor.telnetd.busybox import make_busybox
@@ -103,22 +103,9 @@ class TelnetConnection(BoundedProtocol):
     # -- asyncio callbacks ---------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport = cast(asyncio.Transport, transport)
-        ctx = self.ctx
-        if not ctx.gate.try_acquire():
-            self.finished = True
-            transport.abort()
+        if not self._open_session(cast(asyncio.Transport, transport), protocol="telnet",
+                                  persona=self.persona.id, dst_port=self.state.dst_port):
             return
-        self.transport = transport
-        peer = transport.get_extra_info("peername") or ("", 0)
-        local = transport.get_extra_info("sockname") or ("", 0)
-        self.rec = ctx.recorder(protocol="telnet", persona=self.persona.id, peer=(peer[0], peer[1]),
-                                local=(local[0], local[1]), dst_port=self.state.dst_port)
-        loop = asyncio.get_running_loop()
-        self.idle = IdleTimer(loop, ctx.limits.idle_timeout, lambda: self._finish("idle-timeout"))
-        self.deadline = loop.call_later(ctx.limits.session_timeout, self._finish, "session-timeout")
-        ctx.sessions.add(self)
-        self.rec.record(Connect())
         self._write(self.telnet.start(self.state.opening))
         if not self.persona.wait_for_replies:
             self._show_login()
@@ -141,9 +128,6 @@ class TelnetConnection(BoundedProtocol):
 
     def _on_resume(self) -> None:
         self._process()
-
-    def shutdown(self) -> None:
-        self._finish("shutdown")
 
     # -- stages --------------------------------------------------------------------------------
 
@@ -286,18 +270,5 @@ class TelnetConnection(BoundedProtocol):
         return self.ctx.clock.now().astimezone(UTC)
 
     def _finish(self, reason: str) -> None:
-        if self.finished:
-            return
-        self.finished = True
-        self.stage = Stage.DONE
-        self.idle.cancel()
-        self.deadline.cancel()
-        self.ctx.sessions.discard(self)
-        self.ctx.gate.release()
-        if self.transport is not None:
-            if reason in ("shutdown", "error", "cap-bytes"):
-                self.transport.abort()
-            else:
-                self.transport.close()  # what was written still goes out
-        if self.rec is not None:
-            self.rec.close(reason)
+        if self._close_session(reason, abort_on=("shutdown", "error", "cap-bytes")):
+            self.stage = Stage.DONE
