@@ -139,6 +139,21 @@ def test_kexinit_parsing_and_hassh() -> None:
     assert offer is not None and offer.version == "SSH-2.0-x" and offer.kex == [] and offer.hassh == ""
 
 
+def test_kexinit_empty_names_are_dropped_and_long_lists_cut() -> None:
+    """A hostile offer: empty names (",,", a trailing comma) and one list far past any real length."""
+    payload = bytes([20]) + b"\x00" * 16
+    raw_lists = [b"curve25519-sha256,,ext-info-c,", b"ssh-ed25519", b",aes128-ctr", b"aes128-ctr",
+                 b"hmac-sha1," + b"x" * 20000, b"hmac-sha1", b"none", b"none", b"", b""]
+    for raw in raw_lists:
+        payload += struct.pack(">I", len(raw)) + raw
+    offer = parse_kexinit(payload + b"\x00" * 5, "SSH-2.0-x")
+    assert offer is not None
+    assert offer.kex == ["curve25519-sha256", "ext-info-c"] and offer.ciphers == ["aes128-ctr"]
+    assert offer.macs[0] == "hmac-sha1" and sum(map(len, offer.macs)) + len(offer.macs) - 1 == 8192
+    expected = f"curve25519-sha256,ext-info-c;aes128-ctr;{','.join(offer.macs)};none"
+    assert offer.hassh == hashlib.md5(expected.encode()).hexdigest()
+
+
 def test_exec_and_interactive_shell_without_pty(make_sensor) -> None:  # type: ignore[no-untyped-def]
     sensor = make_sensor(["ssh"], ssh=CREDS)
 

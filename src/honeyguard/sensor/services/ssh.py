@@ -13,7 +13,8 @@ import logging
 import asyncssh
 
 from honeyguard.config import Listener
-from honeyguard.errors import HoneyguardError, ServiceError
+from honeyguard.errors import ServiceError
+from honeyguard.sensor import personas
 from honeyguard.sensor.runtime import Listening, ServiceContext
 from honeyguard.sensor.sshd.channels import handle_process
 from honeyguard.sensor.sshd.hostkeys import load_or_create_host_keys
@@ -41,17 +42,7 @@ class SshService:
 
 
 def find_persona(persona_id: str, ctx: ServiceContext) -> SshPersona:
-    from honeyguard.sensor.personas import load_personas, persona_dirs
-
-    try:
-        personas = load_personas(persona_dirs(ctx.persona_dirs), service="ssh")
-    except HoneyguardError as exc:
-        raise ServiceError(f"ssh listener: personas cannot be loaded: {exc}") from None
-    persona = personas.get(persona_id)
-    if not isinstance(persona, SshPersona):
-        known = ", ".join(sorted(personas)) or "none"
-        raise ServiceError(f"ssh listener: unknown persona {persona_id!r} (ssh personas: {known})")
-    return persona
+    return personas.find_persona(SshPersona, persona_id, ctx.persona_dirs)
 
 
 def server_options(persona: SshPersona, keys: list[asyncssh.SSHKey], ctx: ServiceContext
@@ -74,6 +65,11 @@ def server_options(persona: SshPersona, keys: list[asyncssh.SSHKey], ctx: Servic
         login_timeout=limits.session_timeout,
         keepalive_interval=0,
         rdns_lookup=False,  # the sensor never looks anything up on the network
+        # No GSSAPI, as Ubuntu's and Debian's sshd_config: asyncssh otherwise tries a GSS server per
+        # connection (an exception raised and caught each time without python-gssapi; with it, gss-*
+        # kex and gssapi-with-mic auth offers that the persona's OpenSSH never makes) and resolves
+        # the host's FQDN at start.
+        gss_host=None,
     )
     return options
 

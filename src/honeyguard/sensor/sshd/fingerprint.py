@@ -17,44 +17,41 @@ import struct
 from honeyguard.model import SshClient
 
 _MAX_NAMELIST = 8192  # a hostile client's list is cut here; real ones are under 2 KB
+_U32 = struct.Struct(">I").unpack_from
 
 
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
+def _strings(data: bytes, pos: int, count: int) -> list[bytes]:
+    """``count`` SSH ``string`` fields from ``pos`` on; ValueError when the data ends first.
 
-    def string(self) -> bytes:
-        if self.pos + 4 > len(self.data):
+    One loop over struct.unpack_from: this runs for every connection, before auth.
+    """
+    end = len(data)
+    out: list[bytes] = []
+    for _ in range(count):
+        if pos + 4 > end:
             raise ValueError("truncated")
-        (length,) = struct.unpack_from(">I", self.data, self.pos)
-        start = self.pos + 4
-        if start + length > len(self.data):
+        start = pos + 4
+        pos = start + _U32(data, pos)[0]
+        if pos > end:
             raise ValueError("truncated")
-        self.pos = start + length
-        return self.data[start: start + length]
+        out.append(data[start:pos])
+    return out
 
-    def skip(self, count: int) -> None:
-        if self.pos + count > len(self.data):
-            raise ValueError("truncated")
-        self.pos += count
 
-    def namelist(self) -> list[str]:
-        raw = self.string()[:_MAX_NAMELIST].decode("ascii", errors="replace")
-        return [name for name in raw.split(",") if name]
+def _names(raw: bytes) -> list[str]:
+    names = raw[:_MAX_NAMELIST].decode("ascii", errors="replace").split(",")
+    return names if "" not in names else [name for name in names if name]
 
 
 def client_offer(hash_prefix: bytes) -> SshClient | None:
     """The SshClient event body from ``conn.get_hash_prefix()``; None before the client's version."""
     try:
-        reader = _Reader(hash_prefix)
-        version = reader.string().decode("ascii", errors="replace")
-        reader.string()  # our own version
-        kexinit = reader.string()
+        raw_version, _ours, kexinit = _strings(hash_prefix, 0, 3)
     except ValueError:
         return None
-    if not version:
+    if not raw_version:
         return None
+    version = raw_version.decode("ascii", errors="replace")
     if not kexinit:  # a scanner that sent its version and left: still worth a record, without HASSH
         return SshClient(version=version, kex=[], host_keys=[], ciphers=[], macs=[], compression=[], hassh="")
     return parse_kexinit(kexinit, version)
@@ -62,20 +59,18 @@ def client_offer(hash_prefix: bytes) -> SshClient | None:
 
 def parse_kexinit(payload: bytes, version: str) -> SshClient | None:
     """A KEXINIT payload (message byte 20, cookie, ten name-lists...) as an SshClient record."""
-    reader = _Reader(payload)
-    try:
-        reader.skip(1 + 16)  # SSH_MSG_KEXINIT, cookie
-        kex, host_keys = reader.namelist(), reader.namelist()
-        ciphers_cs, _ = reader.namelist(), reader.namelist()
-        macs_cs, _ = reader.namelist(), reader.namelist()
-        compression_cs = reader.namelist()
+    try:  # after SSH_MSG_KEXINIT and the 16-byte cookie: kex, host keys, then each list both ways
+        kex, host_keys, ciphers_cs, _, macs_cs, _, compression_cs = _strings(payload, 1 + 16, 7)
     except ValueError:
         return None
-    return SshClient(version=version, kex=kex, host_keys=host_keys, ciphers=ciphers_cs, macs=macs_cs,
-                     compression=compression_cs, hassh=hassh(kex, ciphers_cs, macs_cs, compression_cs))
+    kex_names, cipher_names, mac_names, compression_names = (
+        _names(kex), _names(ciphers_cs), _names(macs_cs), _names(compression_cs))
+    return SshClient(version=version, kex=kex_names, host_keys=_names(host_keys), ciphers=cipher_names,
+                     macs=mac_names, compression=compression_names,
+                     hassh=hassh(kex_names, cipher_names, mac_names, compression_names))
 
 
 def hassh(kex: list[str], ciphers: list[str], macs: list[str], compression: list[str]) -> str:
     """HASSH: md5 of 'kex;ciphers;macs;compression' (client to server), each list comma-joined."""
-    text = ";".join(",".join(part) for part in (kex, ciphers, macs, compression))
+    text = f"{','.join(kex)};{','.join(ciphers)};{','.join(macs)};{','.join(compression)}"
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()

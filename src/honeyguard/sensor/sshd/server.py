@@ -26,6 +26,8 @@ from honeyguard.sensor.sshd.fingerprint import client_offer
 from honeyguard.sensor.sshd.persona import SshPersona
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from honeyguard.config import Listener
     from honeyguard.sensor.sshd.uploads import PendingUpload
 
@@ -46,6 +48,10 @@ class SshServiceState:
     dst_port: int
     credentials: frozenset[tuple[str, str]]
     kex_markers: tuple[bytes, ...] = (b"ext-info-s", b"kex-strict-s-v00@openssh.com")
+
+    def extra_kex_names(self) -> list[bytes]:
+        """The markers asyncssh appends to our KEXINIT (a new list: asyncssh may keep it)."""
+        return list(self.kex_markers)
 
 
 class HoneypotConnection(asyncssh.SSHServer):
@@ -74,15 +80,7 @@ class HoneypotConnection(asyncssh.SSHServer):
             conn.abort()  # over the process-wide cap: refuse before any work
             return
         self._admitted = True
-        # asyncssh rebuilds the whole options object in a worker thread at the first auth request,
-        # to re-evaluate sshd_config "Match" blocks. We load no sshd_config, so that rebuild changes
-        # nothing and was the largest CPU cost per connection after the host key signature.
-        conn.reload_config = _no_config_reload  # type: ignore[method-assign]
-        # asyncssh appends "ext-info-s" to every server KEXINIT, which OpenSSH only does from 9.6 on:
-        # a one-line tell for scanners. Its (private) hook for those extra names is set per connection
-        # to the persona's markers, before our KEXINIT is sent (asyncssh calls us before that).
-        markers = list(self.state.kex_markers)
-        conn._get_extra_kex_algs = lambda: markers  # type: ignore[method-assign]
+        prepare_connection(conn, self.state.extra_kex_names)
         peer = conn.get_extra_info("peername") or ("", 0)
         local = conn.get_extra_info("sockname") or ("", 0)
         self.rec = self.ctx.recorder(protocol="ssh", persona=self.state.persona.id, peer=peer[:2],
@@ -225,6 +223,19 @@ class HoneypotConnection(asyncssh.SSHServer):
 
     def _now(self) -> datetime:
         return self.ctx.clock.now().astimezone(UTC)
+
+
+def prepare_connection(conn: asyncssh.SSHServerConnection, extra_kex_names: Callable[[], list[bytes]]) -> None:
+    """What every connection needs before asyncssh sends its KEXINIT (called from connection_made).
+
+    asyncssh rebuilds the whole options object in a worker thread at the first auth request, to
+    re-evaluate sshd_config "Match" blocks. We load no sshd_config, so that rebuild changes nothing
+    and was the largest CPU cost per connection after the host key signature.
+    asyncssh appends "ext-info-s" to every server KEXINIT, which OpenSSH only does from 9.6 on: a
+    one-line tell for scanners. Its (private) hook for those extra names returns the persona's.
+    """
+    conn.reload_config = _no_config_reload  # type: ignore[method-assign]
+    conn._get_extra_kex_algs = extra_kex_names  # type: ignore[method-assign]
 
 
 async def _no_config_reload() -> None:
