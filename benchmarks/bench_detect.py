@@ -6,7 +6,9 @@ requests. Each request is parsed from raw bytes and matched against the full rul
 
 * engine: what `honeyguard detect` runs: one Hyperscan scan of the whole request for the rules'
   necessary factors, then only the fields of the rules still possible, built and scanned, and
-  the condition trees of those rules (the result cache is not used: every request is distinct);
+  the condition trees of those rules (the result cache is not used: every request is distinct;
+  the engine's bounded tables of decisions, from a set of factors or atoms hit to the rules it
+  implies, are in play: every request is still split, decoded and scanned);
 * naive: the same parsed fields, then every rule in turn, each of its patterns tried in Python.
 
 A second figure adds IOC extraction (the full `detect` output line); a third replays the wild

@@ -28,6 +28,10 @@ if _parser is None:  # pragma: no cover - older Python
 
 Factor = tuple[str, bytes]  # (where: "" anywhere, "^" at a line start, else a header's line; lower-cased literal)
 LINE_START = "^"  # the method: it starts the request (and each decoded copy of it in the view)
+#: The start of the target: after the method and its spaces on the request line (a header line
+#: has a ':' before its first space). ' http://' anywhere is in every Referer; here it is a proxy probe.
+TARGET_START = "^target"
+_TARGET_MARK = 0x0A  # stands for the target's start while a regex is walked: no target holds '\n'
 Clause = frozenset[Factor]  # one of these occurs
 Requirement = tuple[Clause, ...] | None  # every clause holds; None: no guarantee at all
 
@@ -47,10 +51,18 @@ NEVER: tuple[Clause, ...] = (frozenset(),)  # fields HTTP never has (command, us
 MAX_EXACT = 64  # strings an exact set may hold before it is given up
 MAX_CLAUSES = 3
 STRONG = 2.5  # a clause weighing less is dropped from a conjunction that has a stronger one
+#: A list of alternatives (xmrig|miner|kinsing|...) narrows a rule down even when its shortest word
+#: is short: past the first clause of an atom, it is kept from this weight (three letters) on.
+KEYWORD_LIST = (4, 1.75)
 #: Strings nearly every request holds: a factor made of one of them rules out little.
 _COMMON = frozenset({
     b"get", b"post", b"get ", b"post ", b"head ", b"http", b"host", b"user-agent", b"accept", b"content-type",
     b"content-length", b"connection", b"mozilla", b"accept-encoding", b"accept-language", b"http://", b"https://",
+    # words of ordinary headers (User-Agent, Accept, Content-Type)
+    b"agent", b"application", b"content", b"windows", b"client", b"default", b"image", b"text", b"html",
+    b"json", b"xml", b"encoding", b"language", b"gzip", b"deflate", b"keep-alive", b"close", b"cache",
+    b"charset", b"utf-8", b"linux", b"chrome", b"safari", b"gecko", b"firefox", b"applewebkit", b"khtml",
+    b"like", b"compatible", b"win64", b"x64", b"en-us", b"cookie", b"referer", b"origin",
 })
 _COMMON_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789=&.-_,;:?/ ")
 
@@ -69,11 +81,11 @@ def weight(literal: bytes) -> float:
 
 def clause_weight(clause: Clause) -> float:
     """A clause is as rare as its commonest factor; one bound to a line is rarer than one anywhere."""
-    return min((weight(lit) + (1.0 if zone == LINE_START else 2.0 if zone else 0.0) for zone, lit in clause),
-               default=99.0)
+    return min((weight(lit) + (1.0 if zone in (LINE_START, TARGET_START) else 2.0 if zone else 0.0)
+                for zone, lit in clause), default=99.0)
 
 
-ANALYSIS_VERSION = b"factors-1"  # bump when the analysis changes: cached results are keyed by it
+ANALYSIS_VERSION = b"factors-5"  # bump when the analysis changes: cached results are keyed by it
 
 
 def requirements(atoms: Sequence[Atom]) -> list[Requirement]:
@@ -107,12 +119,29 @@ def requirement(atom: Atom) -> Requirement:
     sets = _literal_sets(atom, banned) if atom.op != "regex" else _regex_sets(atom, banned)
     usable = sorted((s for s in sets if s and b"" not in s), key=_set_weight, reverse=True)
     # more clauses narrow the rule down, but each factor costs the scan a little: only rare ones
-    chosen = usable[:1] + [s for s in usable[1:MAX_CLAUSES] if _set_weight(s) >= STRONG]
+    chosen = usable[:1] + [s for s in usable[1:MAX_CLAUSES] if _secondary(s)]
     if zone == LINE_START:
         return tuple(frozenset((zone, lit) for lit in s) for s in chosen) or None
     if zone:  # on the header's own line; with nothing else known, the header's presence
         return tuple(frozenset((zone, lit) for lit in s) for s in chosen) or (frozenset({(zone, b"")}),)
+    if atom.field == "target":
+        return tuple(_target_clause(s) for s in chosen) or None
     return tuple(frozenset(("", lit) for lit in s) for s in chosen) or None
+
+
+def _target_clause(strings: Strings) -> Clause:
+    """Strings that all start at the target's start are bound to it; others are found anywhere
+    (where the mark stood, the request line has the space before the target)."""
+    mark = bytes([_TARGET_MARK])
+    if all(s[:1] == mark and len(s) > 1 for s in strings):
+        return frozenset((TARGET_START, s[1:]) for s in strings)
+    return frozenset(("", b" " + s[1:] if s[:1] == mark else s) for s in strings)
+
+
+def _secondary(strings: Strings) -> bool:
+    """Whether a clause past an atom's strongest is worth its factors' scan."""
+    weakest = _set_weight(strings)
+    return weakest >= STRONG or (len(strings) >= KEYWORD_LIST[0] and weakest >= KEYWORD_LIST[1])
 
 
 def _set_weight(strings: Strings) -> float:
@@ -124,7 +153,7 @@ def _literal_sets(atom: Atom, banned: frozenset[int]) -> list[Strings]:
     if atom.field == "method" and atom.op == "equals":
         value += b" "  # the method is followed by a space in the request line
     if atom.field == "target" and atom.op in ("equals", "startswith"):
-        value = b" " + value  # and the target follows one
+        value = bytes([_TARGET_MARK]) + value  # and the target follows one
     return [frozenset({piece}) for piece in _pieces(value, banned)]
 
 
@@ -135,7 +164,7 @@ def _regex_sets(atom: Atom, banned: frozenset[int]) -> list[Strings]:
         return []
     if atom.field == "target" and items and str(items[0][0]) == "AT" and str(items[0][1]) in (
             "AT_BEGINNING", "AT_BEGINNING_STRING"):
-        items = [(_parser.LITERAL, 0x20), *items[1:]]  # a target starts after the request line's space
+        items = [(_parser.LITERAL, _TARGET_MARK), *items[1:]]  # a target starts after the request line's space
     exact, sets = _sequence(items, banned)
     return sets + ([exact] if exact is not None else [])
 

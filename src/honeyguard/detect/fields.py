@@ -61,6 +61,7 @@ def http_subject(method: bytes, target: bytes, version: bytes, headers: Iterable
 
 
 _PAYLOAD = re.compile(rb"\$\{|\(\)\s*\{|\$\(|`|\||wget|curl|/dev/|base64|jndi|<\?", re.IGNORECASE)
+_FUNCTION = re.compile(rb"\(\)\s*\{")  # Shellshock's '() {'
 
 
 def looks_like_payload(value: bytes) -> bool:
@@ -69,7 +70,14 @@ def looks_like_payload(value: bytes) -> bool:
     Crawler User-Agents and Referers carry URLs too, but those are not indicators, so a header
     only counts when it carries code; a plain URL is not enough.
     """
-    return _PAYLOAD.search(value) is not None
+    # _PAYLOAD's alternatives tested one by one: 'in' finds a literal far faster than a caseless
+    # alternation steps through the text (the regex stays the reference, tests compare the two)
+    if b"`" in value or b"|" in value or b"<?" in value or (b"$" in value and (b"${" in value or b"$(" in value)):
+        return True
+    lower = value.lower()
+    if b"wget" in lower or b"curl" in lower or b"/dev/" in lower or b"base64" in lower or b"jndi" in lower:
+        return True
+    return b"()" in value and _FUNCTION.search(value) is not None
 
 
 def raw_http_subject(data: bytes) -> Subject:

@@ -15,6 +15,7 @@ from honeyguard.detect.normalize import (
     decode_numeric_entities,
     decode_repeated,
     decoded_text,
+    has_overlong_lead,
     normalize_path,
     raw_plus_decoded,
     resolve_log4j_lookups,
@@ -24,39 +25,44 @@ from honeyguard.detect.subject import FIELD_LIMITS, Subject, cut
 
 _TEXT, _LINES, _BODY = FIELD_LIMITS["target"], FIELD_LIMITS["headers"], FIELD_LIMITS["body"]
 _REQUEST, _RAW, _METHOD = FIELD_LIMITS["request"], FIELD_LIMITS["raw"], FIELD_LIMITS["method"]
-#: Anything that makes a field differ from a cut of the raw bytes: escapes, lookups, folded lines.
-_SPECIAL = re.compile(rb"[%\\\xc0\xc1\xe0]|\$\{|&#|\n[ \t]")
-#: Every byte but those _SPECIAL's escapes start with: deleting them is one fast C pass, where
-#: the regex search steps through the request byte by byte (a few microseconds per request).
+#: Every byte but those escapes start with ('%', '\\', overlong UTF-8 leads, '${', '&#'): deleting
+#: them is one fast C pass, where a regex search steps through the request byte by byte.
 _NOT_ESCAPE_START = bytes(sorted(set(range(256)) - set(b"%\\\xc0\xc1\xe0$&")))
-#: What makes a header value differ from its field: line ends, escapes, Log4j lookups.
-_HEADER_SPECIAL = re.compile(rb"[\r%]|\$\{")
-#: Lead bytes of the overlong UTF-8 forms normalize.fold_overlong_utf8 folds.
-_OVERLONG = re.compile(rb"[\xc0\xc1\xe0]")
+#: What makes a path differ from its bytes as sent: escapes, '\\', dot and empty segments, lookups
+#: (and a leading '.': normalize_path's cases).
+_PATH_AS_SENT = re.compile(rb"[%\\\xc0\xc1\xe0]|//|/\.|\$\{")
+#: Every byte but those that start what decoded_text decodes in a query ('+' is a space there).
+_NOT_QUERY_ESCAPE = bytes(sorted(set(range(256)) - set(b"+%\xc0\xc1\xe0$")))
+#: And in a body: JSON escapes and HTML entities as well (raw_plus_decoded).
+_NOT_BODY_ESCAPE = bytes(sorted(set(range(256)) - set(b"+%\xc0\xc1\xe0$\\&")))
+_FOLD = re.compile(rb"\n[ \t]")  # a folded header line (or a line of the body starting with a blank)
 _VIEW_LIMIT = 1 << 20  # longer requests skip the prefilter
 #: With escapes, decoding a field cut short can differ from decoding the whole request: requests
 #: short enough that no decoded field is cut get a view; longer ones skip the prefilter.
 _DECODED_VIEW_LIMIT = FIELD_LIMITS["target"]
 
 _LINE_FIELDS = frozenset({"method", "target", "url", "path", "query"})
+_HEAD_FIELDS = frozenset({"header.*", "headers", "request"})
 _BUILDERS = ("method", "target", "url", "path", "query", "header.*", "headers", "body", "request", "raw")
 
 
 class HttpSubject(Subject):
     """An HTTP request: from its parts (the sensor) or from the raw bytes a client sent."""
 
-    __slots__ = ("_complete", "_decoded_lines", "_header_fields", "_lines", "_parts", "_raw", "_request",
-                 "_split_done", "_url", "_values")
+    __slots__ = ("_complete", "_header_fields", "_parts", "_raw", "_request", "_split_done", "_url", "_values")
 
     def __init__(self, parts: SplitRequest | None, raw: bytes | None) -> None:
-        super().__init__("http", {})
+        # Subject's fields set here, not through its __init__: one per request, the call shows
+        self.protocol = "http"
+        self._fields: dict[str, bytes] = {}
+        self._host = b""
+        self._texts: tuple[bytes, ...] = ()
+        self._header_values: tuple[bytes, ...] = ()
         self._parts = parts
         self._raw = raw
         self._complete = False
         self._header_fields: dict[str, bytes] | None = None
         self._values: list[bytes] = []
-        self._lines: list[bytes] = []
-        self._decoded_lines: list[bytes] = []
         self._url: bytes | None = None
         self._split_done = parts is not None
         self._request: tuple[bytes, bytes, bytes] | None = (
@@ -69,7 +75,7 @@ class HttpSubject(Subject):
         if not self._split_done:
             self._split_done = True
             assert self._raw is not None
-            self._parts = split_http(self._raw)
+            self._parts = split_http(self._raw, self._request)
             if self._parts is None:  # not HTTP: only the raw bytes, as raw_subject gives
                 raw = cut("raw", self._raw)
                 self._fields = {"raw": raw}
@@ -111,17 +117,19 @@ class HttpSubject(Subject):
         if len(raw) > _VIEW_LIMIT:
             return None
         parts = self._parts
-        if _plain(raw) and (parts is None or (b"\n" not in parts.target and b"\r" not in parts.target)):
-            return raw  # the common case: no escapes, no folds, nothing to decode
-        if b"${" in raw:  # Log4j lookups rewrite text: no view is exact
-            return None
-        head_end = _head_end(raw)
-        if raw.find(b"\n ", 0, head_end) >= 0 or raw.find(b"\n\t", 0, head_end) >= 0:
-            return None  # folded header lines: a header's value is not on its own line
         if parts is not None and (b"\n" in parts.target or b"\r" in parts.target):
             return None  # a target the splitter could not have produced
-        percent = b"%" in raw or _OVERLONG.search(raw) is not None
-        if not percent and b"\\" not in raw and b"&#" not in raw:
+        # the bytes escapes start with, in one C pass (most requests have none: the view is the raw bytes)
+        marks = raw.translate(None, _NOT_ESCAPE_START)
+        if b"$" in marks and b"${" in raw:  # Log4j lookups rewrite text: no view is exact
+            return None
+        fold = _FOLD.search(raw)  # (a regex finds it faster than 'in' does)
+        if fold is not None and fold.start() < _head_end(raw):
+            return None  # folded header lines: a header's value is not on its own line
+        if not marks:
+            return raw  # the common case: no escapes, no folds, nothing to decode
+        percent = b"%" in marks or has_overlong_lead(marks)
+        if not percent and b"\\" not in marks and not (b"&" in marks and b"&#" in raw):
             return raw  # no escapes: every field is cut from these bytes
         if len(raw) > _DECODED_VIEW_LIMIT:
             return None
@@ -162,10 +170,13 @@ class HttpSubject(Subject):
         elif name == "body":
             if self._request_line() is None:
                 return self._fields.get(name, b"")
-            body = self._body()
-            value = raw_plus_decoded(body[:_BODY]) if body else b""
+            body = self._body()[:_BODY]
+            # no '+', escape, lookup or entity: decoding changes nothing (the common case)
+            value = raw_plus_decoded(body) if body.translate(None, _NOT_BODY_ESCAPE) else body
         elif name == "raw":
             value = cut("raw", self.raw_bytes())  # the same whether or not the bytes are HTTP
+        elif name not in _HEAD_FIELDS and not name.startswith("header."):
+            return b""  # a field HTTP does not have (command, username...): nothing to split for
         elif self._split() is None:
             return self._fields.get(name, b"")
         elif name.startswith("header.") and name != "header.*":
@@ -183,11 +194,11 @@ class HttpSubject(Subject):
             return b"\n".join(self._values)[:_LINES]
         if name == "headers":
             self._headers()
-            return b"\n".join(self._lines)[:_LINES]
+            return b"\n".join([name + b": " + value for name, value in parts.headers])[:_LINES]
         if name == "request":
             self._headers()
             request = b"%s %s %s\n%s\n\n%s" % (parts.method, self._decoded_url(), parts.version,
-                                              b"\n".join(self._decoded_lines), self.field("body"))
+                                              self._decoded_lines(), self.field("body"))
             return request[:_REQUEST]
         if name == "raw":
             return self.raw_bytes()[:_RAW]
@@ -199,31 +210,37 @@ class HttpSubject(Subject):
             self._url = decoded_text(line[1][:_TEXT]) if line is not None else b""
         return self._url
 
+    def _decoded_lines(self) -> bytes:
+        """The header lines with their values resolved, one a line."""
+        assert self._parts is not None
+        self._headers()
+        names = [name for name, _ in self._parts.headers]
+        return b"\n".join([name + b": " + value for name, value in zip(names, self._values, strict=True)])
+
     def _headers(self) -> dict[str, bytes]:
-        """One pass over the headers: header.<name> fields, values, lines as sent and resolved."""
+        """One pass over the headers: header.<name> fields and values as resolved."""
         if self._header_fields is not None:
             return self._header_fields
         assert self._parts is not None
         headers = self._parts.headers
         sent = [value for _, value in headers]
         joined = b"\n".join(sent)
-        if (len(joined) <= _TEXT and _HEADER_SPECIAL.search(joined) is None
+        # nothing that makes a value differ from its field: line ends, escapes, Log4j lookups
+        if (len(joined) <= _TEXT and b"\r" not in joined and b"%" not in joined and b"$" not in joined
                 and joined.count(b"\n") == len(sent) - 1):
             values = sent  # the common case: nothing in any value to resolve or decode
-            decoded_lines = lines = [name + b": " + value for name, value in headers]
         else:
             values = [_header_value(value[:_TEXT]) for value in sent]
-            lines = [name + b": " + value for name, value in headers]
-            decoded_lines = [name + b": " + value for (name, _), value in zip(headers, values, strict=True)]
-        fields: dict[str, bytes] = {}
-        host = b""
-        for (name, value), resolved in zip(headers, values, strict=True):
-            key = "header." + name.lower().decode("latin-1")
-            old = fields.get(key)
-            fields[key] = resolved if old is None else cut(key, old + b"\n" + resolved)
-            if key == "header.host" and not host:
-                host = value.strip()
-        self._values, self._lines, self._decoded_lines = values, lines, decoded_lines
+        # every name lower-cased and decoded in one call, not one call a header
+        keys = ["header." + name for name in
+                b"\n".join([name for name, _ in headers]).lower().decode("latin-1").split("\n")] if headers else []
+        fields = dict(zip(keys, values, strict=True)) if len(keys) == len(headers) else {}
+        if len(fields) == len(headers):  # one value a name, and no name holds a line end
+            at = keys.index("header.host") if "header.host" in fields else -1
+            host = sent[at].strip() if at >= 0 else b""
+        else:
+            fields, host = _repeated_headers(headers, values)
+        self._values = values
         self._host = host
         self._header_fields = fields
         fields.pop("header.*", None)  # a header named '*' does not hide the field of every value
@@ -279,17 +296,16 @@ def _line_field(name: str, line: tuple[bytes, bytes, bytes]) -> bytes:
     if name == "target":
         return target[:_TEXT]
     if name == "path":
-        path_raw = _origin_form(target).partition(b"?")[0]
+        path_raw = (target if target[:1] == b"/" else _origin_form(target)).partition(b"?")[0]
+        if _PATH_AS_SENT.search(path_raw) is None and path_raw[:1] != b".":
+            return path_raw[:_TEXT]  # nothing to decode, resolve or normalise (the common case)
         return resolve_log4j_lookups(normalize_path(decode_repeated(path_raw)))[:_TEXT]
-    query_raw = _origin_form(target).partition(b"?")[2]
-    return decoded_text(query_raw, plus_is_space=True)[:_TEXT] if query_raw else b""
-
-
-def _plain(raw: bytes) -> bool:
-    """``_SPECIAL.search(raw) is None``, faster on the common request (no '%', '\\', '$' or '&')."""
-    if raw.translate(None, _NOT_ESCAPE_START):
-        return _SPECIAL.search(raw) is None
-    return b"\n " not in raw and b"\n\t" not in raw
+    query_raw = (target if target[:1] == b"/" else _origin_form(target)).partition(b"?")[2]
+    if not query_raw:
+        return b""
+    if not query_raw.translate(None, _NOT_QUERY_ESCAPE):
+        return query_raw[:_TEXT]  # no '+', escape or lookup: decoding changes nothing
+    return decoded_text(query_raw, plus_is_space=True)[:_TEXT]
 
 
 def _body_start(raw: bytes) -> int:
@@ -304,6 +320,20 @@ def _head_end(raw: bytes) -> int:
     crlf, lf = raw.find(b"\r\n\r\n"), raw.find(b"\n\n")
     ends = [i for i in (crlf, lf) if i >= 0]
     return min(ends) if ends else len(raw)
+
+
+def _repeated_headers(headers: list[tuple[bytes, bytes]], values: list[bytes]) -> tuple[dict[str, bytes], bytes]:
+    """header.<name> fields when a name comes more than once (its values joined by line ends),
+    and the first Host."""
+    fields: dict[str, bytes] = {}
+    host = b""
+    for (name, value), resolved in zip(headers, values, strict=True):
+        key = "header." + name.lower().decode("latin-1")
+        old = fields.get(key)
+        fields[key] = resolved if old is None else cut(key, old + b"\n" + resolved)
+        if key == "header.host" and not host:
+            host = value.strip()
+    return fields, host
 
 
 def _header_value(value: bytes) -> bytes:

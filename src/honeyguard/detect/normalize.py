@@ -9,6 +9,7 @@ after a fixed number of rounds and lookup resolution after a fixed number of sub
 from __future__ import annotations
 
 import re
+from codecs import escape_decode
 
 MAX_DECODE_ROUNDS = 4  # %252e%252e -> %2e%2e -> .. ; more rounds than anything seen in the wild
 MAX_LOOKUP_STEPS = 256  # ${...} resolutions per field
@@ -22,24 +23,59 @@ _LOOKUP = re.compile(rb"\$\{([^${}]{0,512})\}")
 _SENTINEL = re.compile(rb"\x00(\d+)\x00")
 
 
+_HEX = b"0123456789abcdefABCDEF"
+#: '41' -> b'A' for every pair of hex digits: a dict lookup a piece beats a regex callback an escape.
+_HEX_PAIRS = {bytes([a, b]): bytes([int(bytes([a, b]), 16)]) for a in _HEX for b in _HEX}
+
+
 def percent_decode_once(data: bytes) -> bytes:
     """%XX and IIS-style %uXXXX escapes; malformed escapes stay as they are."""
     if b"%" not in data:
         return data
+    try:  # every '%' well formed (the common case): '%XX' read as '\\xXX' by one C call
+        return escape_decode(data.replace(b"\\", b"\\\\").replace(b"%", b"\\x"))[0]
+    except ValueError:  # a '%' not followed by two hex digits (%uXXXX, '100%')
+        pass
+    # every escape starts at a '%' and holds none: decoding the pieces between them is the same
+    # as one left-to-right pass of _PERCENT (kept as the reference, tests compare the two)
+    pieces = data.split(b"%")
+    out = [pieces[0]]
+    pairs = _HEX_PAIRS
+    for piece in pieces[1:]:
+        byte = pairs.get(piece[:2])
+        if byte is not None:
+            out.append(byte + piece[2:])
+        elif piece[:1] in (b"u", b"U") and len(piece) >= 5 and piece[1:3] in pairs and piece[3:5] in pairs:
+            out.append(_wide_byte(int(piece[1:5], 16)) + piece[5:])
+        else:
+            out.append(b"%" + piece)
+    return b"".join(out)
+
+
+def percent_decode_reference(data: bytes) -> bytes:
+    """percent_decode_once with one regex: slower, kept to check it against."""
     return _PERCENT.sub(_percent_byte, data)
+
+
+def _wide_byte(code: int) -> bytes:
+    return chr(code).encode("utf-8", "surrogatepass") if code > 0x7F else bytes([code])
 
 
 def _percent_byte(found: re.Match[bytes]) -> bytes:
     hex2, hex4 = found.group(1), found.group(2)
     if hex2 is not None:
         return bytes([int(hex2, 16)])
-    code = int(hex4, 16)
-    return chr(code).encode("utf-8", "surrogatepass") if code > 0x7F else bytes([code])
+    return _wide_byte(int(hex4, 16))
+
+
+def has_overlong_lead(data: bytes) -> bool:
+    """Whether ``data`` holds a lead byte of an overlong form fold_overlong_utf8 folds."""
+    return b"\xc0" in data or b"\xc1" in data or b"\xe0" in data
 
 
 def fold_overlong_utf8(data: bytes) -> bytes:
     """Replace overlong encodings of ASCII characters by the character itself."""
-    if b"\xc0" not in data and b"\xc1" not in data and b"\xe0" not in data:
+    if not has_overlong_lead(data):
         return data
     data = _OVERLONG3.sub(lambda m: bytes([((m.group()[1] & 0x3F) << 6 | (m.group()[2] & 0x3F)) & 0x7F]), data)
     return _OVERLONG2.sub(lambda m: bytes([((m.group()[0] & 0x1F) << 6 | (m.group()[1] & 0x3F)) & 0x7F]), data)
@@ -49,6 +85,8 @@ def decode_repeated(data: bytes, *, plus_is_space: bool = False) -> bytes:
     """Percent-decode until nothing changes (bounded), folding overlong UTF-8 each round."""
     if plus_is_space and b"+" in data:
         data = data.replace(b"+", b" ")
+    if b"%" not in data and not has_overlong_lead(data):
+        return data  # the common case: nothing to decode
     for _ in range(MAX_DECODE_ROUNDS):
         decoded = fold_overlong_utf8(percent_decode_once(data))
         if decoded == data:
@@ -65,8 +103,13 @@ def normalize_path(path: bytes) -> bytes:
     Empty segments are dropped too (``//etc`` is ``/etc``).
     """
     path = path.replace(b"\\", b"/")
-    if b"." not in path and b"//" not in path:
-        return path
+    if b"//" not in path and b"/." not in path and path[:1] != b".":
+        return path  # no empty and no dot segment: resolving them changes nothing
+    return resolve_segments(path)
+
+
+def resolve_segments(path: bytes) -> bytes:
+    """normalize_path's work on a path with '/' separators: dot and empty segments resolved."""
     out: list[bytes] = []
     bare = b""
     for segment in path.split(b"/"):
@@ -91,7 +134,7 @@ def resolve_log4j_lookups(data: bytes) -> bytes:
     (``${env:USER}``) are kept literally, so ``${${lower:j}ndi:ldap://${env:USER}.x/a}`` becomes
     ``${jndi:ldap://${env:USER}.x/a}``.
     """
-    if b"${" not in data:
+    if b"$" not in data or b"${" not in data:  # one byte is found faster than two
         return data
     kept: list[bytes] = []
 
@@ -142,7 +185,7 @@ _ENTITY = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}));?")
 
 def decode_numeric_entities(data: bytes) -> bytes:
     """HTML numeric character references (``&#x3c;``, ``&#60;``), used to hide XSS and SSTI."""
-    if b"&#" not in data:
+    if b"&" not in data or b"&#" not in data:  # one byte is found faster than two
         return data
 
     def char(found: re.Match[bytes]) -> bytes:
@@ -160,12 +203,15 @@ def decoded_text(data: bytes, *, plus_is_space: bool = False) -> bytes:
 
 
 _JSON_ESCAPE = re.compile(rb"\\u([0-9a-fA-F]{4})|\\([\"\\/])")
+_JSON_SHORT_ESCAPE = re.compile(rb"\\([\"\\/])")
 
 
 def unescape_json(data: bytes) -> bytes:
     """JSON string escapes (``\\u003e`` is '>', ``\\"`` is '"'), as Docker API bodies carry commands."""
     if b"\\" not in data:
         return data
+    if b"\\u" not in data:  # only \" \\ \/: a template substitution, no callback an escape
+        return _JSON_SHORT_ESCAPE.sub(rb"\1", data)
 
     def char(found: re.Match[bytes]) -> bytes:
         if found.group(2) is not None:
@@ -186,6 +232,10 @@ def raw_plus_decoded(data: bytes, *, plus_is_space: bool = True) -> bytes:
     return data if decoded == data else data + b"\n" + decoded
 
 
+# a quote between two letters or digits; the quote first, so that the search skips to quotes
+# (a leading lookbehind is tried at every byte)
+_INNER_QUOTES = re.compile(rb"['\"](?<=[A-Za-z0-9]['\"])(?=[A-Za-z0-9])")
+_BRACE_LIST = re.compile(rb"\{([^{}\s]{1,200},[^{}\s]{0,400})\}")
 _SHELL_NOISE = re.compile(rb"\$\{IFS\}|\$IFS(?:\$\d)?|\$\{?@\}?|\$\d|''|\"\"|\\(?=[A-Za-z0-9/])")
 
 
@@ -193,6 +243,17 @@ def deobfuscate_shell(line: bytes) -> bytes:
     """``w'g'et``, ``w\\get``, ``cat${IFS}/etc/passwd``, ``{wget,http://x}``: the command as run."""
     if not any(mark in line for mark in (b"$", b"'", b'"', b"\\", b"{")):
         return line
-    line = _SHELL_NOISE.sub(lambda m: b" " if b"IFS" in m.group() else b"", line)
-    line = re.sub(rb"(?<=[A-Za-z0-9])['\"](?=[A-Za-z0-9])", b"", line)
-    return re.sub(rb"\{([^{}\s]{1,200},[^{}\s]{0,400})\}", lambda m: m.group(1).replace(b",", b" "), line)
+    # without $IFS every piece of noise goes: no callback a piece
+    line = _SHELL_NOISE.sub(_shell_noise, line) if b"IFS" in line else _SHELL_NOISE.sub(b"", line)
+    line = _INNER_QUOTES.sub(b"", line)
+    if b"{" not in line:
+        return line
+    return _BRACE_LIST.sub(_brace_words, line)
+
+
+def _shell_noise(found: re.Match[bytes]) -> bytes:
+    return b" " if b"IFS" in found.group() else b""
+
+
+def _brace_words(found: re.Match[bytes]) -> bytes:
+    return found.group(1).replace(b",", b" ")

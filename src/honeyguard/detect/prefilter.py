@@ -20,12 +20,23 @@ rewrite text arbitrarily) or that is too long skips the prefilter: every rule is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from honeyguard.detect.compile import Program, Tree, _hs
-from honeyguard.detect.factors import LINE_START, STRONG, Clause, Factor, Requirement, clause_weight, requirements
+from honeyguard.detect.factors import (
+    LINE_START,
+    STRONG,
+    TARGET_START,
+    Clause,
+    Factor,
+    Requirement,
+    clause_weight,
+    requirements,
+)
+from honeyguard.detect.fields import field_protocols
 
+WORTH_CHECKING = 1.0  # lighter clauses (words of ordinary headers) are left unchecked
 MAX_VIEW = 1 << 20  # longer requests skip the prefilter (the view would be as costly as the fields)
 
 
@@ -170,14 +181,20 @@ def _on_factor(factor: int, _start: int, _end: int, _flags: int, hits: set[int])
 
 @dataclass
 class Candidates:
-    """Stage one's answer: the rules that could match, and the fields they read."""
+    """Stage one's answer: the rules that could match, and the fields they read.
+
+    The engine keeps beside it how to scan those fields (``plan``) and, for each set of atoms hit
+    there, which of the rules hold (``outcomes``): both depend on nothing else."""
 
     rules: list[int]
     fields: frozenset[str]
+    plan: Any = None
+    outcomes: dict[frozenset[int], Any] = field(default_factory=dict)
 
 
 NO_CANDIDATES = Candidates([], frozenset())
 MAX_ANSWERS = 4096  # distinct candidate sets kept (answers are shared: callers only read them)
+MAX_DECIDED = 16384  # distinct sets of factors whose answer is kept
 
 
 def factor_expression(factor: Factor) -> bytes:
@@ -188,6 +205,8 @@ def factor_expression(factor: Factor) -> bytes:
         return escaped
     if zone == LINE_START:  # the method: at the start of the request line
         return b"^" + escaped
+    if zone == TARGET_START:  # after a method (token bytes, no ':') and its spaces
+        return b"^[A-Za-z][\\x21\\x23\\x24\\x26\\x27\\x2a\\x2b\\x2d\\x2e0-9A-Z\\x5e-\\x7a\\x7c\\x7e]{0,31} +" + escaped
     name = b"".join(b"\\x%02x" % c for c in zone.encode())
     return b"^[ \\t\\r\\x0b\\x0c]*" + name + b"[ \\t\\r\\x0b\\x0c]*:[^\\n]*" + escaped
 
@@ -214,7 +233,9 @@ class Prefilter:
         self.watchers: dict[int, list[int]] = {}
         self.cnf: dict[int, tuple[frozenset[int], ...]] = {}  # the clauses left to check
         self.trees: dict[int, Tree] = {}  # rules whose upper tree is not clauses
-        self.rule_fields = {r: tree_fields(program.trees[r], program) for r in rule_ids}
+        # fields of another protocol (the ssh 'command' of a rule for any protocol) are never built
+        self.rule_fields = {r: frozenset(f for f in tree_fields(program.trees[r], program)
+                                         if protocol in field_protocols(f)) for r in rule_ids}
         for rule in rule_ids:
             self._add(rule, _renumber(uppers[rule], renumber))
         # per factor, in one list: (rules it makes possible, (rule, clauses left or None) to check)
@@ -223,9 +244,11 @@ class Prefilter:
             for f in range(len(self.factors))]
         # the same few sets of rules come up again and again: their sorted list and fields, kept
         self._answers: dict[frozenset[int], Candidates] = {}
+        self._decided: dict[frozenset[int], Candidates] = {}
         self.all_rules = Candidates(rule_ids, frozenset().union(*self.rule_fields.values()) if rule_ids else
                                     frozenset())
-        self._db = self._compile() if self.factors else None
+        self.scanned = sorted(self._checked_factors())  # factors of clauses left out are not scanned for
+        self._db = self._compile() if self.scanned else None
 
     def _add(self, rule: int, upper: Tree) -> None:
         if upper == _TRUE:
@@ -240,7 +263,9 @@ class Prefilter:
         # 'host'...) are checked then
         if found is not None:
             watched = max(found, key=self._weight)
-            self.cnf[rule] = tuple(c for c in found if c is not watched)
+            # a clause of common words ('agent', 'content') rules out little and costs a match
+            # callback on most requests: left unchecked, the rule is a candidate a little more often
+            self.cnf[rule] = tuple(c for c in found if c is not watched and self._weight(c) >= WORTH_CHECKING)
         else:
             watched = self._watch(upper)
             self.trees[rule] = upper
@@ -259,15 +284,24 @@ class Prefilter:
             return frozenset().union(*children)
         return max(children, key=self._weight)
 
+    def _checked_factors(self) -> set[int]:
+        found = set(self.sufficient) | set(self.watchers)
+        for others in self.cnf.values():
+            found.update(*others)
+        for tree in self.trees.values():
+            found |= _leaf_factors(tree)
+        return found
+
     def _compile(self) -> Any:
         from honeyguard.detect.compile import compile_cached
 
         assert _hs is not None
         literal = int(_hs.HS_FLAG_SINGLEMATCH | _hs.HS_FLAG_CASELESS)
         zoned = literal | int(_hs.HS_FLAG_MULTILINE)
-        expressions = [factor_expression(f) for f in self.factors]
-        flags = [zoned if zone else literal for zone, _ in self.factors]
-        return compile_cached(expressions, list(range(len(expressions))), flags)
+        factors = [self.factors[f] for f in self.scanned]
+        expressions = [factor_expression(f) for f in factors]
+        flags = [zoned if zone else literal for zone, _ in factors]
+        return compile_cached(expressions, self.scanned, flags)
 
     def candidates(self, view: bytes | None) -> Candidates:
         """The rules that could match a request whose view is ``view`` (None: every rule)."""
@@ -275,7 +309,20 @@ class Prefilter:
             return self.all_rules
         hits: set[int] = set()
         if self._db is not None:
-            self._db.scan(view, match_event_handler=_on_factor, context=hits)
+            self._db.scan(view, _on_factor, 0, hits)  # positional: keywords cost the binding ~0.6 us a call
+        if not hits:
+            return NO_CANDIDATES if not self.always else self._decide(hits)
+        # the answer depends on nothing but which factors occur, and the same few sets occur
+        # again and again: each set's answer is worked out once (a lazily built decision table)
+        key = frozenset(hits)
+        found = self._decided.get(key)
+        if found is None:
+            if len(self._decided) >= MAX_DECIDED:
+                self._decided.clear()
+            found = self._decided[key] = self._decide(hits)
+        return found
+
+    def _decide(self, hits: set[int]) -> Candidates:
         rules: set[int] = set(self.always) if self.always else set()
         to_check: list[tuple[int, tuple[frozenset[int], ...] | None]] = []
         on_hit = self._on_hit

@@ -34,6 +34,9 @@ class _Collector:
         self.ignore = ignore
         self.limit = limit
         self.plus_is_space = False  # mining form-encoded text as sent: '+' ends a URL
+        # the layers of one payload repeat each other: a host or URL seen with the same role adds
+        # nothing the second time (add is idempotent), so its parsing is skipped
+        self._seen: set[tuple[object, ...]] = set()
 
     def add(self, kind: str, value: str, role: str) -> None:
         if not value or value.lower() in self.ignore:
@@ -47,9 +50,14 @@ class _Collector:
             self.found[key] = role
 
     def host(self, host: bytes, port: bytes | None, role: str) -> None:
+        seen = (host, port, role)
+        if seen in self._seen:
+            return
+        self._seen.add(seen)
         name = host.decode("latin-1").strip("[]").rstrip(".").lower()
-        if _is_ip(name):
-            if _routable(name):
+        address = _address(name)
+        if address is not None:
+            if _routable(address):
                 self.add("ip", name, role)
             else:
                 return
@@ -63,6 +71,10 @@ class _Collector:
             self.add("port", str(int(port)), role)
 
     def url(self, url: bytes, role: str) -> None:
+        seen = (url, role, self.plus_is_space)
+        if seen in self._seen:
+            return
+        self._seen.add(seen)
         if self.plus_is_space:
             url = url.split(b"+", 1)[0]
         url = url.rstrip(b".,:'\")")
@@ -246,22 +258,37 @@ def _mining(text: bytes, found: _Collector) -> None:
             found.add("wallet", wallet.decode("latin-1"), "miner-pool")
 
 
+_POOLS = frozenset(P.MINING_POOL_DOMAINS)
+_POOL_SUFFIXES = tuple("." + pool for pool in P.MINING_POOL_DOMAINS)
+
+
 def _pool_role(domain: str, role: str) -> str:
-    if any(domain == pool or domain.endswith("." + pool) for pool in P.MINING_POOL_DOMAINS):
+    if domain in _POOLS or domain.endswith(_POOL_SUFFIXES):
         return "miner-pool"
     return role
 
 
-def _is_ip(name: str) -> bool:
+_IPV4_CHARS = frozenset("0123456789.")
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _address(name: str) -> _Address | None:
+    """``name`` as an IP address, or None."""
+    # an address is digits and dots, or has a ':': a domain name never reaches ipaddress's parsers,
+    # whose failures (two exceptions a name) cost more than the rest of the host's checks
+    if ":" not in name and not _IPV4_CHARS.issuperset(name):
+        return None
     try:
-        ipaddress.ip_address(name)
+        return ipaddress.ip_address(name)
     except ValueError:
-        return False
-    return True
+        return None
 
 
-def _routable(name: str) -> bool:
-    address = ipaddress.ip_address(name)
+def _is_ip(name: str) -> bool:
+    return _address(name) is not None
+
+
+def _routable(address: _Address) -> bool:
     return not (address.is_loopback or address.is_unspecified or address.is_multicast or address.is_link_local
                 or str(address) == "255.255.255.255")
 

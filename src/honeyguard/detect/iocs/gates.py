@@ -67,7 +67,7 @@ def gates(text: bytes) -> set[int]:
     """The gates open for ``text``."""
     found: set[int] = set()
     if _DB is not None:
-        _DB.scan(text, match_event_handler=_on_match, context=found)
+        _DB.scan(text, _on_match, 0, found)  # positional: keywords cost the binding ~0.6 us a call
         return found
     lower = text.lower()
     for gate, words in _WORDS.items():

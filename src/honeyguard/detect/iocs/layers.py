@@ -8,7 +8,6 @@ a blob that nothing decodes is not executed, and ordinary JSON and form bodies s
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 
@@ -23,6 +22,7 @@ MAX_TEXT_BYTES = 64 * 1024
 _HEX_RUN = re.compile(rb"(?:\\x[0-9a-fA-F]{2}){4,}")
 _BASE64 = re.compile(rb"[A-Za-z0-9+/_-]{16,}={0,2}")
 _PRINTABLE = b"\t\n\r" + bytes(range(0x20, 0x7F))
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 def layers(text: bytes) -> list[tuple[bytes, set[int]]]:
@@ -91,10 +91,11 @@ def _b64decode(token: bytes) -> bytes | None:
     token = token.rstrip(b"=")
     token = token[: len(token) - len(token) % 4 if len(token) % 4 == 1 else len(token)]
     padded = token + b"=" * (-len(token) % 4)
+    # what base64.urlsafe_b64decode and b64decode(validate=True) do, without their Python layers
     try:
         if b"-" in padded or b"_" in padded:
-            return base64.urlsafe_b64decode(padded)
-        return base64.b64decode(padded, validate=True)
+            return binascii.a2b_base64(padded.translate(_URLSAFE))
+        return binascii.a2b_base64(padded, strict_mode=True)
     except (binascii.Error, ValueError):
         return None
 
