@@ -1,11 +1,12 @@
 """Benchmark: ``flows analyze`` over 10 M VPC flow records with 100,000 indicators, on 2 threads,
 beside a bare DuckDB ``count(*)`` scan of the same files measured in the same run.
 
-    .venv/bin/python benchmarks/bench_flows.py [--quick] [--gzip] [--records N] [--out DIR]
+    .venv/bin/python benchmarks/bench_flows.py [--quick] [--plain] [--records N] [--out DIR]
 
 The data is generated once with DuckDB itself (cached under $TMPDIR/honeyguard-bench/): 20,000
 instances using popular HTTPS services, DNS, NTP, a few hundred talking to a C2, rejected inbound
-scans; 8 files. Measurement runs in a fresh child process so that its peak RSS is the analysis's own.
+scans; 8 gzip files with a header line each, as AWS delivers them to S3 (``--plain``: the same data
+uncompressed). Measurement runs in a fresh child process so that its peak RSS is the analysis's own.
 Prints one JSON line per figure, with wall and CPU seconds of both in ``params`` (CPU time is
 the steadier figure on a shared machine).
 """
@@ -33,8 +34,10 @@ MEMORY_LIMIT = "1GB"
 
 
 def _ip(expr: str) -> str:
-    return (f"(({expr}) // 16777216) || '.' || (({expr}) // 65536 % 256) || '.' || "
-            f"(({expr}) // 256 % 256) || '.' || (({expr}) % 256)")
+    return (
+        f"(({expr}) // 16777216) || '.' || (({expr}) // 65536 % 256) || '.' || "
+        f"(({expr}) // 256 % 256) || '.' || (({expr}) % 256)"
+    )
 
 
 def _records_sql(first: int, last: int, total: int) -> str:
@@ -85,9 +88,10 @@ def generate(folder: Path, records: int, indicators: int, gzip: bool = False) ->
     per = records // FILES
     for n, path in enumerate(files):
         last = records if n == FILES - 1 else (n + 1) * per
-        con.execute(f"COPY ({_records_sql(n * per, last, records)}) TO '{path}' "
-                    "(FORMAT csv, DELIMITER ' ', HEADER true, QUOTE ''"
-                    + (", COMPRESSION gzip)" if gzip else ")"))
+        con.execute(
+            f"COPY ({_records_sql(n * per, last, records)}) TO '{path}' "
+            "(FORMAT csv, DELIMITER ' ', HEADER true, QUOTE ''" + (", COMPRESSION gzip)" if gzip else ")")
+        )
     _write_indicators(folder / "indicators.csv", indicators)
     marker.write_text(json.dumps(params))
     return files
@@ -134,40 +138,83 @@ def measure(folder: Path, records: int, repeat: int) -> None:
         con.close()
         assert counted is not None and counted[0] == records + len(files), counted  # + one header each
         started, cpu = time.perf_counter(), time.process_time()
-        report = analyze_flows([folder / f.name for f in files], indicators=folder / "indicators.csv",
-                               settings=settings)
+        report = analyze_flows(
+            [folder / f.name for f in files], indicators=folder / "indicators.csv", settings=settings
+        )
         analysis_best = min(analysis_best, time.perf_counter() - started)
         analysis_cpu = min(analysis_cpu, time.process_time() - cpu)
     assert report is not None and report.stats.records == records, report and report.stats
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    params = {"records": records, "files": len(files), "indicators": report.stats.indicators,
-              "threads": THREADS, "memory_limit": MEMORY_LIMIT, "repeat": repeat,
-              "findings": len(report.findings), "blast_radius_entries": len(report.blast_radius),
-              "conversations": report.stats.conversations, "cpu_count": os.cpu_count(),
-              "gzip": files[0].suffix == ".gz", "wall_s": round(analysis_best, 3),
-              "cpu_s": round(analysis_cpu, 3), "bare_wall_s": round(bare_best, 3),
-              "bare_cpu_s": round(bare_cpu, 3), "load_average_1min": round(os.getloadavg()[0], 2)}
+    params = {
+        "records": records,
+        "files": len(files),
+        "indicators": report.stats.indicators,
+        "threads": THREADS,
+        "memory_limit": MEMORY_LIMIT,
+        "repeat": repeat,
+        "findings": len(report.findings),
+        "blast_radius_entries": len(report.blast_radius),
+        "conversations": report.stats.conversations,
+        "cpu_count": os.cpu_count(),
+        "gzip": files[0].suffix == ".gz",
+        "wall_s": round(analysis_best, 3),
+        "cpu_s": round(analysis_cpu, 3),
+        "bare_wall_s": round(bare_best, 3),
+        "bare_cpu_s": round(bare_cpu, 3),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
     rate, bare_rate = records / analysis_best, records / bare_best
-    print(json.dumps({
-        "figure": "flows_analyze_records_per_s", "value": round(rate), "unit": "records/s",
-        "reference": {"name": "duckdb bare count(*) scan, same files", "value": round(bare_rate),
-                      "unit": "records/s"},
-        "ratio": round(rate / bare_rate, 3), "target": ">= 5000000 records/s and ratio >= 0.3",
-        "params": params,
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "figure": "flows_analyze_records_per_s",
+                "value": round(rate),
+                "unit": "records/s",
+                "reference": {
+                    "name": "duckdb bare count(*) scan, same files",
+                    "value": round(bare_rate),
+                    "unit": "records/s",
+                },
+                "ratio": round(rate / bare_rate, 3),
+                "target": ">= 5000000 records/s and ratio >= 0.3",
+                "params": params,
+            }
+        ),
+        flush=True,
+    )
     cpu_rate, bare_cpu_rate = records / analysis_cpu, records / bare_cpu
-    print(json.dumps({  # CPU seconds of the whole process (both threads): steadier under contention
-        "figure": "flows_analyze_records_per_cpu_s", "value": round(cpu_rate), "unit": "records/CPU-s",
-        "reference": {"name": "duckdb bare count(*) scan, same files, per CPU-second",
-                      "value": round(bare_cpu_rate), "unit": "records/CPU-s"},
-        "ratio": round(cpu_rate / bare_cpu_rate, 3), "target": "ratio >= 0.3 (the wall-clock target's, per CPU)",
-        "params": params,
-    }), flush=True)
-    print(json.dumps({
-        "figure": "flows_analyze_peak_rss", "value": round(rss_mb, 1), "unit": "MB",
-        "reference": {"name": "DuckDB memory_limit", "value": 1024, "unit": "MB"},
-        "ratio": round(rss_mb / 1024, 3), "target": "< 2048 MB", "params": params,
-    }), flush=True)
+    print(
+        json.dumps(
+            {  # CPU seconds of the whole process (both threads): steadier under contention
+                "figure": "flows_analyze_records_per_cpu_s",
+                "value": round(cpu_rate),
+                "unit": "records/CPU-s",
+                "reference": {
+                    "name": "duckdb bare count(*) scan, same files, per CPU-second",
+                    "value": round(bare_cpu_rate),
+                    "unit": "records/CPU-s",
+                },
+                "ratio": round(cpu_rate / bare_cpu_rate, 3),
+                "target": "ratio >= 0.3 (the wall-clock target's, per CPU)",
+                "params": params,
+            }
+        ),
+        flush=True,
+    )
+    print(
+        json.dumps(
+            {
+                "figure": "flows_analyze_peak_rss",
+                "value": round(rss_mb, 1),
+                "unit": "MB",
+                "reference": {"name": "DuckDB memory_limit", "value": 1024, "unit": "MB"},
+                "ratio": round(rss_mb / 1024, 3),
+                "target": "< 2048 MB",
+                "params": params,
+            }
+        ),
+        flush=True,
+    )
 
 
 def main() -> int:
@@ -177,7 +224,7 @@ def main() -> int:
     parser.add_argument("--indicators", type=int, default=100_000)
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "honeyguard-bench")
     parser.add_argument("--repeat", type=int, default=None)
-    parser.add_argument("--gzip", action="store_true", help="read gzip-compressed files (.log.gz)")
+    parser.add_argument("--plain", action="store_true", help="read uncompressed files (.log) instead of .log.gz")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     records = args.records or (1_000_000 if args.quick else 10_000_000)
@@ -185,10 +232,21 @@ def main() -> int:
     if args.measure:
         measure(args.measure, records, repeat)
         return 0
-    folder = args.out / f"flows-{records}-{args.indicators}{'-gz' if args.gzip else ''}"
-    generate(folder, records, args.indicators, gzip=args.gzip)
-    child = [sys.executable, __file__, "--measure", str(folder), "--records", str(records),
-             "--repeat", str(repeat), "--indicators", str(args.indicators)]
+    gzip = not args.plain
+    folder = args.out / f"flows-{records}-{args.indicators}{'-gz' if gzip else ''}"
+    generate(folder, records, args.indicators, gzip=gzip)
+    child = [
+        sys.executable,
+        __file__,
+        "--measure",
+        str(folder),
+        "--records",
+        str(records),
+        "--repeat",
+        str(repeat),
+        "--indicators",
+        str(args.indicators),
+    ]
     return subprocess.run(child, check=False).returncode
 
 

@@ -35,8 +35,12 @@ def _by(report: FlowReport, kind: str) -> dict[str, Finding]:
 def test_exactly_the_planted_findings(report: FlowReport, scene: Scene) -> None:
     planted = scene[0]
     expected = {("infected-instance", h) for h in planted.beaconing}
-    expected |= {("infected-instance", planted.download_host), ("infected-instance", planted.range_host),
-                 ("outbound-scanner", planted.scanner), ("malware-download", planted.download_host)}
+    expected |= {
+        ("infected-instance", planted.download_host),
+        ("infected-instance", planted.range_host),
+        ("outbound-scanner", planted.scanner),
+        ("malware-download", planted.download_host),
+    }
     assert {(f.kind, f.subject) for f in report.findings} == expected
 
 
@@ -59,8 +63,7 @@ def test_beaconing_raises_severity(report: FlowReport, scene: Scene) -> None:
     assert in_range.severity == "medium"  # confidence 60 < 70
 
 
-def test_scanner_and_download_evidence(report: FlowReport,
-                                       scene: Scene) -> None:
+def test_scanner_and_download_evidence(report: FlowReport, scene: Scene) -> None:
     planted = scene[0]
     scanner = _by(report, "outbound-scanner")[planted.scanner]
     assert isinstance(scanner.evidence, ScannerEvidence)
@@ -73,8 +76,7 @@ def test_scanner_and_download_evidence(report: FlowReport,
     assert download.first_seen <= download.last_seen
 
 
-def test_blast_radius_of_a_popular_address(report: FlowReport,
-                                          scene: Scene) -> None:
+def test_blast_radius_of_a_popular_address(report: FlowReport, scene: Scene) -> None:
     planted = scene[0]
     radius = {b.indicator: b for b in report.blast_radius}
     assert set(radius) == {planted.popular, planted.c2, planted.malware_host, planted.bad_range}
@@ -87,7 +89,8 @@ def test_blast_radius_of_a_popular_address(report: FlowReport,
 def test_candidate_c2(report: FlowReport, scene: Scene) -> None:
     planted = scene[0]
     assert [(c.value, c.infected_peers, c.other_hosts) for c in report.candidate_c2] == [
-        (planted.second_stage, len(planted.second_stage_peers), 0)]
+        (planted.second_stage, len(planted.second_stage_peers), 0)
+    ]
     assert report.candidate_c2[0].hosts == sorted(planted.second_stage_peers)
 
 
@@ -111,17 +114,19 @@ def test_without_indicators_only_behaviour_is_found(scene: Scene) -> None:
 
 def test_thresholds_decide(scene: Scene) -> None:
     planted, logs, indicators, _ = scene
-    strict = FlowSettings(scan_min_targets=planted.scan_targets + 1,
-                          download_min_bytes=planted.download_bytes + 1, beacon_max_cv=0.0001,
-                          internal_cidrs=[V6_RANGE])
+    strict = FlowSettings(
+        scan_min_targets=planted.scan_targets + 1,
+        download_min_bytes=planted.download_bytes + 1,
+        beacon_max_cv=0.0001,
+        internal_cidrs=[V6_RANGE],
+    )
     report = analyze_flows([logs], indicators=indicators, settings=strict)
     kinds = {f.kind for f in report.findings}
     assert kinds == {"infected-instance"}
     assert all(isinstance(f.evidence, InfectedEvidence) and not f.evidence.beaconing for f in report.findings)
 
 
-def test_internal_ipv6_range_is_configurable(scene: Scene,
-                                             tmp_path: Path) -> None:
+def test_internal_ipv6_range_is_configurable(scene: Scene, tmp_path: Path) -> None:
     _planted, logs, _, _ = scene
     listed = tmp_path / "v6.csv"
     listed.write_text(f"value,type,role,confidence\n{V6_CDN.upper()},ip,c2,95\n")  # any IPv6 spelling

@@ -22,9 +22,14 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[Planted, Path, Path
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "honeyguard.cli.main", "flows", "analyze", *args],
-                          capture_output=True, text=True, timeout=300, check=False,
-                          env={**os.environ, "COLUMNS": "300"})  # wide enough that no address wraps
+    return subprocess.run(
+        [sys.executable, "-m", "honeyguard.cli.main", "flows", "analyze", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "COLUMNS": "300"},
+    )  # wide enough that no address wraps
 
 
 def test_json_is_one_object_of_the_documented_shape(scene: tuple[Planted, Path, Path]) -> None:
@@ -45,8 +50,7 @@ def test_json_is_one_object_of_the_documented_shape(scene: tuple[Planted, Path, 
         assert isinstance(entry["indicator"], str)
         assert isinstance(entry["internal_hosts"], int) and isinstance(entry["flows"], int)
     assert report["blast_radius"][0]["indicator"] == planted.popular
-    assert report["candidate_c2"] == [
-        {**report["candidate_c2"][0], "value": planted.second_stage, "infected_peers": 2}]
+    assert report["candidate_c2"] == [{**report["candidate_c2"][0], "value": planted.second_stage, "infected_peers": 2}]
     assert all(isinstance(v, int) for v in report["malformed"].values())
     assert report["malformed"]["indicator_rows"] == 6
 
@@ -59,13 +63,16 @@ def test_tables_without_json(scene: tuple[Planted, Path, Path]) -> None:
     assert planted.scanner in result.stdout and planted.popular in result.stdout
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["/nonexistent/flows"], "no such file or folder"),
-    (["--internal", "10.0.0.0/99", "{logs}"], "not a CIDR"),
-    (["--indicators", "{logs}/../missing.csv", "{logs}"], "cannot read indicators"),
-    (["--scan-min-targets", "0", "{logs}"], "invalid option"),
-    (["--memory-limit", "lots", "{logs}"], "invalid option"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["/nonexistent/flows"], "no such file or folder"),
+        (["--internal", "10.0.0.0/99", "{logs}"], "not a CIDR"),
+        (["--indicators", "{logs}/../missing.csv", "{logs}"], "cannot read indicators"),
+        (["--scan-min-targets", "0", "{logs}"], "invalid option"),
+        (["--memory-limit", "lots", "{logs}"], "invalid option"),
+    ],
+)
 def test_user_mistakes_are_one_line(scene: tuple[Planted, Path, Path], args: list[str], message: str) -> None:
     logs = scene[1]
     result = _run(*(a.replace("{logs}", str(logs)) for a in args))
@@ -74,8 +81,9 @@ def test_user_mistakes_are_one_line(scene: tuple[Planted, Path, Path], args: lis
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_store_keeps_findings_and_blast_radius_for_the_guardrails(scene: tuple[Planted, Path, Path],
-                                                                  tmp_path: Path) -> None:
+def test_store_keeps_findings_and_blast_radius_for_the_guardrails(
+    scene: tuple[Planted, Path, Path], tmp_path: Path
+) -> None:
     from honeyguard.store.intel import IntelStore
     from honeyguard.store.state import StateStore
 

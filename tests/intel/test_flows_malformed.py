@@ -14,22 +14,26 @@ from tests.intel.flowgen import HEADER
 
 GOOD = "2 123456789012 eni-0a1 10.0.0.5 52.1.2.3 40001 443 6 10 1200 1764400000 1764400060 ACCEPT OK"
 LINES = {
-    "ok": [GOOD,
-           "2 123456789012 eni-0a1 2600:1f18:abcd::5 2606:4700::1 40002 443 6 10 1200 1764400000 1764400060 "
-           "ACCEPT OK",
-           "2 123456789012 eni-0a1 10.0.0.5 52.1.2.3 0 0 1 2 168 1764400000 1764400060 ACCEPT OK"],  # ICMP
-    "wrong_field_count": [GOOD + " EXTRA", GOOD.rsplit(" ", 1)[0], "garbage", "\"quoted " + GOOD,
-                          GOOD + " a b c d e f"],
+    "ok": [
+        GOOD,
+        "2 123456789012 eni-0a1 2600:1f18:abcd::5 2606:4700::1 40002 443 6 10 1200 1764400000 1764400060 ACCEPT OK",
+        "2 123456789012 eni-0a1 10.0.0.5 52.1.2.3 0 0 1 2 168 1764400000 1764400060 ACCEPT OK",
+    ],  # ICMP
+    "wrong_field_count": [GOOD + " EXTRA", GOOD.rsplit(" ", 1)[0], "garbage", '"quoted ' + GOOD, GOOD + " a b c d e f"],
     "nodata": ["2 123456789012 eni-0a1 - - - - - - - 1764400000 1764400060 - NODATA"],
     "skipdata": ["2 123456789012 eni-0a1 - - - - - - - 1764400000 1764400060 - SKIPDATA"] * 2,
     "missing_field": [GOOD.replace(" 1200 ", " - "), GOOD.replace(" 52.1.2.3 ", " - ")],
-    "bad_value": [GOOD.replace("40001", "abc"), GOOD.replace("ACCEPT", "MAYBE"),
-                  GOOD.replace(" 1200 ", " 99999999999999999999999 "), GOOD.replace("52.1.2.3", "999.1.2.3"),
-                  GOOD.replace(" OK", " WHATEVER"),
-                  # addresses are validated after the scan: a rejected record from a non-address,
-                  # and an IPv6 record towards one (not an IPv6 record then)
-                  GOOD.replace("10.0.0.5", "nonsense").replace("ACCEPT", "REJECT"),
-                  GOOD.replace("10.0.0.5", "2600:1f18:abcd::6").replace("52.1.2.3", "zz")],
+    "bad_value": [
+        GOOD.replace("40001", "abc"),
+        GOOD.replace("ACCEPT", "MAYBE"),
+        GOOD.replace(" 1200 ", " 99999999999999999999999 "),
+        GOOD.replace("52.1.2.3", "999.1.2.3"),
+        GOOD.replace(" OK", " WHATEVER"),
+        # addresses are validated after the scan: a rejected record from a non-address,
+        # and an IPv6 record towards one (not an IPv6 record then)
+        GOOD.replace("10.0.0.5", "nonsense").replace("ACCEPT", "REJECT"),
+        GOOD.replace("10.0.0.5", "2600:1f18:abcd::6").replace("52.1.2.3", "zz"),
+    ],
     "unsupported_version": ["3" + GOOD[1:]],
 }
 
@@ -62,15 +66,26 @@ def test_unreadable_files_are_skipped_and_counted(tmp_path: Path) -> None:
     report = analyze_flows([tmp_path])
     assert report.stats.records == 3
     assert report.malformed.unreadable_files == 2
-    assert sorted(p.split(":")[0].rsplit("/", 1)[-1] for p in report.problems) == [
-        "broken.log.gz", "truncated.log.gz"]
+    assert sorted(p.split(":")[0].rsplit("/", 1)[-1] for p in report.problems) == ["broken.log.gz", "truncated.log.gz"]
 
 
 def test_binary_and_oversized_lines_never_crash(tmp_path: Path) -> None:
     junk = tmp_path / "junk.log"
-    junk.write_bytes(HEADER.encode() + b"\n" + GOOD.encode() + b"\n" + bytes(range(256)) * 4 + b"\n"
-                     + b"\xff\xfe\xc3(" + GOOD.encode()[4:] + b"\n" + b"x" * 200_000 + b"\n" + GOOD.encode()
-                     + b"\n")
+    junk.write_bytes(
+        HEADER.encode()
+        + b"\n"
+        + GOOD.encode()
+        + b"\n"
+        + bytes(range(256)) * 4
+        + b"\n"
+        + b"\xff\xfe\xc3("
+        + GOOD.encode()[4:]
+        + b"\n"
+        + b"x" * 200_000
+        + b"\n"
+        + GOOD.encode()
+        + b"\n"
+    )
     report = analyze_flows([junk])
     assert report.stats.records == 2  # the two good lines survive whatever sits between them
 
@@ -81,9 +96,28 @@ def test_a_file_of_only_headers_and_blank_lines(tmp_path: Path) -> None:
     assert report.findings == [] and _counts(report) == {}
 
 
-TOKEN = st.one_of(st.sampled_from(["2", "-", "OK", "NODATA", "ACCEPT", "REJECT", "10.0.0.1", "52.1.1.1",
-                                   "::1", "443", "6", "1764400000", "version", "\"", "'"]),
-                  st.text(alphabet="0123456789abcdef.:-x", min_size=1, max_size=12))
+TOKEN = st.one_of(
+    st.sampled_from(
+        [
+            "2",
+            "-",
+            "OK",
+            "NODATA",
+            "ACCEPT",
+            "REJECT",
+            "10.0.0.1",
+            "52.1.1.1",
+            "::1",
+            "443",
+            "6",
+            "1764400000",
+            "version",
+            '"',
+            "'",
+        ]
+    ),
+    st.text(alphabet="0123456789abcdef.:-x", min_size=1, max_size=12),
+)
 LINE = st.lists(TOKEN, min_size=1, max_size=18).map(" ".join)
 
 
@@ -93,7 +127,13 @@ def test_any_line_lands_in_exactly_one_count(tmp_path: Path, lines: list[str]) -
     path = tmp_path / "fuzz.log"
     path.write_text("\n".join(lines) + "\n")
     report = analyze_flows([path])
-    total = report.stats.records + report.stats.header_lines + sum(
-        getattr(report.malformed, name) for name in MalformedCounts.__struct_fields__
-        if name not in ("unreadable_files", "indicator_rows"))
+    total = (
+        report.stats.records
+        + report.stats.header_lines
+        + sum(
+            getattr(report.malformed, name)
+            for name in MalformedCounts.__struct_fields__
+            if name not in ("unreadable_files", "indicator_rows")
+        )
+    )
     assert total == len(lines)

@@ -34,7 +34,7 @@ def build_addresses(con: duckdb.DuckDBPyConnection, internal: list[Network]) -> 
                    SELECT DISTINCT a FROM (SELECT client AS a FROM conv UNION ALL SELECT server FROM conv)""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE addr AS {_V4_ADDRESSES_SQL}
                     SELECT a, a AS canon, v4,
-                           coalesce({v4_in_networks_sql('v4', internal)}, FALSE) AS internal,
+                           coalesce({v4_in_networks_sql("v4", internal)}, FALSE) AS internal,
                            v4 IS NOT NULL AS valid
                     FROM checked""")
     v6_rows = con.execute("SELECT a FROM addr_raw WHERE contains(a, ':')").fetchall()
@@ -81,8 +81,7 @@ def build_matches(con: duckdb.DuckDBPyConnection, indicators: IndicatorSet) -> N
     """)
     v6_ranges = indicators.cidr_v6()
     if v6_ranges:
-        rows = con.execute("SELECT DISTINCT canon FROM addr WHERE valid AND NOT internal AND v4 IS NULL"
-                           ).fetchall()
+        rows = con.execute("SELECT DISTINCT canon FROM addr WHERE valid AND NOT internal AND v4 IS NULL").fetchall()
         # One dictionary per prefix length: a lookup per length, not a test per range.
         by_prefix: dict[int, dict[int, list[IndicatorRow]]] = {}
         for network, row in v6_ranges:
@@ -97,9 +96,16 @@ def build_matches(con: duckdb.DuckDBPyConnection, indicators: IndicatorSet) -> N
                 for r in table.get(int(address) >> (128 - prefix), []):
                     found.append((canon, r.value, r.role, r.confidence))
         if found:
-            con.register("match_v6_arrow", pa.table({
-                "canon": [f[0] for f in found], "value": [f[1] for f in found],
-                "role": [f[2] for f in found], "confidence": pa.array([f[3] for f in found], pa.int32()),
-            }))
+            con.register(
+                "match_v6_arrow",
+                pa.table(
+                    {
+                        "canon": [f[0] for f in found],
+                        "value": [f[1] for f in found],
+                        "role": [f[2] for f in found],
+                        "confidence": pa.array([f[3] for f in found], pa.int32()),
+                    }
+                ),
+            )
             con.execute("INSERT INTO matches SELECT * FROM match_v6_arrow")
             con.unregister("match_v6_arrow")

@@ -43,8 +43,13 @@ MAX_HOSTS_LISTED = 20  # lists in findings are bounded: an instance may touch th
 MAX_INDICATORS_LISTED = 50
 
 
-def analyze_flows(paths: Sequence[Path], *, indicators: IndicatorSet | Path | None = None,
-                  settings: FlowSettings | None = None, clock: Clock | None = None) -> FlowReport:
+def analyze_flows(
+    paths: Sequence[Path],
+    *,
+    indicators: IndicatorSet | Path | None = None,
+    settings: FlowSettings | None = None,
+    clock: Clock | None = None,
+) -> FlowReport:
     """Read every flow file under ``paths`` once with DuckDB and return what it finds."""
     settings = settings or FlowSettings()
     clock = clock or SystemClock()
@@ -52,15 +57,16 @@ def analyze_flows(paths: Sequence[Path], *, indicators: IndicatorSet | Path | No
     files = discover_files(paths)
     if not files:
         raise FlowInputError("no flow-log files found in " + ", ".join(str(p) for p in paths))
-    indicator_set = (load_indicators(indicators) if isinstance(indicators, Path)
-                     else indicators or IndicatorSet())
+    indicator_set = load_indicators(indicators) if isinstance(indicators, Path) else indicators or IndicatorSet()
     internal = parse_networks([*RFC1918, *IPV6_ULA, *settings.internal_cidrs])
     with tempfile.TemporaryDirectory(prefix="honeyguard-flows-") as spill, _connect(settings, spill) as con:
         try:
             report = _analyze(con, files, indicator_set, settings, internal)
         except duckdb.OutOfMemoryException as exc:
-            raise FlowEngineError(f"out of memory ({settings.memory_limit}, spilling to {spill}): "
-                                  f"raise --memory-limit or free disk space ({exc})") from None
+            raise FlowEngineError(
+                f"out of memory ({settings.memory_limit}, spilling to {spill}): "
+                f"raise --memory-limit or free disk space ({exc})"
+            ) from None
     report.stats.seconds = round(clock.monotonic() - started, 3)
     return report
 
@@ -76,8 +82,13 @@ def _connect(settings: FlowSettings, spill: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _analyze(con: duckdb.DuckDBPyConnection, files: list[Path], indicator_set: IndicatorSet,
-             settings: FlowSettings, internal: list[Network]) -> FlowReport:
+def _analyze(
+    con: duckdb.DuckDBPyConnection,
+    files: list[Path],
+    indicator_set: IndicatorSet,
+    settings: FlowSettings,
+    internal: list[Network],
+) -> FlowReport:
     beacon_targets = indicator_set.ip_values_in_roles(settings.infected_roles)
     if beacon_targets:
         con.register("beacon_targets", pa.table({"value": beacon_targets}))
@@ -100,10 +111,11 @@ def _analyze(con: duckdb.DuckDBPyConnection, files: list[Path], indicator_set: I
     )
 
 
-def _counts(con: duckdb.DuckDBPyConnection, files: list[Path], indicator_set: IndicatorSet,
-            unreadable: list[Path]) -> tuple[MalformedCounts, FlowStats]:
+def _counts(
+    con: duckdb.DuckDBPyConnection, files: list[Path], indicator_set: IndicatorSet, unreadable: list[Path]
+) -> tuple[MalformedCounts, FlowStats]:
     by_status = status_counts(con)
-    invalid_address_flows, = con.execute("""
+    (invalid_address_flows,) = con.execute("""
         SELECT coalesce(sum(c.flows), 0) FROM conv c
         WHERE c.client IN (SELECT a FROM addr WHERE NOT valid)
            OR c.server IN (SELECT a FROM addr WHERE NOT valid)
@@ -120,7 +132,7 @@ def _counts(con: duckdb.DuckDBPyConnection, files: list[Path], indicator_set: In
     )
     ipv6, conversations, matched = con.execute(f"""
         SELECT (SELECT coalesce(sum(p.flows), 0) FROM pre p JOIN addr s ON s.a = p.src JOIN addr d ON d.a = p.dst
-                WHERE p.status = {CODE['ok']} AND contains(p.src, ':') AND s.valid AND d.valid),
+                WHERE p.status = {CODE["ok"]} AND contains(p.src, ':') AND s.valid AND d.valid),
                (SELECT count(*) FROM conv),
                (SELECT count(DISTINCT canon) FROM matches)
     """).fetchone() or (0, 0, 0)
@@ -143,8 +155,7 @@ def _ts(epoch: Any) -> datetime:
     return datetime.fromtimestamp(int(epoch), UTC)
 
 
-def _infected_findings(con: duckdb.DuckDBPyConnection,
-                       settings: FlowSettings) -> tuple[list[Finding], list[str]]:
+def _infected_findings(con: duckdb.DuckDBPyConnection, settings: FlowSettings) -> tuple[list[Finding], list[str]]:
     queries.infected_edges(con, settings)
     contacted = queries.indicators_by_host(con, "infected_edges", settings.infected_roles)
     beacon_by_host = queries.beacons(con, settings)
@@ -153,9 +164,14 @@ def _infected_findings(con: duckdb.DuckDBPyConnection,
         values, roles, confidence = contacted[host]
         severity: Severity = "high" if confidence >= settings.high_confidence else "medium"
         evidence = InfectedEvidence(
-            roles=sorted(roles), max_confidence=int(confidence), flows=int(flows),
-            accepted_flows=int(accepted), bytes_out=int(bytes_out), bytes_in=int(bytes_in),
-            ports=sorted(ports)[:MAX_HOSTS_LISTED], peers=sorted(peers)[:MAX_HOSTS_LISTED],
+            roles=sorted(roles),
+            max_confidence=int(confidence),
+            flows=int(flows),
+            accepted_flows=int(accepted),
+            bytes_out=int(bytes_out),
+            bytes_in=int(bytes_in),
+            ports=sorted(ports)[:MAX_HOSTS_LISTED],
+            peers=sorted(peers)[:MAX_HOSTS_LISTED],
         )
         beacon = beacon_by_host.get(host)
         if beacon is not None:
@@ -176,9 +192,13 @@ def _scanner_findings(con: duckdb.DuckDBPyConnection, settings: FlowSettings) ->
         host, port, proto, window_targets, window_end, targets, probe_targets, flows, first, last = row
         window_start = max(int(window_end) - int(settings.scan_window_s) + 1, int(first))
         evidence = ScannerEvidence(
-            port=int(port), protocol=int(proto), window_targets=int(window_targets),
-            window_seconds=int(settings.scan_window_s), window_start=_ts(window_start),
-            total_targets=int(targets), probe_fraction=round(int(probe_targets) / int(targets), 4),
+            port=int(port),
+            protocol=int(proto),
+            window_targets=int(window_targets),
+            window_seconds=int(settings.scan_window_s),
+            window_start=_ts(window_start),
+            total_targets=int(targets),
+            probe_fraction=round(int(probe_targets) / int(targets), 4),
             flows=int(flows),
         )
         findings.append(_finding("outbound-scanner", host, "high", [], evidence, ["T1046"], first, last))
@@ -191,29 +211,63 @@ def _download_findings(con: duckdb.DuckDBPyConnection, settings: FlowSettings) -
     findings = []
     for host, total, biggest, flows, port, proto, first, last in rows:
         values, roles, _confidence = sources[host]
-        evidence = DownloadEvidence(port=int(port), protocol=int(proto), bytes=int(total),
-                                    max_flow_bytes=int(biggest), flows=int(flows), roles=sorted(roles))
+        evidence = DownloadEvidence(
+            port=int(port),
+            protocol=int(proto),
+            bytes=int(total),
+            max_flow_bytes=int(biggest),
+            flows=int(flows),
+            roles=sorted(roles),
+        )
         listed = sorted(values)[:MAX_INDICATORS_LISTED]
         findings.append(_finding("malware-download", host, "high", listed, evidence, ["T1105"], first, last))
     return findings
 
 
-def _finding(kind: Any, subject: str, severity: Severity, values: list[str], evidence: Any,
-             techniques: list[str], first: Any, last: Any) -> Finding:
+def _finding(
+    kind: Any,
+    subject: str,
+    severity: Severity,
+    values: list[str],
+    evidence: Any,
+    techniques: list[str],
+    first: Any,
+    last: Any,
+) -> Finding:
     first_seen, last_seen = _ts(first), _ts(max(int(first), int(last)))
-    return Finding(id=finding_id(kind, subject, first_seen), kind=kind, severity=severity, subject=subject,
-                   indicators=values, evidence=evidence, techniques=techniques, first_seen=first_seen,
-                   last_seen=last_seen, source=SOURCE)
+    return Finding(
+        id=finding_id(kind, subject, first_seen),
+        kind=kind,
+        severity=severity,
+        subject=subject,
+        indicators=values,
+        evidence=evidence,
+        techniques=techniques,
+        first_seen=first_seen,
+        last_seen=last_seen,
+        source=SOURCE,
+    )
 
 
 def _blast(row: Any) -> BlastRadius:
     value, hosts, flows, all_flows, roles, confidence = row
-    return BlastRadius(indicator=value, internal_hosts=int(hosts), flows=int(flows or 0),
-                       all_flows=int(all_flows or 0), roles=sorted(roles), confidence=int(confidence))
+    return BlastRadius(
+        indicator=value,
+        internal_hosts=int(hosts),
+        flows=int(flows or 0),
+        all_flows=int(all_flows or 0),
+        roles=sorted(roles),
+        confidence=int(confidence),
+    )
 
 
 def _candidate(row: Any) -> CandidateC2:
     value, infected_peers, others, flows, ports, hosts = row
-    return CandidateC2(value=value, infected_peers=int(infected_peers), other_hosts=int(others),
-                       flows=int(flows), ports=sorted(set(ports))[:MAX_HOSTS_LISTED],
-                       hosts=sorted(hosts)[:MAX_HOSTS_LISTED])
+    return CandidateC2(
+        value=value,
+        infected_peers=int(infected_peers),
+        other_hosts=int(others),
+        flows=int(flows),
+        ports=sorted(set(ports))[:MAX_HOSTS_LISTED],
+        hosts=sorted(hosts)[:MAX_HOSTS_LISTED],
+    )

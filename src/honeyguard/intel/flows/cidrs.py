@@ -61,6 +61,7 @@ def v4_int_sql(column: str) -> str:
 def v4_in_networks_sql(int_column: str, networks: list[Network]) -> str:
     ranges = [
         f"{int_column} BETWEEN {int(n.network_address)} AND {int(n.broadcast_address)}"
-        for n in networks if isinstance(n, ipaddress.IPv4Network)
+        for n in networks
+        if isinstance(n, ipaddress.IPv4Network)
     ]
     return "(" + (" OR ".join(ranges) or "FALSE") + ")"

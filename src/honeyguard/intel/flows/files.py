@@ -15,8 +15,20 @@ class FlowInputError(HoneyguardError):
 # The VPC Flow Logs v2 default format, in order, plus one sentinel column: with null padding a line
 # with too few fields leaves log_status NULL, a line with too many fills ``extra``; both are counted.
 V2_FIELDS = (
-    "version", "account_id", "interface_id", "srcaddr", "dstaddr", "srcport", "dstport",
-    "protocol", "packets", "bytes", "start", "end", "action", "log_status",
+    "version",
+    "account_id",
+    "interface_id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log_status",
 )
 _GLOB_CHARS = set("*?[]{}")
 
@@ -27,7 +39,8 @@ def discover_files(paths: Iterable[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found.extend(
-                p for p in sorted(path.rglob("*"))
+                p
+                for p in sorted(path.rglob("*"))
                 if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         elif path.is_file():
@@ -38,8 +51,10 @@ def discover_files(paths: Iterable[Path]) -> list[Path]:
     for file in files:
         if _GLOB_CHARS & set(str(file)):
             # DuckDB expands glob characters in file lists: refuse rather than read something else.
-            raise FlowInputError(f"{file}: file names with glob characters ({''.join(sorted(_GLOB_CHARS))}) "
-                                 "are not supported; rename the file")
+            raise FlowInputError(
+                f"{file}: file names with glob characters ({''.join(sorted(_GLOB_CHARS))}) "
+                "are not supported; rename the file"
+            )
     return files
 
 

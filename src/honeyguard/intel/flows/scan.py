@@ -25,8 +25,17 @@ from honeyguard.intel.flows.settings import FlowSettings
 
 # Line statuses; ``pre.status`` holds the index (a small integer is the cheapest grouping key).
 # "ok" records are analysed; "inbound_rejected" ones are OK records that are only counted.
-STATUSES = ("ok", "inbound_rejected", "header", "wrong_field_count", "nodata", "skipdata",
-            "unsupported_version", "missing_field", "bad_value")
+STATUSES = (
+    "ok",
+    "inbound_rejected",
+    "header",
+    "wrong_field_count",
+    "nodata",
+    "skipdata",
+    "unsupported_version",
+    "missing_field",
+    "bad_value",
+)
 CODE = {name: code for code, name in enumerate(STATUSES)}
 _READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException)
 # The numeric fields the analysis uses ("end" is not: a flow's time is its start).
@@ -57,23 +66,22 @@ def _status_sql(internal: list[Network]) -> str:
       CASE
         WHEN version = '2' AND log_status = 'OK' AND extra IS NULL AND action IN ('ACCEPT', 'REJECT')
              AND {present} AND srcaddr <> '-' AND dstaddr <> '-' THEN
-          CASE WHEN action = 'ACCEPT' THEN {CODE['ok']}
-               WHEN {maybe_internal_sql(client, internal)} THEN {CODE['ok']}
+          CASE WHEN action = 'ACCEPT' THEN {CODE["ok"]}
+               WHEN {maybe_internal_sql(client, internal)} THEN {CODE["ok"]}
                WHEN {_looks_like_address(client)} AND {_looks_like_address(server)}
-                 THEN {CODE['inbound_rejected']}
-               ELSE {CODE['bad_value']} END
-        WHEN version = 'version' THEN {CODE['header']}
-        WHEN extra IS NOT NULL OR log_status IS NULL THEN {CODE['wrong_field_count']}
-        WHEN log_status = 'NODATA' THEN {CODE['nodata']}
-        WHEN log_status = 'SKIPDATA' THEN {CODE['skipdata']}
-        WHEN version <> '2' THEN {CODE['unsupported_version']}
-        WHEN {dash} THEN {CODE['missing_field']}
-        ELSE {CODE['bad_value']}
+                 THEN {CODE["inbound_rejected"]}
+               ELSE {CODE["bad_value"]} END
+        WHEN version = 'version' THEN {CODE["header"]}
+        WHEN extra IS NOT NULL OR log_status IS NULL THEN {CODE["wrong_field_count"]}
+        WHEN log_status = 'NODATA' THEN {CODE["nodata"]}
+        WHEN log_status = 'SKIPDATA' THEN {CODE["skipdata"]}
+        WHEN version <> '2' THEN {CODE["unsupported_version"]}
+        WHEN {dash} THEN {CODE["missing_field"]}
+        ELSE {CODE["bad_value"]}
       END"""
 
 
-def pre_aggregate_sql(source: str, settings: FlowSettings, internal: list[Network],
-                      beacon_targets: str | None) -> str:
+def pre_aggregate_sql(source: str, settings: FlowSettings, internal: list[Network], beacon_targets: str | None) -> str:
     """CREATE ``pre``: one row per status for the lines that are not analysed, and per
     (src, dst, service port, direction, protocol) for those that are. ``beacon_targets`` names a
     table of indicator IPs whose connection start times are kept for the beaconing test."""
@@ -121,7 +129,7 @@ SELECT CASE WHEN from_client THEN src ELSE dst END AS client,
        max(last_seen) AS last_seen,
        flatten(list(starts)) AS starts
 FROM pre
-WHERE status = {CODE['ok']}
+WHERE status = {CODE["ok"]}
 GROUP BY ALL
 """
 
@@ -131,14 +139,24 @@ def status_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {STATUSES[int(code)]: int(flows) for code, flows in rows}
 
 
-def _scan(con: duckdb.DuckDBPyConnection, files: list[Path], settings: FlowSettings,
-          internal: list[Network], beacon_targets: str | None) -> None:
+def _scan(
+    con: duckdb.DuckDBPyConnection,
+    files: list[Path],
+    settings: FlowSettings,
+    internal: list[Network],
+    beacon_targets: str | None,
+) -> None:
     source = _typed_sql(read_csv_sql(files)) if files else _EMPTY_SOURCE
     con.execute(pre_aggregate_sql(source, settings, internal, beacon_targets))
 
 
-def run_scan(con: duckdb.DuckDBPyConnection, files: list[Path], settings: FlowSettings,
-             internal: list[Network], beacon_targets: str | None) -> list[Path]:
+def run_scan(
+    con: duckdb.DuckDBPyConnection,
+    files: list[Path],
+    settings: FlowSettings,
+    internal: list[Network],
+    beacon_targets: str | None,
+) -> list[Path]:
     """Build ``pre`` and ``conv`` from the files. A file DuckDB cannot read at all (corrupt gzip...)
     is left out and returned, so one bad file never stops the run."""
     unreadable: list[Path] = []
@@ -155,7 +173,24 @@ def run_scan(con: duckdb.DuckDBPyConnection, files: list[Path], settings: FlowSe
     return unreadable
 
 
-_EMPTY_SOURCE = _typed_sql("(SELECT " + ", ".join(
-    f'NULL::VARCHAR AS "{name}"' for name in (
-        "version", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packets", "bytes", "start",
-        "action", "log_status", "extra")) + " WHERE FALSE)")
+_EMPTY_SOURCE = _typed_sql(
+    "(SELECT "
+    + ", ".join(
+        f'NULL::VARCHAR AS "{name}"'
+        for name in (
+            "version",
+            "srcaddr",
+            "dstaddr",
+            "srcport",
+            "dstport",
+            "protocol",
+            "packets",
+            "bytes",
+            "start",
+            "action",
+            "log_status",
+            "extra",
+        )
+    )
+    + " WHERE FALSE)"
+)
