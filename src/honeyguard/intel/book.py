@@ -1,40 +1,60 @@
-"""IndicatorBook: folds sightings from events and feeds into scored, expiring indicators."""
+"""IndicatorBook: folds sightings from events and feeds into scored, expiring indicators.
+
+The fold is the hot path of ingest (every committed event goes through it), so an indicator's
+record is lean and mostly invisible to the garbage collector (see _Entry): distinct sensors,
+roles... in dicts of ``None``, per-source decaying sums in gc=False records, evidence as tuples
+in a heap; the typed Indicator is built only when someone reads it.
+"""
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
+
 from honeyguard.intel.params import ScoringParams, load_params
-from honeyguard.intel.scoring import Accumulator, Score, SourceTally, score, strength_for_feed
-from honeyguard.intel.sightings import Sighting, sightings_from_event
+from honeyguard.intel.scoring import Accumulator, Score, SourceTally, confidence, score, strength_for_feed
+from honeyguard.intel.sightings import seen_in
 from honeyguard.model import Event
 from honeyguard.model.indicator import EvidenceItem, Indicator, indicator_id
 
+FEED_PREFIX = "feed:"
 
-class _Entry:
-    """What the book knows of one indicator (plain slots: one is made per new value, on the hot path)."""
+#: (strength, at, tie-breaker, reason, event_id, sensor, location, source); the heap orders by the first three
+_Evidence = tuple[float, datetime, int, str, str | None, str | None, str | None, str]
 
-    __slots__ = ("allowlisted", "cves", "evidence", "first_seen", "last_seen", "locations", "roles", "sensors",
-                 "sightings", "tallies", "techniques", "type", "value")
 
-    def __init__(self, type_: str, value: str, at: datetime) -> None:
-        self.type = type_
-        self.value = value
-        self.first_seen = at
-        self.last_seen = at
-        self.sightings = 0
-        self.roles: set[str] = set()
-        self.sensors: set[str] = set()
-        self.locations: set[str] = set()
-        self.cves: set[str] = set()
-        self.techniques: set[str] = set()
-        self.tallies: dict[str, SourceTally] = {}
-        # a min-heap of (strength, time, tie-breaker, item): the weakest kept item is on top
-        self.evidence: list[tuple[float, datetime, int, tuple[str, str | None, str | None, str | None, str]]] = []
-        self.allowlisted = False
+class _Source(msgspec.Struct, gc=False):
+    """One source's decaying sums, by role."""
+
+    roles: dict[str, Accumulator]
+
+
+class _Entry(msgspec.Struct, gc=False):
+    """What the book knows of one indicator. Nothing in it can refer back to it, so the garbage
+    collector need not track it, nor what it holds (dicts of strings, gc=False records) but its
+    evidence list: with every entry, set and tally tracked, collections over a large book measured
+    as much CPU as the fold itself."""
+
+    type: str
+    value: str
+    first_seen: datetime
+    last_seen: datetime
+    id: str | None = None  # indicator_id, computed when first read
+    sightings: int = 0
+    roles: dict[str, None] = {}
+    sensors: dict[str, None] = {}
+    locations: dict[str, None] = {}
+    cves: dict[str, None] | None = None  # made on the first one: most indicators have none
+    techniques: dict[str, None] | None = None
+    tallies: dict[str, _Source] = {}  # by source
+    evidence: list[_Evidence] = []  # a min-heap: the weakest kept item first
+    allowlisted: bool = False
+    touched: bool = False  # listed in the book's touched list
 
 
 @dataclass(frozen=True)
@@ -44,135 +64,266 @@ class Explanation:
     verified_by: str  # which corroboration rule verified it, or why not
 
 
+def _with(known: dict[str, None] | None, values: Iterable[str]) -> dict[str, None]:
+    """``known`` (made if None) with ``values`` added."""
+    if known is None:
+        return dict.fromkeys(values)
+    for value in values:
+        known[value] = None
+    return known
+
+
 def _evidence(entry: _Entry) -> list[EvidenceItem]:
-    items = [EvidenceItem(at=at, reason=reason, event_id=event_id, sensor=sensor, location=location, source=source,
-                          strength=weight)
-             for weight, at, _, (reason, event_id, sensor, location, source) in entry.evidence]
+    items = [
+        EvidenceItem(
+            at=at, reason=reason, event_id=event_id, sensor=sensor, location=location, source=source, strength=weight
+        )
+        for weight, at, _, reason, event_id, sensor, location, source in entry.evidence
+    ]
     return sorted(items, key=lambda e: e.at, reverse=True)
 
 
 class IndicatorBook:
     def __init__(self, params: ScoringParams | None = None) -> None:
         self.params = params or load_params()
-        self._entries: dict[tuple[str, str], _Entry] = {}
-        self._half_lives: dict[tuple[str, str], float] = {}
+        self._entries: dict[str, dict[str, _Entry]] = {}  # type -> value -> entry (no key tuple per sighting)
+        self._half_lives: dict[str, float] = {}  # "type role" -> seconds
         self._strengths = dict(self.params.strength)
         self._evidence_kept = self.params.evidence_kept
         self._evidence_seq = 0
-        self.touched: set[tuple[str, str]] = set()  # (type, value) changed since the caller last cleared it
+        self._sources: dict[str, str] = {}  # sensor -> "sensor:<name>"
+        self._touched: list[_Entry] = []  # changed since take_touched, in order
 
     def _half_life(self, type_: str, role: str) -> float:
-        key = (type_, role)
+        key = f"{type_} {role}"
         found = self._half_lives.get(key)
         if found is None:
             found = self._half_lives[key] = self.params.half_life_seconds(type_, role)
         return found
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return sum(len(by_value) for by_value in self._entries.values())
+
+    def take_touched(self, now: datetime, wanted: Callable[[str, str, int], bool] | None = None) -> list[Indicator]:
+        """The indicators changed since the last call, as of ``now``; with ``wanted``, only those for
+        which ``wanted(type, value, confidence)`` is true (the others are not built at all)."""
+        touched, self._touched = self._touched, []
+        for entry in touched:
+            entry.touched = False
+        if wanted is None:
+            return [self._indicator(entry, now) for entry in touched]
+        posix = now.timestamp()
+        out = []
+        for entry in touched:
+            found = self._confidence(entry, posix)
+            if wanted(entry.type, entry.value, found):
+                out.append(self._build(entry, now, found, self._state(entry, found)[0]))
+        return out
 
     def observe_events(self, events: Iterable[Event]) -> int:
         count = 0
+        sources = self._sources
+        add = self._add
         for event in events:
-            for sighting in sightings_from_event(event):
-                self._add(sighting, event.ts, source=f"sensor:{event.sensor}", location=event.location,
-                          sensor=event.sensor, event_id=event.id)
             count += 1
+            seen = seen_in(event)
+            if not seen:
+                continue
+            sensor = event.sensor
+            source = sources.get(sensor)
+            if source is None:
+                source = sources[sensor] = f"sensor:{sensor}"
+            at = event.ts
+            posix = at.timestamp()
+            for type_, value, role, behaviour, reason in seen:
+                add(
+                    type_,
+                    value,
+                    role,
+                    self._strengths.get(behaviour, 0.0),
+                    reason,
+                    at,
+                    posix,
+                    source,
+                    event.location,
+                    sensor,
+                    event.id,
+                    event.cves,
+                    event.techniques,
+                )
         return count
 
-    def observe_feed(self, *, type_: str, value: str, role: str, confidence: int, source: str,
-                     at: datetime, trust: float = 1.0) -> None:
+    def observe_feed(
+        self, *, type_: str, value: str, role: str, confidence: int, source: str, at: datetime, trust: float = 1.0
+    ) -> None:
         """An imported indicator: its source's probability starts at confidence x trust, then decays."""
-        strength = strength_for_feed(confidence, trust)
-        sighting = Sighting(type=type_, value=value, role=role, behaviour="feed",
-                            reason=f"imported from {source} with confidence {confidence}")
-        self._add(sighting, at, source=f"feed:{source}", location=None, sensor=None, event_id=None,
-                  strength=strength, is_feed=True)
+        self._add(
+            type_,
+            value,
+            role,
+            strength_for_feed(confidence, trust),
+            f"imported from {source} with confidence {confidence}",
+            at,
+            at.timestamp(),
+            f"{FEED_PREFIX}{source}",
+            None,
+            None,
+            None,
+            (),
+            (),
+        )
 
     def allowlist(self, type_: str, value: str, at: datetime) -> None:
-        entry = self._entries.get((type_, value)) or self._new_entry(type_, value, at)
+        entry = self._entry(type_, value, at)
         entry.allowlisted = True
-        self.touched.add((type_, value))
+        self._touch(entry)
 
     def unallow(self, type_: str, value: str) -> None:
-        entry = self._entries.get((type_, value))
+        entry = self._entries.get(type_, {}).get(value)
         if entry is not None and entry.allowlisted:
             entry.allowlisted = False
-            self.touched.add((type_, value))
+            self._touch(entry)
 
-    def _new_entry(self, type_: str, value: str, at: datetime) -> _Entry:
-        entry = _Entry(type_, value, at)
-        self._entries[(type_, value)] = entry
+    def _entry(self, type_: str, value: str, at: datetime) -> _Entry:
+        by_value = self._entries.get(type_)
+        if by_value is None:
+            by_value = self._entries[type_] = {}
+        entry = by_value.get(value)
+        if entry is None:
+            entry = by_value[value] = _Entry(type_, value, at, at)
         return entry
 
-    def _add(self, s: Sighting, at: datetime, *, source: str, location: str | None, sensor: str | None,
-             event_id: str | None, strength: float | None = None, is_feed: bool = False) -> None:
-        key = (s.type, s.value)
-        entry = self._entries.get(key) or self._new_entry(s.type, s.value, at)
-        self.touched.add(key)
+    def _touch(self, entry: _Entry) -> None:
+        if not entry.touched:
+            entry.touched = True
+            self._touched.append(entry)
+
+    def _add(
+        self,
+        type_: str,
+        value: str,
+        role: str,
+        weight: float,
+        reason: str,
+        at: datetime,
+        posix: float,
+        source: str,
+        location: str | None,
+        sensor: str | None,
+        event_id: str | None,
+        cves: Iterable[str],
+        techniques: Iterable[str],
+    ) -> None:
+        by_value = self._entries.get(type_)
+        entry = None if by_value is None else by_value.get(value)
+        if entry is None:
+            entry = self._entry(type_, value, at)
+        if not entry.touched:
+            entry.touched = True
+            self._touched.append(entry)
         if at < entry.first_seen:
             entry.first_seen = at
         if at > entry.last_seen:
             entry.last_seen = at
         entry.sightings += 1
-        entry.roles.add(s.role)
-        if s.cves:
-            entry.cves.update(s.cves)
-        if s.techniques:
-            entry.techniques.update(s.techniques)
+        entry.roles[role] = None
+        if cves:
+            entry.cves = _with(entry.cves, cves)
+        if techniques:
+            entry.techniques = _with(entry.techniques, techniques)
         if sensor:
-            entry.sensors.add(sensor)
+            entry.sensors[sensor] = None
         if location:
-            entry.locations.add(location)
+            entry.locations[location] = None
         tally = entry.tallies.get(source)
         if tally is None:
-            tally = entry.tallies[source] = SourceTally(source=source, is_feed=is_feed, roles={})
-        weight = self._strengths.get(s.behaviour, 0.0) if strength is None else strength
-        acc = tally.roles.get(s.role)
-        if acc is None:
-            acc = tally.roles[s.role] = Accumulator()
-        acc.add(weight, at.timestamp(), self._half_life(s.type, s.role))
-        kept = entry.evidence
-        if len(kept) < self._evidence_kept or (weight, at) > kept[0][:2]:  # cheap test first
-            self._evidence_seq += 1
-            # a plain tuple: the EvidenceItem is built only when someone reads the indicator
-            item = (weight, at, self._evidence_seq, (s.reason, event_id, sensor, location, source))
-            if len(kept) < self._evidence_kept:
-                heapq.heappush(kept, item)
+            tally = entry.tallies[source] = _Source({})
+        roles = tally.roles
+        acc = roles.get(role)
+        if acc is None:  # a new sum: nothing to decay yet
+            roles[role] = Accumulator(value=weight, at=posix)
+        else:  # Accumulator.add, inline: this runs once per sighting
+            last = acc.at
+            if last is None:
+                acc.value, acc.at = weight, posix
+            elif posix <= last:  # not newer than the sum: added without decay
+                acc.value += weight
             else:
-                heapq.heapreplace(kept, item)
+                acc.value = acc.value * math.pow(2.0, (last - posix) / self._half_life(type_, role)) + weight
+                acc.at = posix
+        kept = entry.evidence
+        full = len(kept) >= self._evidence_kept
+        if full:  # the cheap test first: most sightings of a busy indicator add no evidence
+            weakest = kept[0]
+            if weight < weakest[0] or (weight == weakest[0] and at <= weakest[1]):
+                return
+        self._evidence_seq += 1
+        item = (weight, at, self._evidence_seq, reason, event_id, sensor, location, source)
+        if full:
+            heapq.heapreplace(kept, item)
+        else:
+            heapq.heappush(kept, item)
 
     # -- reading -------------------------------------------------------------------------------
 
     def get(self, type_: str, value: str, now: datetime) -> Indicator | None:
-        entry = self._entries.get((type_, value))
-        return None if entry is None else self._render(entry, now)[0]
+        entry = self._entries.get(type_, {}).get(value)
+        return None if entry is None else self._indicator(entry, now)
 
     def find(self, value: str, now: datetime) -> list[Indicator]:
-        return [self._render(e, now)[0] for (t, v), e in self._entries.items() if v == value]
+        found = (by_value.get(value) for by_value in self._entries.values())
+        return [self._indicator(e, now) for e in found if e is not None]
 
     def indicators(self, now: datetime) -> list[Indicator]:
-        return [self._render(entry, now)[0] for entry in self._entries.values()]
+        return [self._indicator(entry, now) for by_value in self._entries.values() for entry in by_value.values()]
 
     def explain(self, type_: str, value: str, now: datetime) -> Explanation | None:
-        entry = self._entries.get((type_, value))
+        entry = self._entries.get(type_, {}).get(value)
         if entry is None:
             return None
-        indicator, result, why = self._render(entry, now)
-        return Explanation(indicator=indicator, score=result, verified_by=why)
-
-    def _render(self, entry: _Entry, now: datetime) -> tuple[Indicator, Score, str]:
-        result = score(list(entry.tallies.values()), entry.type, self.params, now)
+        tallies = [
+            SourceTally(source=source, is_feed=source.startswith(FEED_PREFIX), roles=tally.roles)
+            for source, tally in entry.tallies.items()
+        ]
+        result = score(tallies, entry.type, self.params, now)
         state, why = self._state(entry, result.confidence)
-        indicator = Indicator(
-            id=indicator_id(entry.type, entry.value), type=entry.type, value=entry.value,  # type: ignore[arg-type]
-            roles=sorted(entry.roles), first_seen=entry.first_seen, last_seen=entry.last_seen,  # type: ignore[arg-type]
-            sightings=entry.sightings, sensors=sorted(entry.sensors), locations=sorted(entry.locations),
-            sources=sorted(entry.tallies), confidence=result.confidence, state=state,  # type: ignore[arg-type]
-            cves=sorted(entry.cves), techniques=sorted(entry.techniques),
-            evidence=_evidence(entry), updated_at=now,
+        return Explanation(indicator=self._build(entry, now, result.confidence, state), score=result, verified_by=why)
+
+    def _indicator(self, entry: _Entry, now: datetime) -> Indicator:
+        """The indicator as of ``now`` (its confidence without the explanation's terms)."""
+        found = self._confidence(entry, now.timestamp())
+        return self._build(entry, now, found, self._state(entry, found)[0])
+
+    def _confidence(self, entry: _Entry, now: float) -> int:
+        type_ = entry.type
+        return confidence(
+            ((source.startswith(FEED_PREFIX), tally.roles) for source, tally in entry.tallies.items()),
+            lambda role: self._half_life(type_, role),
+            self.params.source_cap,
+            now,
         )
-        return indicator, result, why
+
+    def _build(self, entry: _Entry, now: datetime, confidence: int, state: str) -> Indicator:
+        if entry.id is None:
+            entry.id = indicator_id(entry.type, entry.value)
+        return Indicator(
+            id=entry.id,
+            type=entry.type,  # type: ignore[arg-type]
+            value=entry.value,
+            roles=sorted(entry.roles),  # type: ignore[arg-type]
+            first_seen=entry.first_seen,
+            last_seen=entry.last_seen,
+            sightings=entry.sightings,
+            sensors=sorted(entry.sensors),
+            locations=sorted(entry.locations),
+            sources=sorted(entry.tallies),
+            confidence=confidence,
+            state=state,  # type: ignore[arg-type]
+            cves=sorted(entry.cves or ()),
+            techniques=sorted(entry.techniques or ()),
+            evidence=_evidence(entry),
+            updated_at=now,
+        )
 
     def _state(self, entry: _Entry, confidence: int) -> tuple[str, str]:
         rule = self.params.verify

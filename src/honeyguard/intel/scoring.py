@@ -9,6 +9,7 @@ sources combine by noisy-OR:  confidence = 100 * (1 - prod over sources of (1 - 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 import msgspec
@@ -70,6 +71,20 @@ def score(tallies: list[SourceTally], type_: str, params: ScoringParams, now: da
         survival *= 1.0 - term.probability
     confidence = round(100.0 * (1.0 - survival))
     return Score(confidence=max(0, min(100, confidence)), sources=terms)
+
+
+def confidence(sources: Iterable[tuple[bool, dict[str, Accumulator]]], half_life: Callable[[str], float],
+               source_cap: float, now: float) -> int:
+    """``score(...).confidence`` without the explanation (the same arithmetic, in the same order):
+    the defense loop needs only the figure, for every indicator each batch touched.
+    ``sources``: (is_feed, role -> accumulator) per source; ``half_life``: seconds for a role."""
+    survival = 1.0
+    for is_feed, roles in sources:
+        total = 0.0
+        for role in sorted(roles):
+            total += roles[role].decayed(now, half_life(role))
+        survival *= 1.0 - min(1.0 - math.exp(-total), 1.0 if is_feed else source_cap)
+    return max(0, min(100, round(100.0 * (1.0 - survival))))
 
 
 def _source_term(tally: SourceTally, type_: str, params: ScoringParams, now: float) -> SourceTerm:

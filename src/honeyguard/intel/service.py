@@ -3,7 +3,7 @@ imports and the allowlist, with what must persist kept in the state store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -49,15 +49,25 @@ class IntelService:
         result = read_import(path)
         now = self.clock.now()
         name = source or result.source
-        items = [FeedItem(source=name, type=i.type, value=i.value, role=i.role, confidence=i.confidence,
-                          at=i.valid_from or now) for i in result.indicators]
+        items = [
+            FeedItem(
+                source=name, type=i.type, value=i.value, role=i.role, confidence=i.confidence, at=i.valid_from or now
+            )
+            for i in result.indicators
+        ]
         self.store.save_feed(items)
         self.sync()
         return result
 
     def _observe_feed(self, item: FeedItem) -> None:
-        self.book.observe_feed(type_=item.type, value=item.value, role=item.role, confidence=item.confidence,
-                               source=item.source, at=item.at)
+        self.book.observe_feed(
+            type_=item.type,
+            value=item.value,
+            role=item.role,
+            confidence=item.confidence,
+            source=item.source,
+            at=item.at,
+        )
 
     def allow(self, type_: str, value: str, reason: str, expires_at: datetime | None) -> None:
         now = self.clock.now()
@@ -75,9 +85,7 @@ class IntelService:
         found = [self.book.explain(i.type, i.value, now) for i in self.book.find(value, now)]
         return [e for e in found if e is not None]
 
-    def take_changed(self) -> list[Indicator]:
-        """Indicators touched since the last call (for the mitigation loop)."""
-        now = self.clock.now()
-        touched, self.book.touched = self.book.touched, set()
-        found = (self.book.get(type_, value, now) for type_, value in touched)
-        return [i for i in found if i is not None]
+    def take_changed(self, wanted: Callable[[str, str, int], bool] | None = None) -> list[Indicator]:
+        """Indicators touched since the last call (for the mitigation loop); with ``wanted``, only
+        those for which ``wanted(type, value, confidence)`` holds."""
+        return self.book.take_touched(self.clock.now(), wanted)

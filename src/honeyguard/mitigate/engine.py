@@ -64,6 +64,8 @@ class Mitigator:
             current = active.get(indicator.id)
             if current is not None and current.origin == "manual":
                 continue  # a person's decision stands until it expires or they withdraw it
+            if current is None and self.policy.decide(indicator).action == "none":
+                continue  # nothing wanted, nothing enforced: no decision to build (most indicators)
             wanted = self.decide(indicator)
             self._apply(wanted, current, indicator, now, changes)
         for known, current in active.items():

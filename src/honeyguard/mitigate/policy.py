@@ -60,6 +60,11 @@ class Policy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                                      duration=parse_duration(entry.duration), rule=f"entries[{index}]")
         return PolicyVerdict(action="none", direction="both", duration=timedelta(0), rule="no entry matched")
 
+    def floor(self, type_: str) -> int:
+        """The lowest confidence any entry acts on for ``type_`` (101 when none does): below it,
+        ``decide`` says "none" whatever the roles."""
+        return min((e.min_confidence for e in self.entries if type_ in e.types), default=101)
+
 
 def load_policy(path: Path | None = None) -> Policy:
     return load_yaml_file(path or DEFAULT_POLICY, Policy, error=ContentError)

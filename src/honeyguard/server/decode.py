@@ -6,8 +6,11 @@ No HTTP here: errors are IngestError with the status the route should answer.
 from __future__ import annotations
 
 import zlib
+from typing import TypeAlias
 
 import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from honeyguard.model import Event
 
@@ -16,6 +19,10 @@ MAX_DECODED_BYTES = 256 * 1024 * 1024
 
 _event_decoder = msgspec.json.Decoder(Event)
 _array_decoder = msgspec.json.Decoder(list[Event])
+
+
+#: Each event's JSON text as received (a string column, or lines), or None (a JSON array body).
+Raws: TypeAlias = pa.Array | list[bytes] | None
 
 
 class IngestError(Exception):
@@ -44,7 +51,7 @@ def inflate(body: bytes, content_encoding: str | None) -> bytes:
     return data
 
 
-def decode_events(data: bytes) -> tuple[list[Event], list[bytes] | None]:
+def decode_events(data: bytes) -> tuple[list[Event], Raws]:
     """Events from NDJSON (one per line, blank lines ignored) or from a JSON array, with each
     event's JSON text as received when the body is NDJSON (so the store need not encode it again)."""
     start = data.lstrip()[:1]
@@ -53,11 +60,39 @@ def decode_events(data: bytes) -> tuple[list[Event], list[bytes] | None]:
             return _array_decoder.decode(data), None
         except (msgspec.DecodeError, ValueError) as exc:
             raise IngestError(400, f"invalid event array: {exc}") from None
+    found = _decode_plain_lines(data)
+    if found is not None:
+        return found
     lines = [line for line in data.split(b"\n") if line]
     try:  # the fast path: every line is an event
         return [_event_decoder.decode(line) for line in lines], lines
     except (msgspec.DecodeError, ValueError):
         return _decode_lines_slowly(data.split(b"\n"))
+
+
+def _decode_plain_lines(data: bytes) -> tuple[list[Event], pa.Array] | None:
+    """The common body (what our shipper sends): one event a line, every line ``{...}``, at most a
+    final newline. Decoded in one call, its lines cut into a column by Arrow: no Python object per
+    line (measured the largest share of the decoding thread's hold on the GIL). None: another shape,
+    or an error to report by line: the caller takes the line-by-line path."""
+    size = len(data) - 1 if data.endswith(b"\n") else len(data)  # without the final newline (no copy)
+    newlines = data.count(b"\n", 0, size)
+    # JSON never has a raw newline inside a string, and "}\n{" cannot occur inside one value: when
+    # every newline sits between "}" and "{", each line holds one or more whole values.
+    if not (data.startswith(b"{") and data.endswith(b"}", 0, size)) or data.count(b"}\n{") != newlines:
+        return None
+    try:
+        events = _event_decoder.decode_lines(data)
+    except (msgspec.DecodeError, ValueError):
+        return None
+    if len(events) != newlines + 1:  # some line held two values: name nothing here, go line by line
+        return None
+    # The body as one binary value over the request's own buffer, cut at each newline by Arrow;
+    # valid UTF-8: msgspec checked every string, and JSON outside strings is ASCII.
+    whole = pa.Array.from_buffers(
+        pa.binary(), 1, [None, pa.array([0, size], pa.int32()).buffers()[1], pa.py_buffer(data)]
+    )
+    return events, pc.split_pattern(whole, b"\n").values.view(pa.string())
 
 
 def _decode_lines_slowly(lines: list[bytes]) -> tuple[list[Event], list[bytes]]:
@@ -78,5 +113,6 @@ def check_sensor(events: list[Event], sensor: str) -> None:
     """Every event must come from the sensor whose token sent it."""
     for number, event in enumerate(events, start=1):
         if event.sensor != sensor:
-            raise IngestError(403, f"event {number} ({event.id}) claims sensor {event.sensor!r}, "
-                                   f"but the token belongs to {sensor!r}")
+            raise IngestError(
+                403, f"event {number} ({event.id}) claims sensor {event.sensor!r}, but the token belongs to {sensor!r}"
+            )

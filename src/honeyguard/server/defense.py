@@ -22,6 +22,7 @@ from honeyguard.mitigate.engine import Changes
 from honeyguard.mitigate.lists import Allowlist, DomainGuard, NeverBlock
 from honeyguard.mitigate.service import MitigationService
 from honeyguard.model import Event, UuidV7Factory, decode_event
+from honeyguard.model.decision import Decision
 from honeyguard.store.decisions import DecisionStore
 from honeyguard.store.events import EventQuery, EventStore
 from honeyguard.store.intel import IntelStore
@@ -50,19 +51,27 @@ class StoredBlastRadius:
         return self._figures.get(value)
 
 
-def build_mitigation(settings: Settings, state: StateStore, clock: Clock,
-                     entropy: Entropy | None = None) -> MitigationService:
+def build_mitigation(
+    settings: Settings, state: StateStore, clock: Clock, entropy: Entropy | None = None
+) -> MitigationService:
     cfg = settings.mitigate
     guardrails = Guardrails(
         never_block=NeverBlock.builtin(org_ranges=cfg.org_ranges, sensors=cfg.sensor_addresses),
-        domains=DomainGuard.load(Path(cfg.popular_domains_file) if cfg.popular_domains_file else None,
-                                 cfg.popular_domains_top),
-        allowlist=Allowlist(tuple(cfg.allowlist)), settings=cfg,
+        domains=DomainGuard.load(
+            Path(cfg.popular_domains_file) if cfg.popular_domains_file else None, cfg.popular_domains_top
+        ),
+        allowlist=Allowlist(tuple(cfg.allowlist)),
+        settings=cfg,
         blast_radius=StoredBlastRadius(IntelStore(state), clock),
     )
     policy = load_policy(Path(cfg.policy_file) if cfg.policy_file else None)
-    mitigator = Mitigator(policy=policy, guardrails=guardrails, clock=clock,
-                          ids=UuidV7Factory(entropy or SystemEntropy()), simulation=cfg.simulation)
+    mitigator = Mitigator(
+        policy=policy,
+        guardrails=guardrails,
+        clock=clock,
+        ids=UuidV7Factory(entropy or SystemEntropy()),
+        simulation=cfg.simulation,
+    )
     return MitigationService(mitigator, DecisionStore(state, clock=clock, entropy=entropy))
 
 
@@ -79,8 +88,15 @@ def stored_events(store: EventStore, page: int = 5000) -> Iterator[Event]:
 
 
 class Defense:
-    def __init__(self, settings: Settings, state: StateStore, clock: Clock, *, interval: float = 0.25,
-                 entropy: Entropy | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        state: StateStore,
+        clock: Clock,
+        *,
+        interval: float = 0.25,
+        entropy: Entropy | None = None,
+    ) -> None:
         self.clock = clock
         self.intel = IntelService(IntelStore(state), clock)
         self.mitigation = build_mitigation(settings, state, clock, entropy)
@@ -88,6 +104,8 @@ class Defense:
         self.interval = interval
         self.lock = threading.Lock()  # the book and the mitigator are used from worker threads
         self._pending: list[Event] = []
+        self._floors: dict[str, int] = {}  # indicator type -> the lowest confidence the policy acts on
+        self._decided: set[tuple[str, str]] = set()  # (type, value) of every decision this loop has seen
         self._wake = asyncio.Event()
         self._last_sweep = clock.monotonic()
         self._last_sync = clock.monotonic()
@@ -95,7 +113,8 @@ class Defense:
     def load(self, events: Iterable[Event]) -> int:
         with self.lock:
             count = self.intel.load(events)
-            self.mitigation.reconcile(self.intel.take_changed())
+            self._note(self.decisions.active(self.clock.now()).values())
+            self._note(self.mitigation.reconcile(self.intel.take_changed()).new)
         return count
 
     def observe(self, events: list[Event]) -> None:
@@ -114,10 +133,24 @@ class Defense:
             if self.clock.monotonic() - self._last_sync >= SYNC_SECONDS:
                 self._last_sync = self.clock.monotonic()
                 self.intel.sync()
-            touched = self.intel.indicators() if due else self.intel.take_changed()
+            touched = self.intel.indicators() if due else self.intel.take_changed(self._may_matter)
             if due:
                 self.intel.take_changed()
-            return self.mitigation.reconcile(touched)
+            changes = self.mitigation.reconcile(touched)
+            self._note(changes.new)
+            return changes
+
+    def _may_matter(self, type_: str, value: str, confidence: int) -> bool:
+        """Whether reconciling this touched indicator can change anything: the policy acts on its
+        confidence, or a decision exists for it. The others (most of a busy stream: one probe, a few
+        failed logins) would be built only to be dropped; the sweep still reconciles every one."""
+        floor = self._floors.get(type_)
+        if floor is None:
+            floor = self._floors[type_] = self.mitigation.mitigator.policy.floor(type_)
+        return confidence >= floor or (type_, value) in self._decided
+
+    def _note(self, decisions: Iterable[Decision]) -> None:
+        self._decided.update((d.type, d.value) for d in decisions)
 
     async def run(self) -> None:
         while True:
@@ -130,6 +163,10 @@ class Defense:
                 log.exception("defense step failed")
                 continue
             if changes.new or changes.withdrawn:
-                log.info("decisions: %d new, %d renewed, %d withdrawn", len(changes.new), len(changes.renewed),
-                         len(changes.withdrawn))
+                log.info(
+                    "decisions: %d new, %d renewed, %d withdrawn",
+                    len(changes.new),
+                    len(changes.renewed),
+                    len(changes.withdrawn),
+                )
             await asyncio.sleep(self.interval)
