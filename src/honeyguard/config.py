@@ -126,6 +126,9 @@ class ServerSettings(_Settings):
     events_db: str = "events.duckdb"  # relative to data_dir
     state_url: str | None = None  # SQLAlchemy URL; default sqlite in data_dir
     nats: NatsLink | None = None  # also consume sensor batches from NATS JetStream
+    # events stored but not yet folded into indicators; past it, ingest answers 503 and sensors keep
+    # their events in the spool and retry, so a burst costs delay, never unbounded memory
+    defense_backlog: Positive = 200_000
 
 
 class DetectSettings(_Settings):

@@ -104,6 +104,9 @@ class Defense:
         self.interval = interval
         self.lock = threading.Lock()  # the book and the mitigator are used from worker threads
         self._pending: list[Event] = []
+        self.max_backlog = settings.server.defense_backlog
+        self._observed = 0  # events handed over (written on the event loop only)
+        self._folded = 0  # of those, folded (written in the step's worker thread only)
         self._floors: dict[str, int] = {}  # indicator type -> the lowest confidence the policy acts on
         self._decided: set[tuple[str, str]] = set()  # (type, value) of every decision this loop has seen
         self._wake = asyncio.Event()
@@ -120,13 +123,22 @@ class Defense:
     def observe(self, events: list[Event]) -> None:
         """Newly committed events (called on the event loop after each ingest)."""
         self._pending.extend(events)
+        self._observed += len(events)
         self._wake.set()
+
+    @property
+    def overloaded(self) -> bool:
+        """More events wait to be folded than ``server.defense_backlog``: ingest should push back."""
+        return self._observed - self._folded >= self.max_backlog
 
     def step(self) -> Changes:
         """Fold what arrived and reconcile what it touched (and everything, now and then)."""
         pending, self._pending = self._pending, []
         with self.lock:
-            self.intel.fold(pending)
+            try:
+                self.intel.fold(pending)
+            finally:
+                self._folded += len(pending)
             due = self.clock.monotonic() - self._last_sweep >= SWEEP_SECONDS
             if due:
                 self._last_sweep = self.clock.monotonic()
@@ -159,7 +171,7 @@ class Defense:
             self._wake.clear()
             try:
                 changes = await asyncio.to_thread(self.step)
-            except Exception:  # the loop must outlive one bad step; the next retries
+            except Exception:  # the loop must outlive one bad step; the sweep re-decides everything
                 log.exception("defense step failed")
                 continue
             if changes.new or changes.withdrawn:

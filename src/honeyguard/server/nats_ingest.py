@@ -97,6 +97,10 @@ class NatsIngest:
                 size = 1
                 continue
             size = self.link.fetch_batch if len(messages) >= size else 1
+            if self.collector.defense.overloaded:  # indicators are catching up: redelivered later
+                await asyncio.gather(*(_settle(m.nak(delay=WRITE_RETRY_DELAY)) for m in messages))
+                await asyncio.sleep(WRITE_RETRY_DELAY)
+                continue
             # decode of one batch overlaps the DuckDB write of another (two-stage pipeline)
             await asyncio.gather(*(self._handle(message) for message in messages))
 

@@ -28,6 +28,9 @@ class IngestResult(msgspec.Struct, frozen=True):
     duplicates: int  # already stored before (or repeated in the batch): ignored
 
 
+BUSY_RETRY_SECONDS = 2
+
+
 class EventPage(msgspec.Struct, frozen=True):
     """The shape of GET /api/v1/events (built without decoding the stored JSON)."""
 
@@ -46,6 +49,9 @@ async def ingest(request: Request[Any, Any, Any]) -> IngestResult:
         raise PermissionDeniedException(detail=str(exc)) from None
     except AuthError as exc:
         raise NotAuthorizedException(detail=str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+    if collector.defense.overloaded:  # nothing read or stored: the sensor keeps the batch and retries
+        raise HTTPException(status_code=503, detail="busy: indicators are catching up, retry later",
+                            headers={"Retry-After": str(BUSY_RETRY_SECONDS)})
     body = await request.body()
     try:
         batch = await asyncio.get_running_loop().run_in_executor(
