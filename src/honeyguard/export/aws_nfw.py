@@ -7,13 +7,14 @@ into groups under the capacity and rules-string limits; domains become domain-li
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from itertools import chain
 from typing import Any, TextIO
 
-from honeyguard.export.base import active
-from honeyguard.export.suricata import suricata_rules
+from honeyguard.export.base import in_force, in_stable_order
+from honeyguard.export.json_text import dumps, write_document
+from honeyguard.export.suricata import rules_in_order
 from honeyguard.model.decision import Decision
 
 MAX_CAPACITY = 30_000  # per stateful rule group (service quota)
@@ -31,38 +32,47 @@ class NetworkFirewallGroups:
         self.prefix = prefix
         self.capacity = min(capacity, MAX_CAPACITY)
 
-    def write(self, decisions: Sequence[Decision], now: datetime, out: TextIO) -> None:
-        addresses = [d for d in decisions if d.type != "domain"]  # suricata_rules keeps what is in force
-        domains = [d for d in active(decisions, now, types=("domain",)) if d.direction in ("egress", "both")]
-        groups = self._rule_groups(addresses, now) + self._domain_groups(domains)
-        json.dump({"GeneratedAt": now.isoformat(), "RuleGroups": groups}, out, indent=1, sort_keys=True)
+    def write(self, decisions: Iterable[Decision], now: datetime, out: TextIO) -> None:
+        chosen = in_force(decisions, now)
+        # Rules need the stable order (their sids depend on it); domain targets are sorted by name.
+        addresses = in_stable_order([d for d in chosen if d.type != "domain"])
+        domains = [d for d in chosen if d.type == "domain" and d.direction in ("egress", "both")]
+        del chosen
+        groups = chain(self._rule_groups(addresses), self._domain_groups(domains))
+        write_document(out, {"GeneratedAt": now.isoformat()}, "RuleGroups", (dumps(g, 2) for g in groups))
         out.write("\n")
 
-    def _rule_groups(self, decisions: list[Decision], now: datetime) -> list[dict[str, Any]]:
-        chunks: list[list[str]] = [[]]
-        size = 0
-        for rule in suricata_rules(decisions, now):
+    def _rule_groups(self, decisions: list[Decision]) -> Iterator[dict[str, Any]]:
+        """Groups built one at a time, each handed on before the next is filled (a million rules
+        are several hundred MB as text)."""
+        rules: list[str] = []
+        size = number = 0  # number: of the group being filled, counted from 0
+        for rule in rules_in_order(decisions):
             if len(rule) > MAX_RULE_CHARS:
                 continue
-            if len(chunks[-1]) >= self.capacity or size + len(rule) + 1 > MAX_RULES_BYTES:
-                chunks.append([])
-                size = 0
-            chunks[-1].append(rule)
+            if len(rules) >= self.capacity or size + len(rule) + 1 > MAX_RULES_BYTES:
+                if rules:
+                    yield self._rules_group(number + 1, rules)
+                number += 1
+                rules, size = [], 0
+            rules.append(rule)
             size += len(rule) + 1
-        return [self._group(f"{self.prefix}-rules-{i + 1}", len(rules), {"RulesString": "\n".join(rules)},
-                            "addresses and URLs") for i, rules in enumerate(chunks) if rules]
+        if rules:
+            yield self._rules_group(number + 1, rules)
 
-    def _domain_groups(self, decisions: list[Decision]) -> list[dict[str, Any]]:
+    def _rules_group(self, number: int, rules: list[str]) -> dict[str, Any]:
+        return self._group(f"{self.prefix}-rules-{number}", len(rules), {"RulesString": "\n".join(rules)},
+                           "addresses and URLs")
+
+    def _domain_groups(self, decisions: list[Decision]) -> Iterator[dict[str, Any]]:
         targets = sorted({_target(d) for d in decisions})
         per_group = self.capacity // len(DOMAIN_TARGET_TYPES)
-        groups = []
         for i, start in enumerate(range(0, len(targets), per_group)):
             part = targets[start:start + per_group]
             source = {"RulesSourceList": {"Targets": part, "TargetTypes": DOMAIN_TARGET_TYPES,
                                           "GeneratedRulesType": "DENYLIST"}}
-            groups.append(self._group(f"{self.prefix}-domains-{i + 1}", len(part) * len(DOMAIN_TARGET_TYPES),
-                                      source, "domains"))
-        return groups
+            yield self._group(f"{self.prefix}-domains-{i + 1}", len(part) * len(DOMAIN_TARGET_TYPES),
+                              source, "domains")
 
     @staticmethod
     def _group(name: str, capacity: int, source: dict[str, Any], what: str) -> dict[str, Any]:

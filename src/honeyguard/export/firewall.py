@@ -3,20 +3,15 @@ files (built aside, then swapped in), and iptables-restore rules."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TextIO
 
-from honeyguard.export.base import Net, active, label, merged_networks, parsed_networks, seconds_left
+from honeyguard.export.base import label, seconds_left, write_chunked
+from honeyguard.export.networks import NetworkSets
 from honeyguard.model.decision import Decision
 
 TABLE = "honeyguard"
-
-
-def _addresses(decisions: Sequence[Decision], now: datetime) -> list[Net]:
-    return parsed_networks(active(decisions, now, types=("ip", "cidr")))
-
-
 
 
 class Nftables:
@@ -24,14 +19,14 @@ class Nftables:
     filename = "honeyguard.nft"
     description = "nftables table with named interval sets (timeouts), loaded atomically by nft -f"
 
-    def write(self, decisions: Sequence[Decision], now: datetime, out: TextIO) -> None:
-        nets = _addresses(decisions, now)
+    def write(self, decisions: Iterable[Decision], now: datetime, out: TextIO) -> None:
+        nets = NetworkSets(decisions, now)
         out.write(f"#!/usr/sbin/nft -f\n# honeyguard decisions at {now.isoformat()}; one transaction:\n"
                   f"# the old table goes and the new one comes in a single atomic load.\n"
                   f"table inet {TABLE}\ndelete table inet {TABLE}\n\ntable inet {TABLE} {{\n")
         for direction in ("ingress", "egress"):
             for version in (4, 6):
-                self._set(out, direction, version, merged_networks(nets, version, direction), now)
+                self._set(out, direction, version, nets.entries(version, direction), now)
         for hook, directions in (("input", ("ingress",)), ("forward", ("ingress", "egress")),
                                  ("output", ("egress",))):
             out.write(f"\tchain hg_{hook} {{\n\t\ttype filter hook {hook} priority filter - 10; policy accept;\n")
@@ -43,14 +38,16 @@ class Nftables:
         out.write("}\n")
 
     @staticmethod
-    def _set(out: TextIO, direction: str, version: int, items: list[Net], now: datetime) -> None:
+    def _set(out: TextIO, direction: str, version: int, items: Iterator[tuple[str, Decision]],
+             now: datetime) -> None:
         kind = "ipv4_addr" if version == 4 else "ipv6_addr"
         out.write(f"\tset {direction}_v{version} {{\n\t\ttype {kind}\n\t\tflags interval, timeout\n")
-        if items:
-            elements = ",\n".join(
-                f'\t\t\t{n.text} timeout {seconds_left(n.decision, now)}s comment "{label(n.decision, 100)}"'
-                for n in items)
-            out.write(f"\t\telements = {{\n{elements}\n\t\t}}\n")
+        lines = (f'\t\t\t{text} timeout {seconds_left(d, now)}s comment "{label(d, 100)}"' for text, d in items)
+        first = next(lines, None)
+        if first is not None:
+            out.write(f"\t\telements = {{\n{first}")
+            write_chunked(out, (",\n" + line for line in lines))
+            out.write("\n\t\t}\n")
         out.write("\t}\n")
 
 
@@ -59,23 +56,24 @@ class Ipset:
     filename = "honeyguard.ipset"
     description = "ipset restore file: each set is filled aside and swapped in, then the copy destroyed"
 
-    def write(self, decisions: Sequence[Decision], now: datetime, out: TextIO) -> None:
-        nets = _addresses(decisions, now)
+    def write(self, decisions: Iterable[Decision], now: datetime, out: TextIO) -> None:
+        nets = NetworkSets(decisions, now)
         out.write(f"# honeyguard decisions at {now.isoformat()}: ipset restore -exist < this file\n")
         for direction in ("ingress", "egress"):
             for version in (4, 6):
-                items = merged_networks(nets, version, direction)
-                self._set(out, f"hg-{direction}-v{version}", version, items, now)
+                keys = nets.kept(version, direction)
+                self._set(out, f"hg-{direction}-v{version}", version, len(keys),
+                          nets.entries(version, direction, keys), now)
 
     @staticmethod
-    def _set(out: TextIO, name: str, version: int, items: list[Net], now: datetime) -> None:
+    def _set(out: TextIO, name: str, version: int, count: int, items: Iterator[tuple[str, Decision]],
+             now: datetime) -> None:
         fam = "inet" if version == 4 else "inet6"
-        size = max(65536, len(items) * 2)
+        size = max(65536, count * 2)
         header = f"hash:net family {fam} hashsize 1024 maxelem {size} timeout 0 comment"
         out.write(f"create {name} {header}\ncreate {name}-new {header}\nflush {name}-new\n")
-        out.writelines(
-            f'add {name}-new {n.text} timeout {seconds_left(n.decision, now)} comment "{label(n.decision, 200)}"\n'
-            for n in items)
+        write_chunked(out, (f'add {name}-new {text} timeout {seconds_left(d, now)} comment "{label(d, 200)}"\n'
+                            for text, d in items))
         out.write(f"swap {name}-new {name}\ndestroy {name}-new\n")
 
 
@@ -85,13 +83,13 @@ class Iptables:
     description = "iptables-restore rules (IPv4) in HONEYGUARD-IN / HONEYGUARD-OUT chains"
     version = 4
 
-    def write(self, decisions: Sequence[Decision], now: datetime, out: TextIO) -> None:
-        nets = _addresses(decisions, now)
+    def write(self, decisions: Iterable[Decision], now: datetime, out: TextIO) -> None:
+        nets = NetworkSets(decisions, now)
         out.write(f"# honeyguard decisions at {now.isoformat()}: iptables-restore --noflush < this file\n")
         out.write("*filter\n:HONEYGUARD-IN - [0:0]\n:HONEYGUARD-OUT - [0:0]\n-F HONEYGUARD-IN\n-F HONEYGUARD-OUT\n")
         for direction, flag, chain in (("ingress", "-s", "HONEYGUARD-IN"), ("egress", "-d", "HONEYGUARD-OUT")):
-            out.writelines(f'-A {chain} {flag} {n.text} -m comment --comment "{label(n.decision, 200)}" -j DROP\n'
-                           for n in merged_networks(nets, self.version, direction))
+            write_chunked(out, (f'-A {chain} {flag} {text} -m comment --comment "{label(d, 200)}" -j DROP\n'
+                                for text, d in nets.entries(self.version, direction)))
         out.write("COMMIT\n")
 
 

@@ -6,14 +6,15 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
 import msgspec
 
-from honeyguard.export.base import ExportError, active
+from honeyguard.export.base import ExportError, in_force, in_stable_order, write_chunked
 from honeyguard.model.decision import Decision
 
 _NS = uuid.UUID("8b1d3f0e-5a6c-5d2e-a1f4-7c9e0b3d2a61")
@@ -21,58 +22,106 @@ ORG = {"name": "honeyguard", "uuid": str(uuid.uuid5(_NS, "org|honeyguard"))}
 TAGS = [{"name": "tlp:green"}, {"name": "honeyguard"}]
 
 
+_NETWORK, _PAYLOAD = "Network activity", "Payload delivery"
+_KINDS = {"domain": ("domain", _NETWORK), "url": ("url", _NETWORK), "sha256": ("sha256", _PAYLOAD),
+          "md5": ("md5", _PAYLOAD)}
+
+
 def _attribute_type(d: Decision) -> tuple[str, str] | None:
     """(MISP type, category) for a decision, or None for what MISP cannot hold."""
     if d.type in ("ip", "cidr"):
-        return ("ip-src" if d.direction == "ingress" else "ip-dst"), "Network activity"
-    if d.type == "domain":
-        return "domain", "Network activity"
-    if d.type == "url":
-        return "url", "Network activity"
-    if d.type in ("sha256", "md5"):
-        return d.type, "Payload delivery"
-    return None
+        return ("ip-src" if d.direction == "ingress" else "ip-dst"), _NETWORK
+    return _KINDS.get(d.type)
 
 
 def _uuid5(name: str) -> str:
     """uuid.uuid5(_NS, name) without the UUID object (a million of them per large feed)."""
-    raw = bytearray(hashlib.sha1(_NS.bytes + name.encode()).digest()[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = hashlib.sha1(_NS_BYTES + name.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
-def _attribute(d: Decision, kind: tuple[str, str]) -> dict[str, Any]:
-    return {
-        "uuid": _uuid5(f"attr|{d.indicator_id}|{d.direction}"),
-        "type": kind[0], "category": kind[1], "value": d.value, "to_ids": d.action == "drop",
-        "timestamp": str(int(d.created_at.timestamp())), "distribution": "5",
-        "comment": f"{'/'.join(d.roles)} confidence={d.confidence} {d.indicator_id}"[:250],
-    }
+_NS_BYTES = _NS.bytes
+_VARIANT = {c: f"{int(c, 16) & 0x3 | 0x8:x}" for c in "0123456789abcdef"}  # RFC 4122 variant bits
+
+
+class Attribute(msgspec.Struct, gc=False):
+    """A MISP attribute; encoded with its fields in this order."""
+
+    uuid: str
+    type: str
+    category: str
+    value: str
+    to_ids: bool
+    timestamp: str
+    distribution: str
+    comment: str
+
+
+def _attribute(d: Decision, stamp: int) -> Attribute:
+    kind, category = _attribute_type(d) or ("", "")
+    return Attribute(_uuid5(f"attr|{d.indicator_id}|{d.direction}"), kind, category, d.value, d.action == "drop",
+                     str(stamp), "5", f"{_roles(tuple(d.roles))} confidence={d.confidence} {d.indicator_id}"[:250])
+
+
+@lru_cache(maxsize=1024)  # few distinct role sets
+def _roles(roles: tuple[str, ...]) -> str:
+    return "/".join(roles)
 
 
 MAX_ATTRIBUTES = 10_000  # per event: MISP instances and their users choke on larger events
 
 
-def feed_events(decisions: Sequence[Decision], now: datetime) -> Iterator[dict[str, Any]]:
-    """One event per role and day, split every MAX_ATTRIBUTES attributes; built one at a time."""
+class EventPlan(msgspec.Struct, frozen=True):
+    """One event of the feed before it is built: its role, day, part and members."""
+
+    role: str
+    day: str
+    part: int
+    parts: int
+    members: list[Decision]
+
+    @property
+    def uuid(self) -> str:
+        return str(uuid.uuid5(_NS, f"event|{self.role}|{self.day}|{self.part}"))
+
+
+def plan_events(decisions: Iterable[Decision], now: datetime) -> list[EventPlan]:
+    """One event per role and day, split every MAX_ATTRIBUTES attributes, in feed order.
+
+    Grouped in the order given (memory order: cheap to read), then each group put in the stable order."""
     groups: dict[tuple[str, str], list[Decision]] = defaultdict(list)
-    for d in active(decisions, now, actions=("drop", "alert")):
-        groups[(d.roles[0] if d.roles else "unknown", d.created_at.date().isoformat())].append(d)
+    for d in in_force(decisions, now, actions=("drop", "alert")):
+        if _attribute_type(d) is not None:
+            groups[(d.roles[0] if d.roles else "unknown", d.created_at.date().isoformat())].append(d)
+    plans = []
     for (role, day), members in sorted(groups.items()):
-        usable = [(d, kind) for d in members if (kind := _attribute_type(d))]
-        for part, start in enumerate(range(0, len(usable), MAX_ATTRIBUTES)):
-            chunk = usable[start:start + MAX_ATTRIBUTES]
-            suffix = f" (part {part + 1})" if len(usable) > MAX_ATTRIBUTES else ""
-            stamp = str(max(int(d.created_at.timestamp()) for d, _ in chunk))
-            yield {"Event": {
-                "uuid": str(uuid.uuid5(_NS, f"event|{role}|{day}|{part}")),
-                "info": f"honeyguard: {role} infrastructure {day}{suffix}", "date": day, "timestamp": stamp,
-                "publish_timestamp": stamp, "published": True, "analysis": "2", "threat_level_id": "2",
-                "distribution": "3", "Orgc": ORG, "Tag": TAGS,
-                "Attribute": [_attribute(d, kind) for d, kind in chunk],
-            }}
+        usable = in_stable_order(members)
+        parts = -(-len(usable) // MAX_ATTRIBUTES)
+        plans += [EventPlan(role, day, part, parts, usable[start:start + MAX_ATTRIBUTES])
+                  for part, start in enumerate(range(0, len(usable), MAX_ATTRIBUTES))]
+    return plans
+
+
+def build_event(plan: EventPlan) -> dict[str, Any]:
+    stamps: list[int] = []
+    attributes: list[Attribute] = []
+    for d in plan.members:  # one pass: each decision is read once, in the stable order
+        created = int(d.created_at.timestamp())
+        stamps.append(created)
+        attributes.append(_attribute(d, created))
+    stamp = str(max(stamps))
+    suffix = f" (part {plan.part + 1})" if plan.parts > 1 else ""
+    return {"Event": {
+        "uuid": plan.uuid,
+        "info": f"honeyguard: {plan.role} infrastructure {plan.day}{suffix}", "date": plan.day, "timestamp": stamp,
+        "publish_timestamp": stamp, "published": True, "analysis": "2", "threat_level_id": "2",
+        "distribution": "3", "Orgc": ORG, "Tag": TAGS, "Attribute": attributes,
+    }}
+
+
+def feed_events(decisions: Iterable[Decision], now: datetime) -> Iterator[dict[str, Any]]:
+    """The feed's events, built one at a time."""
+    return map(build_event, plan_events(decisions, now))
 
 
 class MispFeed:
@@ -80,25 +129,33 @@ class MispFeed:
     filename = "misp-feed"  # a folder
     description = "MISP feed folder: manifest.json, an event per role and day, hashes.csv"
 
-    def write(self, decisions: Sequence[Decision], now: datetime, out: TextIO) -> None:
+    def write(self, decisions: Iterable[Decision], now: datetime, out: TextIO) -> None:
         raise ExportError("the MISP feed is a folder: use --out DIR (or export --all DIR)")
 
-    def write_files(self, decisions: Sequence[Decision], now: datetime, folder: Path) -> list[Path]:
+    def write_files(self, decisions: Iterable[Decision], now: datetime, folder: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
+        plans = plan_events(decisions, now)
+        uuids = sorted(plan.uuid for plan in plans)
+        rank = {event_uuid: number for number, event_uuid in enumerate(uuids)}
         manifest: dict[str, Any] = {}
-        hashes: list[str] = []
+        hashes: list[int] = []  # MD5 of the value << 32 | rank of the event uuid: sorts as the lines do
         written = []
-        for doc in feed_events(decisions, now):
+        for plan in plans:
+            doc = build_event(plan)
             event = doc["Event"]
             path = folder / f"{event['uuid']}.json"
             path.write_bytes(msgspec.json.encode(doc) + b"\n")  # keys in the fixed order built above
             written.append(path)
             manifest[event["uuid"]] = {k: event[k] for k in ("info", "date", "timestamp", "analysis",
                                                              "threat_level_id", "Orgc", "Tag")}
-            hashes += [f"{hashlib.md5(a['value'].encode()).hexdigest()},{event['uuid']}"  # MISP feeds index by MD5
+            number = rank[event["uuid"]]
+            hashes += [int.from_bytes(hashlib.md5(a.value.encode()).digest(), "big") << 32 | number
                        for a in event["Attribute"]]
+            plan.members.clear()  # done with this event: its memory goes back before the next
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        (folder / "hashes.csv").write_text("".join(line + "\n" for line in sorted(hashes)))
+        hashes.sort()
+        with (folder / "hashes.csv").open("w") as handle:  # MISP feeds index attributes by MD5
+            write_chunked(handle, (f"{key >> 32:032x},{uuids[key & 0xFFFFFFFF]}\n" for key in hashes))
         return [folder / "manifest.json", folder / "hashes.csv", *written]
 
 

@@ -6,13 +6,15 @@ from the decision's value and direction, so a rule keeps its sid across runs.
 
 from __future__ import annotations
 
+import re
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from functools import lru_cache
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from honeyguard.export.base import active, label, parse_net
+from honeyguard.export.base import active, label, network_of, write_chunked
 from honeyguard.model.decision import Decision
 
 SID_BASE = 1_000_000_000  # local-rules range, clear of the public rule sets' sids
@@ -22,8 +24,13 @@ SURICATA_KEYWORDS = frozenset({"msg", "sid", "rev", "metadata", "flow", "tls.sni
                                "dns.query", "content", "nocase", "startswith", "endswith", "dotprefix"})
 
 
+_NEEDS_HEX = re.compile(r'[^\x20-\x7e]|["\\;|]')
+
+
 def _quote(text: str) -> str:
     """Content bytes Suricata must not read as syntax become |hex|."""
+    if _NEEDS_HEX.search(text) is None:  # the usual case: nothing to hex
+        return text
     out = []
     for ch in text:
         if ch in '";\\|' or not 32 <= ord(ch) < 127:
@@ -34,9 +41,13 @@ def _quote(text: str) -> str:
 
 
 def _meta(decision: Decision) -> str:
-    roles = "_".join(r.replace("-", "_") for r in decision.roles) or "unknown"
-    return (f"metadata: honeyguard_indicator {decision.indicator_id}, honeyguard_role {roles}, "
-            f"honeyguard_confidence {decision.confidence}")
+    return (f"metadata: honeyguard_indicator {decision.indicator_id}, honeyguard_role "
+            f"{_meta_roles(tuple(decision.roles))}, honeyguard_confidence {decision.confidence}")
+
+
+@lru_cache(maxsize=1024)  # few distinct role sets
+def _meta_roles(roles: tuple[str, ...]) -> str:
+    return "_".join(r.replace("-", "_") for r in roles) or "unknown"
 
 
 class SidAllocator:
@@ -53,10 +64,15 @@ class SidAllocator:
         return candidate
 
 
-def suricata_rules(decisions: Sequence[Decision], now: datetime) -> Iterator[str]:
+def suricata_rules(decisions: Iterable[Decision], now: datetime) -> Iterator[str]:
     """One rule a line, in a stable order."""
+    return rules_in_order(active(decisions, now))
+
+
+def rules_in_order(chosen: Iterable[Decision]) -> Iterator[str]:
+    """The rules of decisions already in force and in the stable order (sids depend on that order)."""
     sids = SidAllocator()
-    for d in active(decisions, now):
+    for d in chosen:
         yield from _rules_for(d, sids)
 
 
@@ -65,15 +81,16 @@ def _rules_for(d: Decision, sids: SidAllocator) -> Iterator[str]:
     head = f'msg:"honeyguard {d.direction} {label(d, 160)}";'
     tail = _meta(d)
     if d.type in ("ip", "cidr"):
-        net = parse_net(d)
+        net = network_of(d.value)
         if net is None:
             return
+        text = net[1]
         if d.direction in ("ingress", "both"):
-            yield (f"{action} ip [{net.text}] any -> $HOME_NET any ({head} {tail}; "
-                   f"sid:{sids.sid(net.text + '|in')}; rev:1;)")
+            yield (f"{action} ip [{text}] any -> $HOME_NET any ({head} {tail}; "
+                   f"sid:{sids.sid(text + '|in')}; rev:1;)")
         if d.direction in ("egress", "both"):
-            yield (f"{action} ip $HOME_NET any -> [{net.text}] any ({head} {tail}; "
-                   f"sid:{sids.sid(net.text + '|out')}; rev:1;)")
+            yield (f"{action} ip $HOME_NET any -> [{text}] any ({head} {tail}; "
+                   f"sid:{sids.sid(text + '|out')}; rev:1;)")
     elif d.type == "domain":
         yield from _domain_rules(d, head, tail, sids)
     elif d.type == "url":
@@ -119,9 +136,9 @@ class SuricataRules:
     filename = "honeyguard.rules"
     description = "Suricata rules (drop) for addresses, domains (TLS SNI, HTTP Host, DNS) and URLs"
 
-    def write(self, decisions: Sequence[Decision], now: datetime, out: TextIO) -> None:
+    def write(self, decisions: Iterable[Decision], now: datetime, out: TextIO) -> None:
         out.write(f"# honeyguard decisions at {now.isoformat()}\n")
-        out.writelines(rule + "\n" for rule in suricata_rules(decisions, now))
+        write_chunked(out, (rule + "\n" for rule in suricata_rules(decisions, now)))
 
 
 EXPORTERS = (SuricataRules(),)

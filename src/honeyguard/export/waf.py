@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import TextIO
+from typing import Any, TextIO
 
-from honeyguard.export.base import active, merged_networks, parsed_networks
+from honeyguard.export.json_text import dumps, write_document
+from honeyguard.export.networks import NetworkSets
 from honeyguard.model.decision import Decision
 
 MAX_ADDRESSES = 10_000  # per IP set (AWS WAF quota)
@@ -22,22 +22,22 @@ class WafIpSets:
         self.scope = scope
         self.prefix = prefix
 
-    def write(self, decisions: Sequence[Decision], now: datetime, out: TextIO) -> None:
-        nets = parsed_networks(d for d in active(decisions, now, types=("ip", "cidr"))
-                               if d.direction in ("ingress", "both"))
-        sets = []
+    def write(self, decisions: Iterable[Decision], now: datetime, out: TextIO) -> None:
+        nets = NetworkSets(decisions, now, directions=("ingress",))
+        write_document(out, {"GeneratedAt": now.isoformat()}, "IPSets", (dumps(s, 2) for s in self._sets(nets)))
+        out.write("\n")
+
+    def _sets(self, nets: NetworkSets) -> Iterator[dict[str, Any]]:
         for version, aws_name in ((4, "IPV4"), (6, "IPV6")):
-            addresses = [net.text for net in merged_networks(nets, version)]
+            addresses = [text for text, _ in nets.entries(version, "ingress")]
             for part, start in enumerate(range(0, len(addresses), MAX_ADDRESSES)):
-                sets.append({
+                yield {
                     "Name": f"{self.prefix}-ingress-v{version}-{part + 1}",
                     "Scope": self.scope,
                     "IPAddressVersion": aws_name,
                     "Addresses": addresses[start:start + MAX_ADDRESSES],
                     "Description": f"honeyguard ingress drops (IPv{version}, part {part + 1})",
-                })
-        json.dump({"GeneratedAt": now.isoformat(), "IPSets": sets}, out, indent=1, sort_keys=True)
-        out.write("\n")
+                }
 
 
 EXPORTERS = (WafIpSets(),)
