@@ -12,6 +12,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
+from honeyguard.detect.iocs import anchored
 from honeyguard.detect.iocs import gates as G
 from honeyguard.detect.iocs import patterns as P
 from honeyguard.detect.iocs.layers import layers
@@ -37,6 +38,15 @@ class _Collector:
         # the layers of one payload repeat each other: a host or URL seen with the same role adds
         # nothing the second time (add is idempotent), so its parsing is skipped
         self._seen: set[tuple[object, ...]] = set()
+
+    def first_time(self, *key: object) -> bool:
+        """True the first time ``key`` (a piece of text and what mines it) is seen: the collector's
+        calls for a piece already mined would all be no-ops."""
+        key = (*key, self.plus_is_space)
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
 
     def add(self, kind: str, value: str, role: str) -> None:
         if not value or value.lower() in self.ignore:
@@ -140,21 +150,25 @@ def _role(role: str) -> IocRole:
 
 def _extract_layer(text: bytes, open_gates: set[int], found: _Collector) -> None:
     """Each extractor runs only when its gate is open (one Hyperscan pass decided)."""
+    if not found.first_time("layer", text):  # another text of the subject decoded to this one
+        return
     if G.JNDI in open_gates:
         _jndi(text, found)
+    lower = text.lower()
     if G.SHELL in open_gates or G.NC in open_gates:
-        _reverse_shells(text, text.lower(), found)
+        _reverse_shells(text, lower, found)
     if G.DOWNLOAD in open_gates:
-        _downloads(text, found)
+        _downloads(text, lower, found)
     if G.MINER in open_gates:
-        _mining(text, found)
+        _mining(text, lower, found)
     if G.URL in open_gates:
-        for url in P.FETCH_PARAM.findall(text):  # before 'unknown': a fetched URL is a download
-            found.url(url, "download")
-        for url in P.URL.findall(text):
+        if b"swp_url" in lower:
+            for url in P.FETCH_PARAM.findall(text):  # before 'unknown': a fetched URL is a download
+                found.url(url, "download")
+        for url in anchored.urls(text):
             found.url(url, "unknown")
     if G.IPV4 in open_gates:
-        for ip in P.IPV4.findall(text):
+        for ip in anchored.ipv4s(text):
             found.host(ip, None, "unknown")
     if G.IMAGE in open_gates:
         for image in _DOCKER_IMAGE.findall(text):
@@ -219,11 +233,13 @@ def _reverse_shells(text: bytes, lower: bytes, found: _Collector) -> None:
         found.host(first.group(1), port, role)
 
 
-def _downloads(text: bytes, found: _Collector) -> None:
-    for match in P.DOWNLOAD_CMD.finditer(text):
+def _downloads(text: bytes, lower: bytes, found: _Collector) -> None:
+    for match in anchored.download_commands(text, lower):
         tool, args = match.group(1).lower(), match.group(2)
-        role = "exfil" if P.EXFIL_FLAGS.search(b" " + args) else "download"
-        urls = P.URL.findall(args)
+        if not found.first_time("download", tool, args):  # the same command in another layer
+            continue
+        role = "exfil" if _exfil(args) else "download"
+        urls = anchored.urls(args)
         for url in urls:
             found.url(url, role)
         if urls:
@@ -243,18 +259,41 @@ def _downloads(text: bytes, found: _Collector) -> None:
                 found.host(host, port, role)
 
 
-def _mining(text: bytes, found: _Collector) -> None:
-    """Wallets and pools, only where the text speaks of mining (a wallet alone is rarely one)."""
-    if P.MINER_CONTEXT.search(text) is None:
+def _exfil(args: bytes) -> bool:
+    """``P.EXFIL_FLAGS`` in the arguments; each of its alternatives holds one of the words tried
+    first, which most download commands lack."""
+    if b"@" not in args and b"$(" not in args and b"`" not in args:
+        lower = args.lower()
+        if b"-t" not in lower and b"--upload-file" not in lower and b"--post-file" not in lower:
+            return False
+    return P.EXFIL_FLAGS.search(b" " + args) is not None
+
+
+# a word of each alternative of P.MINER_CONTEXT; each byte as 'a' (a letter or digit) or ' '
+_MINER_WORDS = (b"xmr", b"stratum", b"minerd", b"cpuminer", b"nicehash", b"--donate-level", b"pool", b"wallet",
+                b"-u", b"monero", b"cryptonight", b"randomx")
+_ALNUM_CLASSES = bytes(ord("a") if chr(b).isascii() and chr(b).isalnum() else ord(" ") for b in range(256))
+
+
+def _mining(text: bytes, lower: bytes, found: _Collector) -> None:
+    """Wallets and pools, only where the text speaks of mining (a wallet alone is rarely one).
+
+    Each regex (tried at every byte) runs only when the text holds what its match needs: a run of
+    letters and digits as long as the wallet, 'bc1', '0x', '-o' or '--url'."""
+    if not any(word in lower for word in _MINER_WORDS) or P.MINER_CONTEXT.search(text) is None:
         return
-    for wallet in P.MONERO.findall(text):
-        found.add("wallet", wallet.decode("latin-1"), "miner-pool")
-    for wallet in P.BITCOIN_BECH32.findall(text):
-        found.add("wallet", wallet.decode("latin-1"), "miner-pool")
-    for host, port in P.STRATUM_HOSTPORT.findall(text):
-        found.host(host, port, "miner-pool")
-    for regex in (P.BITCOIN_LEGACY, P.ETHEREUM):
-        for wallet in regex.findall(text):
+    runs = text.translate(_ALNUM_CLASSES)
+    if b"a" * 95 in runs:
+        for wallet in P.MONERO.findall(text):
+            found.add("wallet", wallet.decode("latin-1"), "miner-pool")
+    if b"bc1" in text:
+        for wallet in P.BITCOIN_BECH32.findall(text):
+            found.add("wallet", wallet.decode("latin-1"), "miner-pool")
+    if b"-o" in lower or b"--url" in lower:
+        for host, port in P.STRATUM_HOSTPORT.findall(text):
+            found.host(host, port, "miner-pool")
+    for regex, needs in ((P.BITCOIN_LEGACY, b"a" * 26 in runs), (P.ETHEREUM, b"0x" in text)):
+        for wallet in regex.findall(text) if needs else ():
             found.add("wallet", wallet.decode("latin-1"), "miner-pool")
 
 

@@ -1,0 +1,83 @@
+"""``findall`` for the extractors' widest regexes, tried only where a match can start.
+
+``re`` has no literal to skip to in ``\\b(?:https?|ftp|...)://`` or ``(?<![\\d.])\\d...``: it tries
+the pattern at every byte, and each layer of a 2 KB Docker body is scanned by several of them.
+Every match of these patterns holds a short literal at a bounded distance from its start
+(``://`` after the scheme, the first ``.`` of an address, the tool's name), so ``bytes.find``
+jumps to the next such literal and the pattern is tried only at the few starts that can reach
+it. Each scan returns exactly what ``findall`` returns: same matches, same order (the search
+state sees the whole text, so ``\\b`` and look-behinds still look before the start tried).
+"""
+
+from __future__ import annotations
+
+import re
+
+from honeyguard.detect.iocs import patterns as P
+
+_LONGEST_SCHEME = 12  # 'stratum2+tcp'
+_DIGITS = frozenset(b"0123456789")
+_TOOLS = (b"wget", b"curl", b"tftp", b"ftpget", b"fetch", b"lwp-download", b"lynx", b"aria2c", b"busybox")
+
+
+def urls(text: bytes) -> list[bytes]:
+    """``P.URL.findall(text)``."""
+    out: list[bytes] = []
+    pos = 0
+    find, match = text.find, P.URL.match
+    while (mark := find(b"://", pos)) >= 0:
+        found = None
+        if mark > pos and text[mark - 1 : mark].isalpha():  # every scheme ends with a letter
+            for start in range(max(pos, mark - _LONGEST_SCHEME), mark):
+                found = match(text, start)
+                if found is not None:
+                    break
+        if found is None:
+            pos = mark + 1  # no match starts at or before this '://' (its scheme would end here)
+            continue
+        out.append(found.group())
+        pos = found.end()
+    return out
+
+
+def ipv4s(text: bytes) -> list[bytes]:
+    """``P.IPV4.findall(text)``: an address starts one to three digits before its first '.'."""
+    out: list[bytes] = []
+    pos = 0
+    find, match = text.find, P.IPV4.match
+    while (dot := find(b".", pos)) >= 0:
+        found = None
+        if dot > pos and text[dot - 1] in _DIGITS:
+            for start in range(max(pos, dot - 3), dot):
+                found = match(text, start)
+                if found is not None:
+                    break
+        if found is None:
+            pos = dot + 1
+            continue
+        out.append(found.group())
+        pos = found.end()
+    return out
+
+
+def download_commands(text: bytes, lower: bytes) -> list[re.Match[bytes]]:
+    """``list(P.DOWNLOAD_CMD.finditer(text))``: a match starts at a tool's name (``lower`` is
+    ``text.lower()``, same offsets)."""
+    starts: list[int] = []
+    for tool in _TOOLS:
+        at = lower.find(tool)
+        while at >= 0:
+            starts.append(at)
+            at = lower.find(tool, at + 1)
+    starts.sort()  # no two tools start at the same byte
+    out: list[re.Match[bytes]] = []
+    end = 0
+    match = P.DOWNLOAD_CMD.match
+    for start in starts:
+        if start < end:
+            continue
+        found = match(text, start)
+        if found is not None:
+            out.append(found)
+            end = found.end()
+    return out
