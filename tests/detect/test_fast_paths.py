@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from honeyguard.detect import Ruleset, raw_http_subject
-from honeyguard.detect.fields import _PAYLOAD, looks_like_payload
+from honeyguard.detect.fields import _PAYLOAD, _request_parts, event_subject, looks_like_payload
 from honeyguard.detect.httpsubject import HttpSubject
 from honeyguard.detect.iocs.layers import _b64decode
 from honeyguard.detect.normalize import (
@@ -34,6 +35,7 @@ from honeyguard.detect.normalize import (
     unescape_json,
 )
 from honeyguard.detect.prefilter import Prefilter
+from honeyguard.model import Event, HttpRequest
 from tests.detect._support import write_rules
 
 
@@ -157,3 +159,56 @@ def test_a_target_start_factor_is_bound_to_the_request_line(tmp_path: Path) -> N
         subject = raw_http_subject(line + b"\r\nHost: e\r\n\r\n")
         assert prefilter.candidates(subject.prefilter_view()).rules == [0], line
         assert ruleset.engine("hyperscan").match(subject).rules == ("t-proxy",)
+
+
+TEXTS = st.lists(
+    st.sampled_from(["a", "/", "?", " ", ":", "\n", "\r", "\t", "%2e", "${", "é", "€", "\udcff", "wget"]), max_size=6
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS, st.lists(st.tuples(TEXTS, TEXTS), max_size=4), st.binary(max_size=12))
+def test_a_recorded_request_s_lazy_subject_is_its_parts_subject(
+    target: str, headers: list[tuple[str, str]], body: bytes
+) -> None:
+    """A recorded request's subject makes its raw bytes from the strings and its parts only when
+    a field needs them: every field, view and IOC input is the one its parts give."""
+    request = HttpRequest(method="GET", target="/" + target, version="HTTP/1.1", headers=headers, body=body)
+    lazy = event_subject(_event(request))
+    eager = HttpSubject(_request_parts(request), None)
+    assert isinstance(lazy, HttpSubject)
+    assert lazy.raw_bytes() == eager.raw_bytes()
+    assert lazy.prefilter_view() == eager.prefilter_view()
+    assert lazy.payload_parts() == eager.payload_parts()
+    assert (lazy.texts, lazy.host, lazy.header_values) == (eager.texts, eager.host, eager.header_values)
+    assert lazy.fields == eager.fields
+
+
+def _event(body: HttpRequest) -> Event:
+    return Event(
+        id="0",
+        ts=datetime(2026, 1, 1, tzinfo=UTC),
+        sensor="s",
+        location="l",
+        session="x",
+        kind="http.request",
+        src_ip="192.0.2.1",
+        src_port=1,
+        dst_ip="127.0.0.1",
+        dst_port=80,
+        protocol="http",
+        persona="p",
+        body=body,
+    )
+
+
+def test_payload_parts_do_not_depend_on_whether_the_request_was_split() -> None:
+    """IOC extraction reads payload_parts: a request line alone (no line end) kept its last byte
+    only while the raw bytes were not yet split."""
+    for data in (b"A 0.0.0.1", b"GET /x?ip=198.51.100.7", b"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody", b"GET /\n\nb"):
+        fresh = raw_http_subject(data)
+        split = raw_http_subject(data)
+        assert isinstance(fresh, HttpSubject) and isinstance(split, HttpSubject)
+        split.fields  # noqa: B018 - splits the request and builds every field
+        assert fresh.payload_parts() == split.payload_parts(), data
+        assert b"".join(fresh.payload_parts()) == data

@@ -5,7 +5,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
+
 from honeyguard.detect import Ruleset, http_subject, raw_http_subject, raw_subject, ssh_command_subject
+from honeyguard.detect import engine as engine_module
 from honeyguard.detect.examples import example_subject
 from honeyguard.detect.factors import NEVER, requirement
 from honeyguard.detect.fields import Subject
@@ -158,3 +161,23 @@ def test_upper_trees_as_clauses_hold_exactly_when_the_tree_does() -> None:
             hits = set(rng.sample(range(8), rng.randint(0, 5)))
             assert all(not hits.isdisjoint(clause) for clause in found) == possible(tree, hits), (tree, hits)
     assert converted > 200
+
+
+def test_kept_outcomes_stay_bounded_across_candidate_sets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each candidate set remembers which rules hold for each set of atoms hit; all of them
+    together stay within MAX_OUTCOMES_KEPT, and forgetting changes no label."""
+    monkeypatch.setattr(engine_module, "MAX_OUTCOMES_KEPT", 8)
+    fast = builtin_ruleset().engine("hyperscan")
+    reference = builtin_engine("re")
+    requests = [
+        raw_http_subject(data)
+        for rule in builtin_ruleset().rules
+        for example in rule.spec.examples.positive
+        if isinstance(subject := example_subject(example), HttpSubject)
+        for data in [subject.raw_bytes()]
+    ]
+    assert len(requests) > 100
+    for subject in requests:
+        assert fast.match(subject) == reference.match(raw_http_subject(subject.raw_bytes()))
+        assert sum(len(c.outcomes) for c in fast._outcome_holders) <= 8
+    assert fast._outcome_holders  # something was kept

@@ -27,6 +27,9 @@ class Match(msgspec.Struct, frozen=True, kw_only=True):
 
 NO_MATCH = Match()
 MAX_OUTCOMES = 1024  # sets of atom hits whose outcome each candidate set keeps
+#: and all candidate sets together: the prefilter keeps thousands of them, so the per-set bound
+#: alone would let varied attack traffic fill gigabytes
+MAX_OUTCOMES_KEPT = 65536
 _EVERY_FIELD = object()  # a plan: every field through the matcher's general path
 
 
@@ -84,6 +87,8 @@ class Engine:
         self._clauses = [None if _has_not(tree) else clauses(tree) for tree in self._program.trees]
         # one scan of the whole request first, then only the fields of the rules still possible
         self._prefilter = Prefilter(self._program) if use_hyperscan else None
+        self._outcome_holders: list[Candidates] = []  # the candidate sets keeping outcomes
+        self._outcomes_kept = 0
 
     def matching_rules(self, subject: Subject) -> list[int]:
         """Indexes (into ruleset.rules) of the rules the subject satisfies."""
@@ -141,8 +146,19 @@ class Engine:
         if found is None:
             if len(outcomes) >= MAX_OUTCOMES:
                 outcomes.clear()
+            if self._outcomes_kept >= MAX_OUTCOMES_KEPT:
+                self._forget_outcomes()
+            if not outcomes:
+                self._outcome_holders.append(candidates)
+            self._outcomes_kept += 1
             found = outcomes[key] = self._labelled(self._holding(candidates.rules, hits))
         return found
+
+    def _forget_outcomes(self) -> None:
+        for holder in self._outcome_holders:
+            holder.outcomes.clear()
+        self._outcome_holders.clear()
+        self._outcomes_kept = 0
 
     def _holding(self, rules: list[int], hits: set[int]) -> list[int]:
         """Those of ``rules`` whose condition holds with these atom hits."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from codecs import escape_decode
 
+#: (A byte's membership is tested with its int, b"%"[0] in data, and longer bytes' with find:
+#: 'bytes in bytes' raises and clears a TypeError inside CPython 3.11 first; see httpsubject.py.)
 MAX_DECODE_ROUNDS = 4  # %252e%252e -> %2e%2e -> .. ; more rounds than anything seen in the wild
 MAX_LOOKUP_STEPS = 256  # ${...} resolutions per field
 
@@ -30,7 +32,7 @@ _HEX_PAIRS = {bytes([a, b]): bytes([int(bytes([a, b]), 16)]) for a in _HEX for b
 
 def percent_decode_once(data: bytes) -> bytes:
     """%XX and IIS-style %uXXXX escapes; malformed escapes stay as they are."""
-    if b"%" not in data:
+    if b"%"[0] not in data:
         return data
     try:  # every '%' well formed (the common case): '%XX' read as '\\xXX' by one C call
         return escape_decode(data.replace(b"\\", b"\\\\").replace(b"%", b"\\x"))[0]
@@ -70,7 +72,7 @@ def _percent_byte(found: re.Match[bytes]) -> bytes:
 
 def has_overlong_lead(data: bytes) -> bool:
     """Whether ``data`` holds a lead byte of an overlong form fold_overlong_utf8 folds."""
-    return b"\xc0" in data or b"\xc1" in data or b"\xe0" in data
+    return b"\xc0"[0] in data or b"\xc1"[0] in data or b"\xe0"[0] in data
 
 
 def fold_overlong_utf8(data: bytes) -> bytes:
@@ -83,9 +85,9 @@ def fold_overlong_utf8(data: bytes) -> bytes:
 
 def decode_repeated(data: bytes, *, plus_is_space: bool = False) -> bytes:
     """Percent-decode until nothing changes (bounded), folding overlong UTF-8 each round."""
-    if plus_is_space and b"+" in data:
+    if plus_is_space and b"+"[0] in data:
         data = data.replace(b"+", b" ")
-    if b"%" not in data and not has_overlong_lead(data):
+    if b"%"[0] not in data and not has_overlong_lead(data):
         return data  # the common case: nothing to decode
     for _ in range(MAX_DECODE_ROUNDS):
         decoded = fold_overlong_utf8(percent_decode_once(data))
@@ -103,7 +105,7 @@ def normalize_path(path: bytes) -> bytes:
     Empty segments are dropped too (``//etc`` is ``/etc``).
     """
     path = path.replace(b"\\", b"/")
-    if b"//" not in path and b"/." not in path and path[:1] != b".":
+    if path.find(b"//") < 0 and path.find(b"/.") < 0 and path[:1] != b".":
         return path  # no empty and no dot segment: resolving them changes nothing
     return resolve_segments(path)
 
@@ -134,7 +136,7 @@ def resolve_log4j_lookups(data: bytes) -> bytes:
     (``${env:USER}``) are kept literally, so ``${${lower:j}ndi:ldap://${env:USER}.x/a}`` becomes
     ``${jndi:ldap://${env:USER}.x/a}``.
     """
-    if b"$" not in data or b"${" not in data:  # one byte is found faster than two
+    if b"$"[0] not in data or data.find(b"${") < 0:  # one byte is found faster than two
         return data
     kept: list[bytes] = []
 
@@ -153,7 +155,7 @@ def resolve_log4j_lookups(data: bytes) -> bytes:
             break
         data, steps = replaced, steps + count
     for _ in range(4):  # kept lookups may nest kept lookups
-        if b"\x00" not in data:
+        if b"\x00"[0] not in data:
             break
         data = _SENTINEL.sub(lambda m: _restore(kept, m), data)
     return data
@@ -169,7 +171,7 @@ def _lookup_value(inner: bytes) -> bytes | None:
     lowered = inner.lower()
     if lowered.startswith(b"jndi:"):
         return None
-    if b":-" in inner:  # ${env:NOPE:-j} and ${::-j}: the default is what log4j prints
+    if inner.find(b":-") >= 0:  # ${env:NOPE:-j} and ${::-j}: the default is what log4j prints
         return inner.split(b":-", 1)[1]
     if lowered.startswith(b"lower:"):
         return inner[6:].lower()
@@ -185,7 +187,7 @@ _ENTITY = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}));?")
 
 def decode_numeric_entities(data: bytes) -> bytes:
     """HTML numeric character references (``&#x3c;``, ``&#60;``), used to hide XSS and SSTI."""
-    if b"&" not in data or b"&#" not in data:  # one byte is found faster than two
+    if b"&"[0] not in data or data.find(b"&#") < 0:  # one byte is found faster than two
         return data
 
     def char(found: re.Match[bytes]) -> bytes:
@@ -208,9 +210,9 @@ _JSON_SHORT_ESCAPE = re.compile(rb"\\([\"\\/])")
 
 def unescape_json(data: bytes) -> bytes:
     """JSON string escapes (``\\u003e`` is '>', ``\\"`` is '"'), as Docker API bodies carry commands."""
-    if b"\\" not in data:
+    if b"\\"[0] not in data:
         return data
-    if b"\\u" not in data:  # only \" \\ \/: a template substitution, no callback an escape
+    if data.find(b"\\u") < 0:  # only \" \\ \/: a template substitution, no callback an escape
         return _JSON_SHORT_ESCAPE.sub(rb"\1", data)
 
     def char(found: re.Match[bytes]) -> bytes:
@@ -244,15 +246,15 @@ def deobfuscate_shell(line: bytes) -> bytes:
     if not any(mark in line for mark in (b"$", b"'", b'"', b"\\", b"{")):
         return line
     # without $IFS every piece of noise goes: no callback a piece
-    line = _SHELL_NOISE.sub(_shell_noise, line) if b"IFS" in line else _SHELL_NOISE.sub(b"", line)
+    line = _SHELL_NOISE.sub(_shell_noise, line) if line.find(b"IFS") >= 0 else _SHELL_NOISE.sub(b"", line)
     line = _INNER_QUOTES.sub(b"", line)
-    if b"{" not in line:
+    if b"{"[0] not in line:
         return line
     return _BRACE_LIST.sub(_brace_words, line)
 
 
 def _shell_noise(found: re.Match[bytes]) -> bytes:
-    return b" " if b"IFS" in found.group() else b""
+    return b" " if found.group().find(b"IFS") >= 0 else b""
 
 
 def _brace_words(found: re.Match[bytes]) -> bytes:

@@ -198,7 +198,8 @@ MAX_DECIDED = 16384  # distinct sets of factors whose answer is kept
 
 
 def factor_expression(factor: Factor) -> bytes:
-    """Hyperscan syntax: the literal anywhere, or on a line of the named header."""
+    """Hyperscan syntax: the literal anywhere, at the request line's start or its target's, or
+    after the named header's ``Name:`` on the same line."""
     zone, literal = factor
     escaped = b"".join(b"\\x%02x" % c for c in literal)
     if not zone:
@@ -207,8 +208,10 @@ def factor_expression(factor: Factor) -> bytes:
         return b"^" + escaped
     if zone == TARGET_START:  # after a method (token bytes, no ':') and its spaces
         return b"^[A-Za-z][\\x21\\x23\\x24\\x26\\x27\\x2a\\x2b\\x2d\\x2e0-9A-Z\\x5e-\\x7a\\x7c\\x7e]{0,31} +" + escaped
+    # after the header's name and its colon on one line: not anchored at the line's start (a
+    # superset, so still exact), which Hyperscan scans in a third less time than '^\\s*name\\s*:'
     name = b"".join(b"\\x%02x" % c for c in zone.encode())
-    return b"^[ \\t\\r\\x0b\\x0c]*" + name + b"[ \\t\\r\\x0b\\x0c]*:[^\\n]*" + escaped
+    return name + b"[ \\t\\r\\x0b\\x0c]*:[^\\n]*" + escaped
 
 
 class Prefilter:
@@ -300,7 +303,7 @@ class Prefilter:
         zoned = literal | int(_hs.HS_FLAG_MULTILINE)
         factors = [self.factors[f] for f in self.scanned]
         expressions = [factor_expression(f) for f in factors]
-        flags = [zoned if zone else literal for zone, _ in factors]
+        flags = [zoned if zone in (LINE_START, TARGET_START) else literal for zone, _ in factors]
         return compile_cached(expressions, self.scanned, flags)
 
     def candidates(self, view: bytes | None) -> Candidates:
