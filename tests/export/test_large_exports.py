@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from honeyguard.export import exporter_registry, render
 from honeyguard.export.base import active, in_stable_order, stable_key
 from honeyguard.export.json_text import dumps
+from honeyguard.export.stix import _TIME_CACHE_SIZE
 from honeyguard.model.decision import Decision
 from tests.export.conftest import NOW, decision
 
@@ -185,3 +186,29 @@ def test_csv_lines_are_what_the_csv_module_writes() -> None:
             ]
         )
     assert render("csv", decisions, NOW) == buffer.getvalue()
+
+
+
+def _millis_text(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def test_stix_times_are_each_decisions_own_past_the_remembered_ones() -> None:
+    """Times are remembered as text (a few thousand at most): every object still gets its own."""
+    decisions = []
+    for i in range(_TIME_CACHE_SIZE + 500):
+        made = decision(f"47.0.{i // 256}.{i % 256}", hours=1 + i % 7)
+        created = datetime(2026, 5, 31, 1, 2, 3, (i % 3) * 1000, tzinfo=UTC)
+        expires = NOW + timedelta(seconds=(i + 1) * 61, microseconds=i * 7000 % 1_000_000)
+        decisions.append(
+            msgspec.structs.replace(
+                made, created_at=created, expires_at=expires, id=f"t{i}", indicator_id=f"indicator--t{i}"
+            )
+        )
+    bundle = json.loads(render("stix", decisions, NOW))
+    by_name = {o["name"]: o for o in bundle["objects"] if o["type"] == "indicator"}
+    assert len(by_name) == len(decisions)
+    for d in decisions:
+        made = by_name[f"ip {d.value}"]
+        assert made["created"] == _millis_text(d.created_at)
+        assert made["valid_until"] == _millis_text(d.expires_at)

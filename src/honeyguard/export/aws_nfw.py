@@ -47,16 +47,18 @@ class NetworkFirewallGroups:
         are several hundred MB as text)."""
         rules: list[str] = []
         size = number = 0  # number: of the group being filled, counted from 0
+        capacity = self.capacity
         for rule in rules_in_order(decisions):
-            if len(rule) > MAX_RULE_CHARS:
+            taken = len(rule) + 1  # with its newline
+            if taken > MAX_RULE_CHARS + 1:
                 continue
-            if len(rules) >= self.capacity or size + len(rule) + 1 > MAX_RULES_BYTES:
+            if len(rules) >= capacity or size + taken > MAX_RULES_BYTES:
                 if rules:
                     yield self._rules_group(number + 1, rules)
                 number += 1
                 rules, size = [], 0
             rules.append(rule)
-            size += len(rule) + 1
+            size += taken
         if rules:
             yield self._rules_group(number + 1, rules)
 

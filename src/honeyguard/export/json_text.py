@@ -69,6 +69,13 @@ def _write_items(out: TextIO, items: Iterable[str], flush_at: int = 1 << 18) -> 
     pending: list[str] = []
     size = 0
     for item in items:
+        if len(item) >= flush_at:  # written as it is: joining it to the others would copy it once more
+            pending.append(",\n  ")
+            out.write("".join(pending))
+            out.write(item)
+            pending.clear()
+            size = 0
+            continue
         pending.append(",\n  ")
         pending.append(item)
         size += len(item)

@@ -7,7 +7,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,8 +23,12 @@ TAGS = [{"name": "tlp:green"}, {"name": "honeyguard"}]
 
 
 _NETWORK, _PAYLOAD = "Network activity", "Payload delivery"
-_KINDS = {"domain": ("domain", _NETWORK), "url": ("url", _NETWORK), "sha256": ("sha256", _PAYLOAD),
-          "md5": ("md5", _PAYLOAD)}
+_KINDS = {
+    "domain": ("domain", _NETWORK),
+    "url": ("url", _NETWORK),
+    "sha256": ("sha256", _PAYLOAD),
+    "md5": ("md5", _PAYLOAD),
+}
 
 
 def _attribute_type(d: Decision) -> tuple[str, str] | None:
@@ -57,10 +61,33 @@ class Attribute(msgspec.Struct, gc=False):
     comment: str
 
 
-def _attribute(d: Decision, stamp: int) -> Attribute:
+def _attribute(d: Decision, stamp: str) -> Attribute:
     kind, category = _attribute_type(d) or ("", "")
-    return Attribute(_uuid5(f"attr|{d.indicator_id}|{d.direction}"), kind, category, d.value, d.action == "drop",
-                     str(stamp), "5", f"{_roles(tuple(d.roles))} confidence={d.confidence} {d.indicator_id}"[:250])
+    return Attribute(
+        _uuid5(f"attr|{d.indicator_id}|{d.direction}"),
+        kind,
+        category,
+        d.value,
+        d.action == "drop",
+        stamp,
+        "5",
+        f"{_roles(tuple(d.roles))} confidence={d.confidence} {d.indicator_id}"[:250],
+    )
+
+
+_STAMP_CACHE_SIZE = 4096  # distinct creation times kept; real decisions come in batches sharing one
+
+
+class _Stamps(dict[datetime, tuple[int, str]]):
+    """A datetime's Unix seconds, as int and text, remembered: ``stamps.get(m) or stamps.of(m)``
+    (equal datetimes have equal timestamps, whatever their zone)."""
+
+    def of(self, moment: datetime) -> tuple[int, str]:
+        seconds = int(moment.timestamp())
+        if len(self) >= _STAMP_CACHE_SIZE:
+            self.clear()
+        self[moment] = found = (seconds, str(seconds))
+        return found
 
 
 @lru_cache(maxsize=1024)  # few distinct role sets
@@ -90,33 +117,52 @@ def plan_events(decisions: Iterable[Decision], now: datetime) -> list[EventPlan]
 
     Grouped in the order given (memory order: cheap to read), then each group put in the stable order."""
     groups: dict[tuple[str, str], list[Decision]] = defaultdict(list)
+    days: dict[datetime, str] = {}  # the day of each UTC creation time met (the day is in the time's own zone)
     for d in in_force(decisions, now, actions=("drop", "alert")):
         if _attribute_type(d) is not None:
-            groups[(d.roles[0] if d.roles else "unknown", d.created_at.date().isoformat())].append(d)
+            day = days.get(d.created_at) if d.created_at.tzinfo is UTC else None
+            if day is None:
+                day = d.created_at.date().isoformat()
+                if d.created_at.tzinfo is UTC and len(days) < _STAMP_CACHE_SIZE:
+                    days[d.created_at] = day
+            groups[(d.roles[0] if d.roles else "unknown", day)].append(d)
     plans = []
     for (role, day), members in sorted(groups.items()):
         usable = in_stable_order(members)
         parts = -(-len(usable) // MAX_ATTRIBUTES)
-        plans += [EventPlan(role, day, part, parts, usable[start:start + MAX_ATTRIBUTES])
-                  for part, start in enumerate(range(0, len(usable), MAX_ATTRIBUTES))]
+        plans += [
+            EventPlan(role, day, part, parts, usable[start : start + MAX_ATTRIBUTES])
+            for part, start in enumerate(range(0, len(usable), MAX_ATTRIBUTES))
+        ]
     return plans
 
 
 def build_event(plan: EventPlan) -> dict[str, Any]:
     stamps: list[int] = []
     attributes: list[Attribute] = []
+    known = _Stamps()
     for d in plan.members:  # one pass: each decision is read once, in the stable order
-        created = int(d.created_at.timestamp())
-        stamps.append(created)
-        attributes.append(_attribute(d, created))
+        seconds, text = known.get(d.created_at) or known.of(d.created_at)
+        stamps.append(seconds)
+        attributes.append(_attribute(d, text))
     stamp = str(max(stamps))
     suffix = f" (part {plan.part + 1})" if plan.parts > 1 else ""
-    return {"Event": {
-        "uuid": plan.uuid,
-        "info": f"honeyguard: {plan.role} infrastructure {plan.day}{suffix}", "date": plan.day, "timestamp": stamp,
-        "publish_timestamp": stamp, "published": True, "analysis": "2", "threat_level_id": "2",
-        "distribution": "3", "Orgc": ORG, "Tag": TAGS, "Attribute": attributes,
-    }}
+    return {
+        "Event": {
+            "uuid": plan.uuid,
+            "info": f"honeyguard: {plan.role} infrastructure {plan.day}{suffix}",
+            "date": plan.day,
+            "timestamp": stamp,
+            "publish_timestamp": stamp,
+            "published": True,
+            "analysis": "2",
+            "threat_level_id": "2",
+            "distribution": "3",
+            "Orgc": ORG,
+            "Tag": TAGS,
+            "Attribute": attributes,
+        }
+    }
 
 
 def feed_events(decisions: Iterable[Decision], now: datetime) -> Iterator[dict[str, Any]]:
@@ -135,10 +181,9 @@ class MispFeed:
     def write_files(self, decisions: Iterable[Decision], now: datetime, folder: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
         plans = plan_events(decisions, now)
-        uuids = sorted(plan.uuid for plan in plans)
-        rank = {event_uuid: number for number, event_uuid in enumerate(uuids)}
         manifest: dict[str, Any] = {}
-        hashes: list[int] = []  # MD5 of the value << 32 | rank of the event uuid: sorts as the lines do
+        # The index lines themselves: fixed-width MD5 hex, then the uuid, so text order is (MD5, uuid) order.
+        hashes: list[str] = []
         written = []
         for plan in plans:
             doc = build_event(plan)
@@ -146,16 +191,16 @@ class MispFeed:
             path = folder / f"{event['uuid']}.json"
             path.write_bytes(msgspec.json.encode(doc) + b"\n")  # keys in the fixed order built above
             written.append(path)
-            manifest[event["uuid"]] = {k: event[k] for k in ("info", "date", "timestamp", "analysis",
-                                                             "threat_level_id", "Orgc", "Tag")}
-            number = rank[event["uuid"]]
-            hashes += [int.from_bytes(hashlib.md5(a.value.encode()).digest(), "big") << 32 | number
-                       for a in event["Attribute"]]
+            manifest[event["uuid"]] = {
+                k: event[k] for k in ("info", "date", "timestamp", "analysis", "threat_level_id", "Orgc", "Tag")
+            }
+            tail = f",{event['uuid']}\n"
+            hashes += [hashlib.md5(a.value.encode()).hexdigest() + tail for a in event["Attribute"]]
             plan.members.clear()  # done with this event: its memory goes back before the next
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         hashes.sort()
         with (folder / "hashes.csv").open("w") as handle:  # MISP feeds index attributes by MD5
-            write_chunked(handle, (f"{key >> 32:032x},{uuids[key & 0xFFFFFFFF]}\n" for key in hashes))
+            write_chunked(handle, hashes)
         return [folder / "manifest.json", folder / "hashes.csv", *written]
 
 

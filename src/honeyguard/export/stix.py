@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from json.encoder import encode_basestring_ascii as _json
 from typing import Any, TextIO
@@ -18,10 +19,18 @@ _NS = uuid.UUID("2f0c3c41-7d0a-5e8e-9b3a-4f6d1c2b8a90")
 _NS_BYTES = _NS.bytes
 IDENTITY_ID = "identity--" + str(uuid.UUID(bytes=uuid.uuid5(_NS, "identity|honeyguard").bytes, version=4))
 _TYPES = {
-    "scanner": "anomalous-activity", "bruteforcer": "malicious-activity", "exploiter": "malicious-activity",
-    "c2": "malicious-activity", "callback": "malicious-activity", "malware-host": "malicious-activity",
-    "download": "malicious-activity", "malware": "malicious-activity", "miner-pool": "malicious-activity",
-    "proxy": "anonymization", "key-harvester": "malicious-activity", "key-user": "compromised",
+    "scanner": "anomalous-activity",
+    "bruteforcer": "malicious-activity",
+    "exploiter": "malicious-activity",
+    "c2": "malicious-activity",
+    "callback": "malicious-activity",
+    "malware-host": "malicious-activity",
+    "download": "malicious-activity",
+    "malware": "malicious-activity",
+    "miner-pool": "malicious-activity",
+    "proxy": "anonymization",
+    "key-harvester": "malicious-activity",
+    "key-user": "compromised",
 }
 
 
@@ -31,8 +40,10 @@ _MILLIS = [f"{i:03d}" for i in range(1000)]
 
 def stix_time(moment: datetime) -> str:
     """UTC time to the millisecond, e.g. 2026-06-01T12:00:00.000Z (tables: strftime costs 2 us a call)."""
-    return (f"{moment.year}-{_TWO[moment.month]}-{_TWO[moment.day]}T{_TWO[moment.hour]}:{_TWO[moment.minute]}:"
-            f"{_TWO[moment.second]}.{_MILLIS[moment.microsecond // 1000]}Z")
+    return (
+        f"{moment.year}-{_TWO[moment.month]}-{_TWO[moment.day]}T{_TWO[moment.hour]}:{_TWO[moment.minute]}:"
+        f"{_TWO[moment.second]}.{_MILLIS[moment.microsecond // 1000]}Z"
+    )
 
 
 def _stix_id(kind: str, key: str) -> str:
@@ -43,14 +54,38 @@ def _stix_id(kind: str, key: str) -> str:
 
 
 _VARIANT = {c: f"{int(c, 16) & 0x3 | 0x8:x}" for c in "0123456789abcdef"}  # RFC 4122 variant bits
+_INDICATOR_SEED, _SIGHTING_SEED = _NS_BYTES + b"indicator|", _NS_BYTES + b"sighting|"
+_ID_TEXT = "%s-%s-4%s-%s%s-%s"
+
+
+def _pair_ids(indicator: str) -> tuple[str, str]:
+    """_stix_id("indicator", indicator) and _stix_id("sighting", indicator), with one encode."""
+    key = indicator.encode()
+    h = hashlib.sha1(_INDICATOR_SEED + key).hexdigest()
+    g = hashlib.sha1(_SIGHTING_SEED + key).hexdigest()
+    return (
+        "indicator--" + _ID_TEXT % (h[:8], h[8:12], h[13:16], _VARIANT[h[16]], h[17:20], h[20:32]),
+        "sighting--" + _ID_TEXT % (g[:8], g[8:12], g[13:16], _VARIANT[g[16]], g[17:20], g[20:32]),
+    )
 
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
+def _plain_ipv4(value: str) -> bool:
+    """A plain IPv4 address, already canonical (inet_pton takes only that form)."""
+    try:
+        socket.inet_pton(socket.AF_INET, value)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def pattern_for(decision: Decision) -> str | None:
     value = decision.value
+    if decision.type == "ip" and "/" not in value and ":" not in value:  # the usual case
+        return f"[ipv4-addr:value = '{value}']" if _plain_ipv4(value) else None
     if decision.type in ("ip", "cidr"):
         net = network_of(value)
         if net is None:
@@ -92,34 +127,95 @@ def _reference(source: str, external_id: str) -> str:
     return f'{{{_P5}"external_id": {_json(external_id)},{_P5}"source_name": "{source}"{_P4}}}'
 
 
-def _indicator(d: Decision, pattern: str, indicator_id: str, created: str) -> str:
-    types, labels = _role_lists(tuple(d.roles))
-    references = _reference("honeyguard", d.indicator_id)
-    if d.cves:
-        references += "".join("," + _P4 + _reference("cve", c) for c in sorted(d.cves))
-    valid_from = created if d.first_seen is None else stix_time(d.first_seen)
-    valid_until = stix_time(d.expires_at)
-    if valid_until <= valid_from:
-        valid_from = created
-    return (f'{{{_P3}"confidence": {int.__repr__(d.confidence)},{_P3}"created": "{created}",'
-            f'{_P3}"created_by_ref": {_ID_REF},{_P3}"description": {_json(d.reason or f"honeyguard {d.action}")},'
-            f'{_P3}"external_references": [{_P4}{references}{_P3}],'
-            f'{_P3}"id": "{indicator_id}",{_P3}"indicator_types": {types},{_P3}"labels": {labels},'
-            f'{_P3}"modified": "{created}",{_P3}"name": {_json(f"{d.type} {d.value}"[:250])},'
-            f'{_P3}"pattern": {_json(pattern)},{_P3}"pattern_type": "stix",{_P3}"spec_version": "2.1",'
-            f'{_P3}"type": "indicator",{_P3}"valid_from": "{valid_from}",{_P3}"valid_until": "{valid_until}"\n  }}')
+def _template(text: str) -> str:
+    """A %-template from text whose literal parts are fixed: only the %s we put there are holes."""
+    return text.replace("%", "%%").replace("\x00", "%s").replace("\x01", "%d")
 
 
-def _sighting(d: Decision, indicator_id: str, created: str) -> str:
+# An indicator and its sighting as one %-template (one format call per decision). Holes, in order:
+# confidence, created, description, external id, extra references, indicator id, indicator_types,
+# labels, created, name, pattern, valid_from, valid_until; then the sighting's count, created,
+# first_seen line, id, last_seen line, created, indicator id.
+_H, _D = "\x00", "\x01"  # holes for text and for an int
+_PAIR = _template(
+    f'{{{_P3}"confidence": {_D},{_P3}"created": "{_H}",{_P3}"created_by_ref": {_ID_REF},'
+    f'{_P3}"description": {_H},{_P3}"external_references": [{_P4}{{{_P5}"external_id": {_H},'
+    f'{_P5}"source_name": "honeyguard"{_P4}}}{_H}{_P3}],{_P3}"id": "{_H}",{_P3}"indicator_types": {_H},'
+    f'{_P3}"labels": {_H},{_P3}"modified": "{_H}",{_P3}"name": {_H},{_P3}"pattern": {_H},'
+    f'{_P3}"pattern_type": "stix",{_P3}"spec_version": "2.1",{_P3}"type": "indicator",'
+    f'{_P3}"valid_from": "{_H}",{_P3}"valid_until": "{_H}"\n  }},\n  '
+    f'{{{_P3}"count": {_D},{_P3}"created": "{_H}",{_P3}"created_by_ref": {_ID_REF},{_H}'
+    f'{_P3}"id": "{_H}",{_H}{_P3}"modified": "{_H}",{_P3}"sighting_of_ref": "{_H}",{_P3}"spec_version": "2.1",'
+    f'{_P3}"type": "sighting",{_P3}"where_sighted_refs": [{_P4}{_ID_REF}{_P3}]\n  }}'
+)
+_DESCRIPTIONS = {action: _json(f"honeyguard {action}") for action in ("drop", "alert", "none")}
+_TIME_CACHE_SIZE = 4096  # distinct times kept as text; real exports repeat a few (batch creation, expiry)
+
+
+class _TimeTexts(dict[datetime, str]):
+    """stix_time of UTC datetimes, remembered: ``texts.get(m) or texts.text(m)``.
+
+    Only datetimes whose tzinfo is UTC are kept: equal datetimes in other zones compare equal
+    but are written with their own fields."""
+
+    def text(self, moment: datetime) -> str:
+        text = stix_time(moment)
+        if moment.tzinfo is UTC:
+            if len(self) >= _TIME_CACHE_SIZE:
+                self.clear()
+            self[moment] = text
+        return text
+
+
+def _pattern_and_name(d: Decision) -> tuple[str, str] | None:
+    """The indicator's pattern and name as JSON strings, or None when ``d`` has no pattern."""
+    value = d.value
+    if d.type == "ip" and "/" not in value and ":" not in value:  # the usual case: nothing to escape
+        return (f"\"[ipv4-addr:value = '{value}']\"", f'"ip {value}"') if _plain_ipv4(value) else None
+    pattern = pattern_for(d)
+    return None if pattern is None else (_json(pattern), _json(f"{d.type} {value}"[:250]))
+
+
+def _pair(d: Decision, pattern: str, name: str, times: _TimeTexts) -> str:
+    """The indicator and sighting of ``d`` as JSON text (two items of the bundle's objects);
+    ``pattern`` and ``name`` are JSON strings already."""
+    indicator_id, sighting_id = _pair_ids(d.indicator_id)
+    created = times.get(d.created_at) or times.text(d.created_at)
+    valid_until = times.get(d.expires_at) or times.text(d.expires_at)
+    valid_from = created
+    if d.first_seen is not None:
+        valid_from = times.get(d.first_seen) or times.text(d.first_seen)
+        if valid_until <= valid_from:
+            valid_from = created
+    references = "".join("," + _P4 + _reference("cve", c) for c in sorted(d.cves)) if d.cves else ""
     first = last = ""
     if d.first_seen and d.last_seen:
         first = f'{_P3}"first_seen": "{stix_time(d.first_seen)}",'
         last = f'{_P3}"last_seen": "{stix_time(d.last_seen)}",'
-    return (f'{{{_P3}"count": {int.__repr__(min(max(d.sightings, 1), 999_999_999))},{_P3}"created": "{created}",'
-            f'{_P3}"created_by_ref": {_ID_REF},{first}'
-            f'{_P3}"id": "{_stix_id("sighting", d.indicator_id)}",{last}{_P3}"modified": "{created}",'
-            f'{_P3}"sighting_of_ref": "{indicator_id}",{_P3}"spec_version": "2.1",{_P3}"type": "sighting",'
-            f'{_P3}"where_sighted_refs": [{_P4}{_ID_REF}{_P3}]\n  }}')
+    types, labels = _role_lists(tuple(d.roles))
+    description = _json(d.reason) if d.reason else _DESCRIPTIONS.get(d.action) or _json(f"honeyguard {d.action}")
+    return _PAIR % (
+        d.confidence,
+        created,
+        description,
+        _json(d.indicator_id),
+        references,
+        indicator_id,
+        types,
+        labels,
+        created,
+        name,
+        pattern,
+        valid_from,
+        valid_until,
+        min(max(d.sightings, 1), 999_999_999),
+        created,
+        first,
+        sighting_id,
+        last,
+        created,
+        indicator_id,
+    )
 
 
 class StixBundle:
@@ -133,33 +229,53 @@ class StixBundle:
         chosen = [d for d in in_force(decisions, now, actions=("drop", "alert")) if _has_pattern(d)]
         indicators = {d.indicator_id for d in chosen}
         count = 1 + 2 * len(indicators)  # the bundle id names the count
-        identity = {"type": "identity", "spec_version": "2.1", "id": IDENTITY_ID, "created": stix_time(now),
-                    "modified": stix_time(now), "name": "honeyguard", "identity_class": "system"}
+        identity = {
+            "type": "identity",
+            "spec_version": "2.1",
+            "id": IDENTITY_ID,
+            "created": stix_time(now),
+            "modified": stix_time(now),
+            "name": "honeyguard",
+            "identity_class": "system",
+        }
         head = {"type": "bundle", "id": _stix_id("bundle", f"{now.isoformat()}|{count}")}
-        write_document(out, head, "objects", _objects(identity, in_stable_order(chosen), indicators))
+        if len(indicators) == len(chosen):  # the usual case: each decision is its indicator's only one
+            indicators.clear()
+            write_document(out, head, "objects", _objects(identity, in_stable_order(chosen), None))
+        else:
+            write_document(out, head, "objects", _objects(identity, in_stable_order(chosen), indicators))
         out.write("\n")
 
 
 def _has_pattern(d: Decision) -> bool:
+    if d.type == "ip" and "/" not in d.value and ":" not in d.value:
+        return _plain_ipv4(d.value)
     if d.type in ("ip", "cidr"):
         return network_of(d.value) is not None
     return d.type in ("domain", "url", "sha256", "md5")
 
 
-def _objects(identity: dict[str, Any], chosen: list[Decision], pending: set[str]) -> Iterator[str]:
-    """The identity, then an indicator and its sighting (one item of text) for the first decision of
-    each indicator; ``chosen`` all have a pattern, ``pending`` holds the indicators not yet written."""
+def _objects(identity: dict[str, Any], chosen: list[Decision], pending: set[str] | None) -> Iterator[str]:
+    """The identity, then an indicator and its sighting for the first decision of each indicator,
+    joined a thousand pairs to an item (fewer, larger writes); ``chosen`` all have a pattern,
+    ``pending`` holds the indicators not yet written (None: every decision is the first of its own)."""
     yield dumps(identity, 2)
+    times = _TimeTexts()
+    batch: list[str] = []
     for d in chosen:
-        if d.indicator_id not in pending:
+        if pending is not None:
+            if d.indicator_id not in pending:
+                continue
+            pending.remove(d.indicator_id)
+        texts = _pattern_and_name(d)
+        if texts is None:  # not reached: chosen by _has_pattern
             continue
-        pending.remove(d.indicator_id)
-        pattern = pattern_for(d)
-        if pattern is None:  # not reached: chosen by _has_pattern
-            continue
-        indicator_id = _stix_id("indicator", d.indicator_id)
-        created = stix_time(d.created_at)
-        yield f"{_indicator(d, pattern, indicator_id, created)},\n  {_sighting(d, indicator_id, created)}"
+        batch.append(_pair(d, *texts, times))
+        if len(batch) >= 1000:
+            yield ",\n  ".join(batch)
+            batch.clear()
+    if batch:
+        yield ",\n  ".join(batch)
 
 
 EXPORTERS = (StixBundle(),)
