@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -69,7 +70,8 @@ def main(argv: list[str]) -> None:
 
     n = 100_000 if "--quick" in argv else 1_000_000
     out_dir = Path("bench-out/export")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out_dir, ignore_errors=True)  # a run cut short can leave a file where a folder goes
+    out_dir.mkdir(parents=True)
 
     def measure(name: str) -> dict[str, float]:
         done = subprocess.run([sys.executable, __file__, "--one", name, str(n), str(out_dir)],
