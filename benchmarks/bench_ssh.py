@@ -268,7 +268,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=48)
     parser.add_argument("--client-cipher", help="put this cipher first in the client's offer "
                         "(default: asyncssh's own order, chacha20-poly1305 first like OpenSSH's)")
-    parser.add_argument("--rounds", type=int, default=1, help="alternate the servers this many times; "
+    parser.add_argument("--rounds", type=int, default=3, help="alternate the servers this many times; "
                         "each one's lowest CPU per connection is reported")
     parser.add_argument("--serve-sensor", nargs=2, metavar=("PORT", "DATA_DIR"))
     parser.add_argument("--serve-floor", nargs=2, metavar=("PORT", "DATA_DIR"))

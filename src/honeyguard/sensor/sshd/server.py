@@ -21,6 +21,7 @@ from honeyguard.model import Connect, SshLogin
 from honeyguard.sensor.runtime import IdleTimer, ServiceContext, SessionRecorder
 from honeyguard.sensor.shell import Shell
 from honeyguard.sensor.shell.fs import FakeFs
+from honeyguard.sensor.shell.session_fs import session_fs
 from honeyguard.sensor.sshd.artifacts import ArtifactWriter
 from honeyguard.sensor.sshd.fingerprint import client_offer
 from honeyguard.sensor.sshd.persona import SshPersona
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 
 ARTIFACTS_PER_CONNECTION = 4  # stored bytes one connection may leave on disk, in artifact caps
 MAX_AUTH_TRIES = 6  # OpenSSH's MaxAuthTries: then "Too many authentication failures"
-FS_MAX_BYTES = 8 * 1024 * 1024  # what one session's fake filesystem may hold
 
 
 @dataclass(frozen=True)
@@ -192,20 +192,9 @@ class HoneypotConnection(asyncssh.SSHServer):
     def fs(self) -> FakeFs:
         """The session's fake filesystem, built on first use (most connections never get here)."""
         if self._fs is None:
-            facts = self.state.persona.system
-            self._fs = FakeFs.build({**facts.generated_files(self.state.hostname), **facts.files,
-                                     **self._honeytoken_files()},
-                                    facts.directories, max_bytes=FS_MAX_BYTES,
-                                    now=self.ctx.clock.now().timestamp() - facts.uptime_seconds)
+            self._fs = session_fs(self.state.persona.system, self.state.hostname, self.ctx, self.rec,
+                                  service="ssh")
         return self._fs
-
-    def _honeytoken_files(self) -> dict[str, str]:
-        """~/.aws/credentials with a fresh honeytoken key when the sensor serves them (creds/honeytokens.py)."""
-        issuer, rec = self.ctx.honeytokens, self.rec
-        path = "/root/.aws/credentials"
-        served = issuer.content_for(path, session=rec.session, src_ip=rec.src_ip, service="ssh") \
-            if issuer is not None and rec is not None else None
-        return {path: served.body.decode()} if served is not None else {}
 
     def new_artifact(self) -> ArtifactWriter:
         """A writer for one upload, capped by what this connection may still store on disk."""
