@@ -8,6 +8,7 @@ pools, known pool domains, and the wallets mining to them), ``exfil`` (where dat
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -65,9 +66,9 @@ class _Collector:
             return
         self._seen.add(seen)
         name = host.decode("latin-1").strip("[]").rstrip(".").lower()
-        address = _address(name)
-        if address is not None:
-            if _routable(address):
+        kind = _ip_kind(name)
+        if kind is not _NOT_IP:
+            if kind is _ROUTABLE:
                 self.add("ip", name, role)
             else:
                 return
@@ -323,8 +324,22 @@ def _address(name: str) -> _Address | None:
         return None
 
 
+_NOT_IP, _ROUTABLE, _UNROUTABLE = "not-ip", "routable", "unroutable"
+
+
+@functools.lru_cache(maxsize=16384)
+def _ip_kind(name: str) -> str:
+    """Whether ``name`` is an IP address, and one an attacker can be reached at. Payload hosts
+    repeat across requests (one dropper host in thousands of exploits), so the parse is memoised;
+    the cache is bounded and the function pure."""
+    address = _address(name)
+    if address is None:
+        return _NOT_IP
+    return _ROUTABLE if _routable(address) else _UNROUTABLE
+
+
 def _is_ip(name: str) -> bool:
-    return _address(name) is not None
+    return _ip_kind(name) is not _NOT_IP
 
 
 def _routable(address: _Address) -> bool:
