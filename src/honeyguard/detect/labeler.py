@@ -120,19 +120,22 @@ class RuleLabeler:
         return result
 
     def label(self, event: Event) -> Event:
-        if isinstance(event.body, Download):  # the URL the shell emulator saw fetched
-            iocs = [Ioc(type="url", value=event.body.url, role="download")]
-            return msgspec.structs.replace(event, iocs=_merge(event.iocs, iocs))
-        subject = event_subject(event)
-        if subject is None:
-            return event
-        result = self._classify_remembered(subject)
-        if not (result.rules or result.iocs or event.rules or event.cves or event.techniques):
-            return event  # nothing to write: most events
-        return msgspec.structs.replace(
-            event, rules=list(result.rules), cves=list(result.cves), techniques=list(result.techniques),
-            iocs=_merge(event.iocs, list(result.iocs)),
-        )
+        subject = event_subject(event)  # None for a Download: apply_result writes its URL
+        return apply_result(event, self._classify_remembered(subject) if subject is not None else None)
+
+
+def apply_result(event: Event, result: Result | None) -> Event:
+    """The event with ``result``'s labels written in (None: nothing matched it); a Download event
+    gets the URL the shell emulator saw fetched as its IOC."""
+    if isinstance(event.body, Download):
+        iocs = [Ioc(type="url", value=event.body.url, role="download")]
+        return msgspec.structs.replace(event, iocs=_merge(event.iocs, iocs))
+    if result is None or not (result.rules or result.iocs or event.rules or event.cves or event.techniques):
+        return event  # nothing to write: most events
+    return msgspec.structs.replace(
+        event, rules=list(result.rules), cves=list(result.cves), techniques=list(result.techniques),
+        iocs=_merge(event.iocs, list(result.iocs)),
+    )
 
 
 def _merge(old: list[Ioc], new: list[Ioc]) -> list[Ioc]:

@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
-import msgspec
-
 from honeyguard.detect.fields import Subject, event_subject
 from honeyguard.detect.iocs import subject_iocs
-from honeyguard.detect.labeler import Result, RuleLabeler
-from honeyguard.model import Download, Event, HttpRequest, Ioc
+from honeyguard.detect.labeler import Result, RuleLabeler, apply_result
+from honeyguard.model import Event, HttpRequest
 
 CACHE_BYTES = 16 * 1024 * 1024  # request bytes the sensor's result cache may hold
 CACHE_ENTRY_OVERHEAD = 512  # the key's tuple and first strings, a Result, the dict slots, roughly
@@ -67,7 +65,7 @@ class BatchLabeler:
                 missing.append((index, subject))
         if missing:
             self._match(missing, results, keys, events)
-        return [_apply(event, result) for event, result in zip(events, results, strict=True)]
+        return [apply_result(event, result) for event, result in zip(events, results, strict=True)]
 
     def _match(
         self,
@@ -107,26 +105,3 @@ class BatchLabeler:
 def _head_size(request: HttpRequest) -> int:
     """Roughly the bytes of a request's head, for a request recorded without its header_size."""
     return len(request.method) + len(request.target) + sum(len(n) + len(v) + 4 for n, v in request.headers) + 16
-
-
-def _apply(event: Event, result: Result | None) -> Event:
-    """The event with ``result`` written in, as RuleLabeler.label writes it."""
-    if isinstance(event.body, Download):  # the URL the shell emulator saw fetched
-        iocs = [Ioc(type="url", value=event.body.url, role="download")]
-        return msgspec.structs.replace(event, iocs=_merge(event.iocs, iocs))
-    if result is None:
-        return event
-    if not (result.rules or result.iocs or event.rules or event.cves or event.techniques):
-        return event  # nothing to write: most events
-    return msgspec.structs.replace(
-        event,
-        rules=list(result.rules),
-        cves=list(result.cves),
-        techniques=list(result.techniques),
-        iocs=_merge(event.iocs, list(result.iocs)),
-    )
-
-
-def _merge(old: list[Ioc], new: list[Ioc]) -> list[Ioc]:
-    seen = {(i.type, i.value) for i in old}
-    return old + [i for i in new if (i.type, i.value) not in seen]

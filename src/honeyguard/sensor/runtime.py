@@ -35,11 +35,6 @@ class Labeler(Protocol):
         ...
 
 
-class NoLabels:
-    def label(self, event: Event) -> Event:
-        return event
-
-
 class BaitFile(Protocol):
     @property
     def body(self) -> bytes: ...
@@ -117,7 +112,6 @@ class ServiceContext:
     sink: EventSink
     data_dir: Path
     gate: ConnectionGate
-    labeler: Labeler = field(default_factory=NoLabels)
     ssh: SshSettings = field(default_factory=SshSettings)
     artifact_max_bytes: int = 32 * 1024 * 1024
     persona_dirs: list[Path] = field(default_factory=list)
@@ -164,10 +158,7 @@ class SessionRecorder:
             src_ip=self.src_ip, src_port=self.src_port, dst_ip=self.dst_ip, dst_port=self.dst_port,
             protocol=self.protocol, persona=self.persona, body=body,
         )
-        try:
-            event = ctx.labeler.label(event)
-        except Exception:  # a detection bug must never lose the event
-            log.exception("labeling failed for event %s", event.id)
+        # labels are written later, a batch at a time, by the sensor's LabellingSink (sensor/sinks.py)
         if ctx.honeytokens is not None:
             event = ctx.honeytokens.stamp(event)  # which honeytoken keys this session was served
         ctx.sink.emit(event)
