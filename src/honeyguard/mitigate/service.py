@@ -23,7 +23,7 @@ class MitigationService:
         active = self.store.active(now)
         changes = self.mitigator.reconcile(indicators, active)
         expired = self.store.expired_unwithdrawn(now)
-        changes.withdrawn.extend(replace(d, withdrawn_at=now) for d in expired
-                                 if d.id not in {w.id for w in changes.withdrawn})
+        already = {w.id for w in changes.withdrawn}
+        changes.withdrawn.extend(replace(d, withdrawn_at=now) for d in expired if d.id not in already)
         self.store.save([*changes.new, *changes.renewed, *changes.withdrawn])
         return changes

@@ -22,7 +22,6 @@ from honeyguard.mitigate.engine import Changes
 from honeyguard.mitigate.lists import Allowlist, DomainGuard, NeverBlock
 from honeyguard.mitigate.service import MitigationService
 from honeyguard.model import Event, UuidV7Factory, decode_event
-from honeyguard.model.decision import Decision
 from honeyguard.store.decisions import DecisionStore
 from honeyguard.store.events import EventQuery, EventStore
 from honeyguard.store.intel import IntelStore
@@ -108,7 +107,7 @@ class Defense:
         self._observed = 0  # events handed over (written on the event loop only)
         self._folded = 0  # of those, folded (written in the step's worker thread only)
         self._floors: dict[str, int] = {}  # indicator type -> the lowest confidence the policy acts on
-        self._decided: set[tuple[str, str]] = set()  # (type, value) of every decision this loop has seen
+        self._decided: set[tuple[str, str]] = set()  # (type, value) of the decisions in force
         self._wake = asyncio.Event()
         self._last_sweep = clock.monotonic()
         self._last_sync = clock.monotonic()
@@ -116,8 +115,8 @@ class Defense:
     def load(self, events: Iterable[Event]) -> int:
         with self.lock:
             count = self.intel.load(events)
-            self._note(self.decisions.active(self.clock.now()).values())
-            self._note(self.mitigation.reconcile(self.intel.take_changed()).new)
+            self._decided = {(d.type, d.value) for d in self.decisions.active(self.clock.now()).values()}
+            self._note(self.mitigation.reconcile(self.intel.take_changed()))
         return count
 
     def observe(self, events: list[Event]) -> None:
@@ -149,7 +148,7 @@ class Defense:
             if due:
                 self.intel.take_changed()
             changes = self.mitigation.reconcile(touched)
-            self._note(changes.new)
+            self._note(changes)
             return changes
 
     def _may_matter(self, type_: str, value: str, confidence: int) -> bool:
@@ -161,8 +160,11 @@ class Defense:
             floor = self._floors[type_] = self.mitigation.mitigator.policy.floor(type_)
         return confidence >= floor or (type_, value) in self._decided
 
-    def _note(self, decisions: Iterable[Decision]) -> None:
-        self._decided.update((d.type, d.value) for d in decisions)
+    def _note(self, changes: Changes) -> None:
+        """Keep ``_decided`` to the decisions in force: withdrawn ones leave it (so it stays as
+        large as the active decisions, not every value ever decided), new ones join."""
+        self._decided.difference_update((d.type, d.value) for d in changes.withdrawn)
+        self._decided.update((d.type, d.value) for d in (*changes.new, *changes.renewed))
 
     async def run(self) -> None:
         while True:
