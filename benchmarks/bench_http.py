@@ -119,14 +119,17 @@ def run_wrk(port: int, seconds: int) -> dict[str, float]:
             "non_2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(1) if errors else ""}
 
 
-@contextlib.contextmanager
-def sensor_server() -> Iterator[tuple[subprocess.Popen[str], int, dict[str, object]]]:
-    """The sensor as its own process on core 0; the dict gets its event counts once it stopped."""
+def sensor_server() -> contextlib.AbstractContextManager[tuple[subprocess.Popen[str], int, dict[str, object]]]:
     port = free_port()
-    server = subprocess.Popen(
-        [need("taskset"), "-c", "0", sys.executable, str(HERE / "http_sensor_server.py"), "--port", str(port)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )
+    return pinned_sensor([str(HERE / "http_sensor_server.py"), "--port", str(port)], port)
+
+
+@contextlib.contextmanager
+def pinned_sensor(argv: list[str], port: int) -> Iterator[tuple[subprocess.Popen[str], int, dict[str, object]]]:
+    """A sensor script (``argv`` after the interpreter) as its own process on core 0. It prints
+    "ready", and its event counts as a last JSON line once stopped: the dict gets them then."""
+    server = subprocess.Popen([need("taskset"), "-c", "0", sys.executable, *argv], stdout=subprocess.PIPE,
+                              text=True, cwd=ROOT)
     counts: dict[str, object] = {}
     try:
         assert server.stdout is not None

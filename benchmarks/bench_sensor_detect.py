@@ -29,14 +29,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from bench_http import best, cpu_seconds, free_port, need  # noqa: E402
+from bench_http import best, cpu_seconds, free_port, need, pinned_sensor  # noqa: E402
 from http_sensor_server import CountingSink  # noqa: E402
 
 WILD = HERE.parents[1] / "shared" / "data" / "wild-http" / "requests.jsonl"
@@ -97,21 +96,9 @@ async def serve(port: int, detect: bool) -> dict[str, object]:
     return {"events": dict(sink.kinds), "labeled_events": labeled["labeled"]}
 
 
-@contextlib.contextmanager
-def sensor(detect: bool) -> Iterator[tuple[subprocess.Popen[str], int, dict[str, object]]]:
+def sensor(detect: bool) -> contextlib.AbstractContextManager[tuple[subprocess.Popen[str], int, dict[str, object]]]:
     port = free_port()
-    command = [need("taskset"), "-c", "0", sys.executable, __file__, "--serve", str(port)]
-    server = subprocess.Popen(command + (["--detect"] if detect else []), stdout=subprocess.PIPE, text=True)
-    counts: dict[str, object] = {}
-    try:
-        assert server.stdout is not None
-        if server.stdout.readline().strip() != "ready":
-            raise RuntimeError("the sensor did not start")
-        yield server, port, counts
-    finally:
-        server.send_signal(signal.SIGTERM)
-        out, _ = server.communicate(timeout=60)
-    counts.update(json.loads(out.strip().splitlines()[-1]))
+    return pinned_sensor([__file__, "--serve", str(port), *(["--detect"] if detect else [])], port)
 
 
 def streams(quick: bool) -> dict[str, tuple[str, dict[str, object]]]:
