@@ -40,6 +40,7 @@ CODE = {name: code for code, name in enumerate(STATUSES)}
 _READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException)
 # The numeric fields the analysis uses ("end" is not: a flow's time is its start).
 _NUMERIC = ("srcport", "dstport", "protocol", "packets", "bytes", "start")
+_TEXT = ("version", "srcaddr", "dstaddr", "action", "log_status", "extra")  # kept as read
 
 
 def _looks_like_address(column: str) -> str:
@@ -49,7 +50,7 @@ def _looks_like_address(column: str) -> str:
 def _typed_sql(source: str) -> str:
     """Every field is read as text (a bad value is counted, never fatal); the numbers are typed here."""
     columns = ", ".join(f'"{name}" AS raw_{name}, TRY_CAST("{name}" AS BIGINT) AS {name}' for name in _NUMERIC)
-    return f"(SELECT version, srcaddr, dstaddr, action, log_status, extra, {columns} FROM {source})"
+    return f"(SELECT {', '.join(_TEXT)}, {columns} FROM {source})"
 
 
 def _status_sql(internal: list[Network]) -> str:
@@ -174,23 +175,5 @@ def run_scan(
 
 
 _EMPTY_SOURCE = _typed_sql(
-    "(SELECT "
-    + ", ".join(
-        f'NULL::VARCHAR AS "{name}"'
-        for name in (
-            "version",
-            "srcaddr",
-            "dstaddr",
-            "srcport",
-            "dstport",
-            "protocol",
-            "packets",
-            "bytes",
-            "start",
-            "action",
-            "log_status",
-            "extra",
-        )
-    )
-    + " WHERE FALSE)"
+    "(SELECT " + ", ".join(f'NULL::VARCHAR AS "{name}"' for name in (*_TEXT, *_NUMERIC)) + " WHERE FALSE)"
 )
