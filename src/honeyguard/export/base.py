@@ -61,11 +61,8 @@ def render(name: str, decisions: Iterable[Decision], now: datetime) -> str:
 def in_force(decisions: Iterable[Decision], now: datetime, actions: tuple[str, ...] = ("drop",),
              types: tuple[str, ...] | None = None) -> list[Decision]:
     """Decisions in force now (not withdrawn, not expired, not simulated), in the order given."""
-    if types is None:
-        return [d for d in decisions if d.action in actions and d.withdrawn_at is None and d.expires_at > now
-                and not d.simulated]
-    return [d for d in decisions if d.type in types and d.action in actions and d.withdrawn_at is None
-            and d.expires_at > now and not d.simulated]
+    return [d for d in decisions if (types is None or d.type in types) and d.action in actions
+            and d.withdrawn_at is None and d.expires_at > now and not d.simulated]
 
 
 def active(decisions: Iterable[Decision], now: datetime, actions: tuple[str, ...] = ("drop",),
