@@ -166,14 +166,19 @@ def network_text(version: int, start: int, prefix: int) -> str:
     return f"{socket.inet_ntop(socket.AF_INET6, start.to_bytes(16, 'big'))}/{prefix}"
 
 
+def is_plain_ipv4(value: str) -> bool:
+    """A plain IPv4 address, already in canonical form (inet_pton takes only that form)."""
+    try:
+        socket.inet_pton(socket.AF_INET, value)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def network_of(value: str) -> tuple[int, str] | None:
     """(version, canonical text) of an address or network, or None."""
-    if "/" not in value and ":" not in value:  # a plain IPv4 address: inet_pton takes only the canonical form
-        try:
-            socket.inet_pton(socket.AF_INET, value)
-        except (OSError, ValueError):
-            return None
-        return 4, value + "/32"
+    if "/" not in value and ":" not in value:
+        return (4, value + "/32") if is_plain_ipv4(value) else None
     parsed = parse_network(value)
     return None if parsed is None else (parsed[0], network_text(*parsed))
 

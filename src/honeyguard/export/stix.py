@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import socket
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -11,7 +10,7 @@ from functools import lru_cache
 from json.encoder import encode_basestring_ascii as _json
 from typing import Any, TextIO
 
-from honeyguard.export.base import in_force, in_stable_order, network_of
+from honeyguard.export.base import in_force, in_stable_order, is_plain_ipv4, network_of
 from honeyguard.export.json_text import dumps, write_document
 from honeyguard.model.decision import Decision
 
@@ -49,8 +48,12 @@ def stix_time(moment: datetime) -> str:
 def _stix_id(kind: str, key: str) -> str:
     """Deterministic (same input, same bytes) yet shaped as the UUIDv4 STIX recommends for SDOs:
     uuid5's hash with the version 4 bits, without building UUID objects (two per decision)."""
-    h = hashlib.sha1(_NS_BYTES + f"{kind}|{key}".encode()).hexdigest()
-    return f"{kind}--{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+    return f"{kind}--" + _uuid_text(hashlib.sha1(_NS_BYTES + f"{kind}|{key}".encode()).hexdigest())
+
+
+def _uuid_text(h: str) -> str:
+    """A sha1 hex digest laid out as a version-4, RFC 4122 variant UUID."""
+    return _ID_TEXT % (h[:8], h[8:12], h[13:16], _VARIANT[h[16]], h[17:20], h[20:32])
 
 
 _VARIANT = {c: f"{int(c, 16) & 0x3 | 0x8:x}" for c in "0123456789abcdef"}  # RFC 4122 variant bits
@@ -61,31 +64,18 @@ _ID_TEXT = "%s-%s-4%s-%s%s-%s"
 def _pair_ids(indicator: str) -> tuple[str, str]:
     """_stix_id("indicator", indicator) and _stix_id("sighting", indicator), with one encode."""
     key = indicator.encode()
-    h = hashlib.sha1(_INDICATOR_SEED + key).hexdigest()
-    g = hashlib.sha1(_SIGHTING_SEED + key).hexdigest()
-    return (
-        "indicator--" + _ID_TEXT % (h[:8], h[8:12], h[13:16], _VARIANT[h[16]], h[17:20], h[20:32]),
-        "sighting--" + _ID_TEXT % (g[:8], g[8:12], g[13:16], _VARIANT[g[16]], g[17:20], g[20:32]),
-    )
+    return ("indicator--" + _uuid_text(hashlib.sha1(_INDICATOR_SEED + key).hexdigest()),
+            "sighting--" + _uuid_text(hashlib.sha1(_SIGHTING_SEED + key).hexdigest()))
 
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def _plain_ipv4(value: str) -> bool:
-    """A plain IPv4 address, already canonical (inet_pton takes only that form)."""
-    try:
-        socket.inet_pton(socket.AF_INET, value)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
 def pattern_for(decision: Decision) -> str | None:
     value = decision.value
     if decision.type == "ip" and "/" not in value and ":" not in value:  # the usual case
-        return f"[ipv4-addr:value = '{value}']" if _plain_ipv4(value) else None
+        return f"[ipv4-addr:value = '{value}']" if is_plain_ipv4(value) else None
     if decision.type in ("ip", "cidr"):
         net = network_of(value)
         if net is None:
@@ -171,7 +161,7 @@ def _pattern_and_name(d: Decision) -> tuple[str, str] | None:
     """The indicator's pattern and name as JSON strings, or None when ``d`` has no pattern."""
     value = d.value
     if d.type == "ip" and "/" not in value and ":" not in value:  # the usual case: nothing to escape
-        return (f"\"[ipv4-addr:value = '{value}']\"", f'"ip {value}"') if _plain_ipv4(value) else None
+        return (f"\"[ipv4-addr:value = '{value}']\"", f'"ip {value}"') if is_plain_ipv4(value) else None
     pattern = pattern_for(d)
     return None if pattern is None else (_json(pattern), _json(f"{d.type} {value}"[:250]))
 
@@ -249,7 +239,7 @@ class StixBundle:
 
 def _has_pattern(d: Decision) -> bool:
     if d.type == "ip" and "/" not in d.value and ":" not in d.value:
-        return _plain_ipv4(d.value)
+        return is_plain_ipv4(d.value)
     if d.type in ("ip", "cidr"):
         return network_of(d.value) is not None
     return d.type in ("domain", "url", "sha256", "md5")
