@@ -8,8 +8,8 @@ import sys
 from honeyguard.detect.iocs import anchored
 from honeyguard.detect.iocs import patterns as P
 from honeyguard.detect.iocs.extract import extract_iocs
-from honeyguard.detect.iocs.shell import deobfuscate_layer
 from honeyguard.detect.normalize import deobfuscate_shell
+from tests.detect.test_fast_paths import _deobfuscate_reference
 
 layers_module = sys.modules["honeyguard.detect.iocs.layers"]  # the package exports its function `layers`
 
@@ -106,7 +106,7 @@ def _noise(count: int, pieces: list[bytes]) -> list[bytes]:
     return [b"".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 30))) for _ in range(count)]
 
 
-def test_layer_deobfuscation_equals_deobfuscate_shell() -> None:
+def test_shell_deobfuscation_equals_the_three_regexes_on_noise() -> None:
     pieces = [
         b"{",
         b"}",
@@ -132,7 +132,7 @@ def test_layer_deobfuscation_equals_deobfuscate_shell() -> None:
         b"''",
     ]
     for text in SHELL_SHAPES + SHAPES + _noise(30000, pieces):
-        assert deobfuscate_layer(text) == deobfuscate_shell(text), text
+        assert deobfuscate_shell(text) == _deobfuscate_reference(text), text
 
 
 def test_base64_tokens_equal_the_regex() -> None:

@@ -234,28 +234,57 @@ def raw_plus_decoded(data: bytes, *, plus_is_space: bool = True) -> bytes:
     return data if decoded == data else data + b"\n" + decoded
 
 
-# a quote between two letters or digits; the quote first, so that the search skips to quotes
-# (a leading lookbehind is tried at every byte)
-_INNER_QUOTES = re.compile(rb"['\"](?<=[A-Za-z0-9]['\"])(?=[A-Za-z0-9])")
-_BRACE_LIST = re.compile(rb"\{([^{}\s]{1,200},[^{}\s]{0,400})\}")
+# The three steps of shell de-obfuscation: noise ($IFS, $@, $1, empty quotes, a backslash before a
+# letter), a quote between two letters or digits, brace lists. Each step first asks with bytes
+# methods whether it can change the text at all: IOC extraction runs this over every decoded layer
+# of a payload (often 2 KB of JSON, hundreds of quotes), where each regex stops at every quote.
 _SHELL_NOISE = re.compile(rb"\$\{IFS\}|\$IFS(?:\$\d)?|\$\{?@\}?|\$\d|''|\"\"|\\(?=[A-Za-z0-9/])")
+_BACKSLASH = re.compile(rb"\\(?=[A-Za-z0-9/])")  # _SHELL_NOISE's last alternative
+# the quote first, so that the search skips to quotes (a leading lookbehind is tried at every byte)
+_INNER_QUOTES = re.compile(rb"['\"](?<=[A-Za-z0-9]['\"])(?=[A-Za-z0-9])")
+_BRACED = re.compile(rb"\{([^{}\s]*+)\}")  # '{', no brace or space, '}': what a brace list can be
+_LIST_HEAD_MAX, _LIST_REST_MAX = 200, 400  # a list: 1 to 200 bytes, a ',', at most 400 more
+_ALNUM = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# each byte as its class: a letter or digit 'a', a quote 'q', anything else '.'
+_CLASSES = bytes(ord("a") if byte in _ALNUM else ord("q") if byte in b"'\"" else ord(".") for byte in range(256))
 
 
 def deobfuscate_shell(line: bytes) -> bytes:
     """``w'g'et``, ``w\\get``, ``cat${IFS}/etc/passwd``, ``{wget,http://x}``: the command as run."""
     if not any(mark in line for mark in (b"$", b"'", b'"', b"\\", b"{")):
         return line
-    # without $IFS every piece of noise goes: no callback a piece
-    line = _SHELL_NOISE.sub(_shell_noise, line) if line.find(b"IFS") >= 0 else _SHELL_NOISE.sub(b"", line)
-    line = _INNER_QUOTES.sub(b"", line)
+    line = _without_noise(line)
+    if b"aqa" in line.translate(_CLASSES):  # a quote between two letters or digits: w'g'et
+        line = _INNER_QUOTES.sub(b"", line)
     if b"{"[0] not in line:
         return line
-    return _BRACE_LIST.sub(_brace_words, line)
+    return _brace_lists(line)
 
 
-def _shell_noise(found: re.Match[bytes]) -> bytes:
-    return b" " if found.group().find(b"IFS") >= 0 else b""
+def _without_noise(line: bytes) -> bytes:
+    if b"$" not in line and b"''" not in line:
+        # left: '\\' before a letter, digit or '/', and empty strings. Apart, in this order, they
+        # remove what the one pass removes: dropping such a '\\' never joins two quotes.
+        if b"\\" in line:
+            line = _BACKSLASH.sub(b"", line)
+        return line.replace(b'""', b"")
+    if line.find(b"IFS") >= 0:  # $IFS is a space; without it every piece goes, no callback a piece
+        return _SHELL_NOISE.sub(lambda found: b" " if found.group().find(b"IFS") >= 0 else b"", line)
+    return _SHELL_NOISE.sub(b"", line)
 
 
-def _brace_words(found: re.Match[bytes]) -> bytes:
-    return found.group(1).replace(b",", b" ")
+def _brace_lists(line: bytes) -> bytes:
+    """``{wget,-q,http://x/a}`` -> ``wget -q http://x/a``."""
+    pieces: list[bytes] = []
+    done = 0
+    for braced in _BRACED.finditer(line):
+        words = braced.group(1)
+        head_end = min(_LIST_HEAD_MAX, len(words) - 1) + 1
+        if words.find(b",", max(1, len(words) - 1 - _LIST_REST_MAX), head_end) >= 0:
+            pieces.append(line[done : braced.start()])
+            pieces.append(words.replace(b",", b" "))
+            done = braced.end()
+    if not pieces:
+        return line
+    pieces.append(line[done:])
+    return b"".join(pieces)

@@ -12,8 +12,7 @@ import binascii
 import re
 
 from honeyguard.detect.iocs.gates import BASE64, HEX, JNDI, JSON_ESCAPE, PERCENT, SHELL_NOISE, gates
-from honeyguard.detect.iocs.shell import deobfuscate_layer
-from honeyguard.detect.normalize import decode_repeated, resolve_log4j_lookups, unescape_json
+from honeyguard.detect.normalize import decode_repeated, deobfuscate_shell, resolve_log4j_lookups, unescape_json
 
 MAX_DEPTH = 3
 MAX_LAYERS = 24
@@ -68,7 +67,7 @@ def _decodings(layer: bytes, open_gates: set[int], tokens: dict[bytes, bytes | N
         if unescaped != layer:
             found.append(unescaped)
     if SHELL_NOISE in open_gates:
-        shell = deobfuscate_layer(layer)
+        shell = deobfuscate_shell(layer)
         if shell != layer:
             found.append(shell)
     if HEX in open_gates:
