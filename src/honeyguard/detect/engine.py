@@ -77,7 +77,8 @@ class Engine:
         self.ruleset = ruleset
         self._program = ruleset.program
         self._matcher: HyperscanMatcher | ReMatcher = (
-            HyperscanMatcher(self._program) if use_hyperscan else ReMatcher(self._program))
+            HyperscanMatcher(self._program) if use_hyperscan else ReMatcher(self._program)
+        )
         self.backend: str = self._matcher.name
         self._labels = [(r.id, tuple(r.spec.cves), tuple(r.spec.techniques)) for r in ruleset.rules]
         # rules made only of 'any' and leaves hold as soon as one of their atoms hits: no tree to walk
@@ -105,7 +106,7 @@ class Engine:
         return sorted(index for index in candidates if index in simple or holds(trees[index], hits))
 
     def _prefiltered(self, subject: Subject, prefilter: Prefilter) -> list[int]:
-        candidates = prefilter.candidates(subject.prefilter_view())
+        candidates = prefilter.candidates(subject.prefilter_view(False), subject.head_folded)
         if not candidates.rules:
             return []
         hits = self._stage_two_hits(subject, candidates)
@@ -192,7 +193,7 @@ class Engine:
             if subject.protocol != "http":
                 results[index] = self.match(subject)
                 continue
-            candidates = candidates_for(subject.prefilter_view())
+            candidates = candidates_for(subject.prefilter_view(False), subject.head_folded)
             if candidates.rules:
                 possible.append((index, subject, candidates))
         if not isinstance(self._matcher, HyperscanMatcher) or not self._matcher.exact:
@@ -205,8 +206,13 @@ class Engine:
         for _index, subject, candidates in possible:
             hits: set[int] = set()
             found_hits.append(hits)
+            item = (subject, hits)
             for name in candidates.fields:
-                by_field.setdefault(name, []).append((subject, hits))
+                wanted = by_field.get(name)  # (not setdefault: it makes a list on every call)
+                if wanted is None:
+                    by_field[name] = [item]
+                else:
+                    wanted.append(item)
         matcher = self._matcher
         for name, wanted in by_field.items():
             database = matcher.database("http", name)
@@ -224,7 +230,7 @@ class Engine:
     def match(self, subject: Subject) -> Match:
         prefilter = self._prefilter
         if prefilter is not None and subject.protocol == "http":
-            candidates = prefilter.candidates(subject.prefilter_view())
+            candidates = prefilter.candidates(subject.prefilter_view(False), subject.head_folded)
             return self._confirmed(subject, candidates) if candidates.rules else NO_MATCH
         return self._labelled(self.matching_rules(subject))
 

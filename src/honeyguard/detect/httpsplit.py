@@ -70,19 +70,33 @@ def _parse_request_line(line: bytes) -> tuple[bytes, bytes, bytes] | None:
     found = _REQUEST_LINE.match(line)
     if found is None:
         return None
-    rest = found.group(2).rstrip(b" ")
+    method, rest = found.groups()
+    rest = rest.rstrip(b" ")
     space = rest.rfind(b" ")
     if space > 0:
-        version = rest[space + 1:]
-        if version[:5] == b"HTTP/" and 6 <= len(version) <= 13 and version.split() == [version]:
-            return found.group(1), rest[:space].rstrip(b" "), version
-    return found.group(1), rest, b""
+        version = rest[space + 1 :]
+        # one word (no '\\t', '\\v', '\\f': the regex lets no line end through, rfind no space)
+        if version[:5] == b"HTTP/" and 6 <= len(version) <= 13 and not _has_blank(version):
+            return method, rest[:space].rstrip(b" "), version
+    return method, rest, b""
+
+
+def _has_blank(word: bytes) -> bool:
+    return b"\t"[0] in word or b"\x0b"[0] in word or b"\x0c"[0] in word
 
 
 def _cut_head(data: bytes) -> tuple[bytes, bytes]:
-    crlf, lf = data.find(b"\r\n\r\n"), data.find(b"\n\n")
+    crlf, lf = head_ends(data)
     if crlf >= 0 and (lf < 0 or crlf < lf):
-        return data[:crlf], data[crlf + 4:]
+        return data[:crlf], data[crlf + 4 :]
     if lf >= 0:
-        return data[:lf], data[lf + 2:]
+        return data[:lf], data[lf + 2 :]
     return data, b""
+
+
+def head_ends(data: bytes) -> tuple[int, int]:
+    """The first '\\r\\n\\r\\n' and the first '\\n\\n' (-1: none), the second looked for only before
+    the first: a multi-byte find steps through every byte, and past a CRLF head that is the body."""
+    crlf = data.find(b"\r\n\r\n")
+    # ('\\n\\n' cannot straddle the CRLF blank line: its first byte is '\\r')
+    return crlf, data.find(b"\n\n", 0, crlf) if crlf >= 0 else data.find(b"\n\n")

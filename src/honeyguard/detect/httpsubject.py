@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from operator import itemgetter
 
-from honeyguard.detect.httpsplit import SplitRequest, split_http, split_request_line
+from honeyguard.detect.httpsplit import SplitRequest, head_ends, split_http, split_request_line
 from honeyguard.detect.normalize import (
     decode_numeric_entities,
     decode_repeated,
@@ -29,22 +30,19 @@ from honeyguard.detect.subject import FIELD_LIMITS, Subject, cut
 #: CPython 3.11 (about 0.1 us a test, a tenth of the engine's instructions on the bench corpus).
 _TEXT, _LINES, _BODY = FIELD_LIMITS["target"], FIELD_LIMITS["headers"], FIELD_LIMITS["body"]
 _REQUEST, _RAW, _METHOD = FIELD_LIMITS["request"], FIELD_LIMITS["raw"], FIELD_LIMITS["method"]
-#: Every byte but those escapes start with ('%', '\\', overlong UTF-8 leads, '${', '&#'): deleting
-#: them is one fast C pass, where a regex search steps through the request byte by byte.
-_NOT_ESCAPE_START = bytes(sorted(set(range(256)) - set(b"%\\\xc0\xc1\xe0$&")))
+#: Whether decoding can change a text is asked with one membership test a byte that starts an
+#: escape: each is a memchr (vectorised), where bytes.translate or a regex steps byte by byte
+#: (translate over every request was 6% of the engine's instructions).
 #: What makes a path differ from its bytes as sent: escapes, '\\', dot and empty segments, lookups
 #: (and a leading '.': normalize_path's cases).
 _PATH_AS_SENT = re.compile(rb"[%\\\xc0\xc1\xe0]|//|/\.|\$\{")
-#: Every byte but those that start what decoded_text decodes in a query ('+' is a space there).
-_NOT_QUERY_ESCAPE = bytes(sorted(set(range(256)) - set(b"+%\xc0\xc1\xe0$")))
-#: And in a body: JSON escapes and HTML entities as well (raw_plus_decoded).
-_NOT_BODY_ESCAPE = bytes(sorted(set(range(256)) - set(b"+%\xc0\xc1\xe0$\\&")))
 _FOLD = re.compile(rb"\n[ \t]")  # a folded header line (or a line of the body starting with a blank)
 _VIEW_LIMIT = 1 << 20  # longer requests skip the prefilter
 #: With escapes, decoding a field cut short can differ from decoding the whole request: requests
 #: short enough that no decoded field is cut get a view; longer ones skip the prefilter.
 _DECODED_VIEW_LIMIT = FIELD_LIMITS["target"]
 
+_NAME, _VALUE = itemgetter(0), itemgetter(1)  # of a (name, value) header: map() is a C loop
 _LINE_FIELDS = frozenset({"method", "target", "url", "path", "query"})
 _HEAD_FIELDS = frozenset({"header.*", "headers", "request"})
 _BUILDERS = ("method", "target", "url", "path", "query", "header.*", "headers", "body", "request", "raw")
@@ -58,11 +56,27 @@ class HttpSubject(Subject):
     ``body`` their body. The sensor's events are labelled this way: most requests match nothing
     and their parts are never needed, only the raw bytes the prefilter scans."""
 
-    __slots__ = ("_complete", "_header_fields", "_parts", "_raw", "_request", "_sent_body", "_source", "_split_done",
-                 "_url", "_values")
+    __slots__ = (
+        "_complete",
+        "_header_fields",
+        "_parts",
+        "_raw",
+        "_request",
+        "_sent_body",
+        "_sent_values",
+        "_source",
+        "_split_done",
+        "_url",
+        "_values",
+    )
 
-    def __init__(self, parts: SplitRequest | None, raw: bytes | None,
-                 source: Callable[[], SplitRequest] | None = None, body: bytes | None = None) -> None:
+    def __init__(
+        self,
+        parts: SplitRequest | None,
+        raw: bytes | None,
+        source: Callable[[], SplitRequest] | None = None,
+        body: bytes | None = None,
+    ) -> None:
         # Subject's fields set here, not through its __init__: one per request, the call shows
         self.protocol = "http"
         self._fields: dict[str, bytes] = {}
@@ -74,12 +88,14 @@ class HttpSubject(Subject):
         self._complete = False
         self._header_fields: dict[str, bytes] | None = None
         self._values: list[bytes] = []
+        self._sent_values: list[bytes] | None = None
         self._url: bytes | None = None
         self._split_done = parts is not None
         self._source = source
         self._sent_body = body if parts is None else parts.body  # None: cut from the raw bytes
         self._request: tuple[bytes, bytes, bytes] | None = (
-            (parts.method, parts.target, parts.version) if parts is not None else None)
+            (parts.method, parts.target, parts.version) if parts is not None else None
+        )
 
     # ---- parts ----------------------------------------------------------------------------------
 
@@ -120,7 +136,7 @@ class HttpSubject(Subject):
         if self._parts is not None:
             return self._parts.body
         assert self._raw is not None
-        return self._raw[_body_start(self._raw):]
+        return self._raw[_body_start(self._raw) :]
 
     def raw_bytes(self) -> bytes:
         if self._raw is None:
@@ -130,29 +146,25 @@ class HttpSubject(Subject):
             self._raw = b"%s %s %s\r\n%s\r\n\r\n%s" % (parts.method, parts.target, parts.version, lines, parts.body)
         return self._raw
 
-    def prefilter_view(self) -> bytes | None:
-        raw = self.raw_bytes()
+    def prefilter_view(self, check_folds: bool = True) -> bytes | None:
+        raw = self._raw if self._raw is not None else self.raw_bytes()
         if len(raw) > _VIEW_LIMIT:
             return None
         parts = self._parts
         if parts is not None and (b"\n"[0] in parts.target or b"\r"[0] in parts.target):
             return None  # a target the splitter could not have produced
-        # the bytes escapes start with, in one C pass (most requests have none: the view is the raw bytes)
-        marks = raw.translate(None, _NOT_ESCAPE_START)
-        if b"$"[0] in marks and raw.find(b"${") >= 0:  # Log4j lookups rewrite text: no view is exact
+        if b"$"[0] in raw and raw.find(b"${") >= 0:  # Log4j lookups rewrite text: no view is exact
             return None
-        fold = _FOLD.search(raw)  # (a regex finds it faster than 'in' does)
-        if fold is not None and fold.start() < _head_end(raw):
+        if check_folds and self.head_folded():
             return None  # folded header lines: a header's value is not on its own line
-        if not marks:
-            return raw  # the common case: no escapes, no folds, nothing to decode
-        percent = b"%"[0] in marks or has_overlong_lead(marks)
-        if not percent and b"\\"[0] not in marks and not (b"&"[0] in marks and raw.find(b"&#") >= 0):
-            return raw  # no escapes: every field is cut from these bytes
+        percent = b"%"[0] in raw or has_overlong_lead(raw)
+        entity = b"&"[0] in raw and b"#"[0] in raw and raw.find(b"&#") >= 0  # (form bodies are full of '&')
+        if not percent and b"\\"[0] not in raw and not entity:
+            return raw  # the common case, no escapes: every field is cut from these bytes
         if len(raw) > _DECODED_VIEW_LIMIT:
             return None
         decoded = decode_repeated(raw) if percent else raw
-        if decoded.find(b"${") >= 0:
+        if b"$"[0] in decoded and decoded.find(b"${") >= 0:
             return None
         unescaped = decode_numeric_entities(unescape_json(decoded))
         views = [raw]
@@ -161,6 +173,11 @@ class HttpSubject(Subject):
         if unescaped != decoded:
             views.append(unescaped)
         return b"\n".join(views)
+
+    def head_folded(self) -> bool:
+        raw = self.raw_bytes()
+        fold = _FOLD.search(raw)  # (a regex finds it faster than 'in' does)
+        return fold is not None and fold.start() < _head_end(raw)
 
     # ---- fields ---------------------------------------------------------------------------------
 
@@ -190,7 +207,7 @@ class HttpSubject(Subject):
                 return self._fields.get(name, b"")
             body = self._body()[:_BODY]
             # no '+', escape, lookup or entity: decoding changes nothing (the common case)
-            value = raw_plus_decoded(body) if body.translate(None, _NOT_BODY_ESCAPE) else body
+            value = raw_plus_decoded(body) if _body_may_decode(body) else body
         elif name == "raw":
             value = cut("raw", self.raw_bytes())  # the same whether or not the bytes are HTTP
         elif name not in _HEAD_FIELDS and not name.startswith("header."):
@@ -208,15 +225,18 @@ class HttpSubject(Subject):
         parts = self._parts
         assert parts is not None
         if name == "header.*":
-            self._headers()
-            return b"\n".join(self._values)[:_LINES]
+            return b"\n".join(self._resolved_values())[:_LINES]
         if name == "headers":
             self._headers()
             return b"\n".join([name + b": " + value for name, value in parts.headers])[:_LINES]
         if name == "request":
-            self._headers()
-            request = b"%s %s %s\n%s\n\n%s" % (parts.method, self._decoded_url(), parts.version,
-                                              self._decoded_lines(), self.field("body"))
+            request = b"%s %s %s\n%s\n\n%s" % (
+                parts.method,
+                self._decoded_url(),
+                parts.version,
+                self._decoded_lines(),
+                self.field("body"),
+            )
             return request[:_REQUEST]
         if name == "raw":
             return self.raw_bytes()[:_RAW]
@@ -231,9 +251,31 @@ class HttpSubject(Subject):
     def _decoded_lines(self) -> bytes:
         """The header lines with their values resolved, one a line."""
         assert self._parts is not None
-        self._headers()
-        names = [name for name, _ in self._parts.headers]
-        return b"\n".join([name + b": " + value for name, value in zip(names, self._values, strict=True)])
+        values = self._resolved_values()
+        headers = self._parts.headers
+        if values is self._sent_values:  # nothing resolved: the lines as sent (the common case)
+            return b"\n".join([name + b": " + value for name, value in headers])
+        return b"\n".join([name + b": " + value for name, value in zip(map(_NAME, headers), values, strict=True)])
+
+    def _resolved_values(self) -> list[bytes]:
+        """The header values with Log4j lookups resolved and escapes decoded (_header_value), without
+        the header.<name> fields: 'request' and 'header.*' need only these."""
+        if self._sent_values is None:
+            assert self._parts is not None
+            sent = self._sent_values = list(map(_VALUE, self._parts.headers))
+            joined = b"\n".join(sent)
+            # nothing that makes a value differ from its field: line ends, escapes, Log4j lookups
+            if (
+                len(joined) <= _TEXT
+                and b"\r"[0] not in joined
+                and b"%"[0] not in joined
+                and b"$"[0] not in joined
+                and joined.count(b"\n") == len(sent) - 1
+            ):
+                self._values = sent  # the common case: nothing in any value to resolve or decode
+            else:
+                self._values = [_header_value(value[:_TEXT]) for value in sent]
+        return self._values
 
     def _headers(self) -> dict[str, bytes]:
         """One pass over the headers: header.<name> fields and values as resolved."""
@@ -241,24 +283,18 @@ class HttpSubject(Subject):
             return self._header_fields
         assert self._parts is not None
         headers = self._parts.headers
-        sent = [value for _, value in headers]
-        joined = b"\n".join(sent)
-        # nothing that makes a value differ from its field: line ends, escapes, Log4j lookups
-        if (len(joined) <= _TEXT and b"\r"[0] not in joined and b"%"[0] not in joined and b"$"[0] not in joined
-                and joined.count(b"\n") == len(sent) - 1):
-            values = sent  # the common case: nothing in any value to resolve or decode
-        else:
-            values = [_header_value(value[:_TEXT]) for value in sent]
+        values = self._resolved_values()
+        sent = self._sent_values
+        assert sent is not None
         # every name lower-cased and decoded in one call, not one call a header
-        keys = ["header." + name for name in
-                b"\n".join([name for name, _ in headers]).lower().decode("latin-1").split("\n")] if headers else []
+        names = b"\n".join(map(_NAME, headers)).lower().decode("latin-1")
+        keys = ("header." + names.replace("\n", "\nheader.")).split("\n") if headers else []
         fields = dict(zip(keys, values, strict=True)) if len(keys) == len(headers) else {}
         if len(fields) == len(headers):  # one value a name, and no name holds a line end
             at = keys.index("header.host") if "header.host" in fields else -1
             host = sent[at].strip() if at >= 0 else b""
         else:
             fields, host = _repeated_headers(headers, values)
-        self._values = values
         self._host = host
         self._header_fields = fields
         fields.pop("header.*", None)  # a header named '*' does not hide the field of every value
@@ -323,13 +359,23 @@ def _line_field(name: str, line: tuple[bytes, bytes, bytes]) -> bytes:
     query_raw = (target if target[:1] == b"/" else _origin_form(target)).partition(b"?")[2]
     if not query_raw:
         return b""
-    if not query_raw.translate(None, _NOT_QUERY_ESCAPE):
+    if not _query_may_decode(query_raw):
         return query_raw[:_TEXT]  # no '+', escape or lookup: decoding changes nothing
     return decoded_text(query_raw, plus_is_space=True)[:_TEXT]
 
 
+def _query_may_decode(query: bytes) -> bool:
+    """Whether decoded_text (with '+' as a space) can change ``query``: '+', an escape or a lookup."""
+    return b"+"[0] in query or b"%"[0] in query or b"$"[0] in query or has_overlong_lead(query)
+
+
+def _body_may_decode(body: bytes) -> bool:
+    """Whether raw_plus_decoded can change ``body``: as a query, or JSON escapes and HTML entities."""
+    return _query_may_decode(body) or b"\\"[0] in body or b"&"[0] in body
+
+
 def _body_start(raw: bytes) -> int:
-    crlf, lf = raw.find(b"\r\n\r\n"), raw.find(b"\n\n")
+    crlf, lf = head_ends(raw)
     if crlf >= 0 and (lf < 0 or crlf < lf):
         return crlf + 4
     return lf + 2 if lf >= 0 else len(raw)
@@ -337,7 +383,7 @@ def _body_start(raw: bytes) -> int:
 
 def _head_end(raw: bytes) -> int:
     """Where the head ends, as httpsplit cuts it (the first blank line)."""
-    crlf, lf = raw.find(b"\r\n\r\n"), raw.find(b"\n\n")
+    crlf, lf = head_ends(raw)
     ends = [i for i in (crlf, lf) if i >= 0]
     return min(ends) if ends else len(raw)
 

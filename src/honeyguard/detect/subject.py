@@ -9,9 +9,21 @@ from __future__ import annotations
 
 #: The most bytes of each field a rule sees; the rest of a longer value is not matched.
 FIELD_LIMITS: dict[str, int] = {
-    "method": 64, "target": 16384, "url": 16384, "path": 16384, "query": 16384,
-    "header": 16384, "header.*": 32768, "headers": 32768, "body": 65536, "request": 131072,
-    "raw": 65536, "command": 16384, "username": 1024, "password": 1024, "args": 65536,
+    "method": 64,
+    "target": 16384,
+    "url": 16384,
+    "path": 16384,
+    "query": 16384,
+    "header": 16384,
+    "header.*": 32768,
+    "headers": 32768,
+    "body": 65536,
+    "request": 131072,
+    "raw": 65536,
+    "command": 16384,
+    "username": 1024,
+    "password": 1024,
+    "args": 65536,
 }
 
 
@@ -33,8 +45,14 @@ class Subject:
 
     __slots__ = ("_fields", "_header_values", "_host", "_texts", "protocol")
 
-    def __init__(self, protocol: str, fields: dict[str, bytes], host: bytes = b"",
-                 texts: tuple[bytes, ...] = (), header_values: tuple[bytes, ...] = ()) -> None:
+    def __init__(
+        self,
+        protocol: str,
+        fields: dict[str, bytes],
+        host: bytes = b"",
+        texts: tuple[bytes, ...] = (),
+        header_values: tuple[bytes, ...] = (),
+    ) -> None:
         self.protocol = protocol
         self._fields = fields
         self._host = host  # the Host the client asked for: never an IOC of its own
@@ -60,6 +78,12 @@ class Subject:
     def header_values(self) -> tuple[bytes, ...]:
         return self._header_values
 
-    def prefilter_view(self) -> bytes | None:
-        """Bytes holding every factor any field holds (prefilter.py), or None when unknown."""
+    def prefilter_view(self, check_folds: bool = True) -> bytes | None:
+        """Bytes holding every factor any field holds (prefilter.py), or None when unknown.
+        ``check_folds`` False: folded header lines are not looked for (the view is then exact
+        only when ``head_folded`` is False; the prefilter asks it when the view holds a fold)."""
         return None
+
+    def head_folded(self) -> bool:
+        """Whether the head holds folded lines (a value continued on the next line)."""
+        return False
