@@ -12,7 +12,7 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks, one JSON line per figure"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py src/honeyguard/intel/flows/_fastscan.c src/honeyguard/intel/flows/_fastscan_lines.h
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
@@ -24,7 +24,7 @@ run: $(STAMP)
 system-deps:
 	scripts/system-deps.sh
 
-test: $(STAMP) system-deps
+test: system-deps $(STAMP)  # the compiler first: the install builds the native flow reader
 	$(BIN)/honeyguard rules test
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 

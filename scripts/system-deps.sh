@@ -27,6 +27,8 @@ declare -A NEED=(
   [git]=git
   [sshd]=openssh-server
   [pg_ctl]=postgresql  # server binaries live in /usr/lib/postgresql/<version>/bin
+  [gcc]=build-essential  # builds the native flow-log reader (honeyguard.intel.flows._fastscan)
+  [python3-config]=python3-dev  # Python headers for it
 )
 
 missing=()

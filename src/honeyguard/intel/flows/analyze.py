@@ -50,7 +50,8 @@ def analyze_flows(
     settings: FlowSettings | None = None,
     clock: Clock | None = None,
 ) -> FlowReport:
-    """Read every flow file under ``paths`` once with DuckDB and return what it finds."""
+    """Read every flow file under ``paths`` once (natively where the extension is built, with DuckDB
+    for the rest) and return what it finds."""
     settings = settings or FlowSettings()
     clock = clock or SystemClock()
     started = clock.monotonic()

@@ -30,7 +30,7 @@ V2_FIELDS = (
     "action",
     "log_status",
 )
-_GLOB_CHARS = set("*?[]{}")
+GLOB_CHARS = set("*?[]{}")
 
 
 def discover_files(paths: Iterable[Path]) -> list[Path]:
@@ -49,10 +49,10 @@ def discover_files(paths: Iterable[Path]) -> list[Path]:
             raise FlowInputError(f"{path}: no such file or folder")
     files = [p for p in dict.fromkeys(found) if p.stat().st_size > 0]
     for file in files:
-        if _GLOB_CHARS & set(str(file)):
+        if GLOB_CHARS & set(str(file)):
             # DuckDB expands glob characters in file lists: refuse rather than read something else.
             raise FlowInputError(
-                f"{file}: file names with glob characters ({''.join(sorted(_GLOB_CHARS))}) "
+                f"{file}: file names with glob characters ({''.join(sorted(GLOB_CHARS))}) "
                 "are not supported; rename the file"
             )
     return files

@@ -11,16 +11,21 @@ The pass is the whole cost of a run, so its projection is kept lean: the status 
 decided by one CASE whose first branch is all a well-formed line evaluates, addresses are not
 inspected per record (the distinct addresses are validated after the scan), and the group keys are
 NULLed once for every line that is not analysed.
+
+Where the native reader is built (``native.py``, ``_fastscan.c``), it folds the well-formed records
+itself and this SQL reads only the lines it leaves over; both land in the same ``pre``.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import duckdb
 
+from honeyguard.intel.flows import native
 from honeyguard.intel.flows.cidrs import Network, maybe_internal_sql
-from honeyguard.intel.flows.files import read_csv_sql
+from honeyguard.intel.flows.files import GLOB_CHARS, read_csv_sql
 from honeyguard.intel.flows.settings import FlowSettings
 
 # Line statuses; ``pre.status`` holds the index (a small integer is the cheapest grouping key).
@@ -82,15 +87,17 @@ def _status_sql(internal: list[Network]) -> str:
       END"""
 
 
-def pre_aggregate_sql(source: str, settings: FlowSettings, internal: list[Network], beacon_targets: str | None) -> str:
-    """CREATE ``pre``: one row per status for the lines that are not analysed, and per
+def pre_aggregate_sql(
+    source: str, settings: FlowSettings, internal: list[Network], beacon_targets: str | None, table: str = "pre"
+) -> str:
+    """CREATE ``table`` (``pre``): one row per status for the lines that are not analysed, and per
     (src, dst, service port, direction, protocol) for those that are. ``beacon_targets`` names a
     table of indicator IPs whose connection start times are kept for the beaconing test."""
     ok = CODE["ok"]
     beacon_hit = f"fc AND dstaddr IN (SELECT value FROM {beacon_targets})" if beacon_targets else "FALSE"
     probe = int(settings.scan_probe_packets)
     return f"""
-    CREATE OR REPLACE TEMP TABLE pre AS
+    CREATE OR REPLACE TEMP TABLE {table} AS
     -- fc: the source is the client. A rejected record is an unanswered attempt by its source;
     -- otherwise the side with the lower port is the server (ties: the source is the client).
     WITH oriented AS (SELECT *, action = 'REJECT' OR dstport <= srcport AS fc FROM {source}),
@@ -146,9 +153,55 @@ def _scan(
     settings: FlowSettings,
     internal: list[Network],
     beacon_targets: str | None,
+    table: str,
 ) -> None:
     source = _typed_sql(read_csv_sql(files)) if files else _EMPTY_SOURCE
-    con.execute(pre_aggregate_sql(source, settings, internal, beacon_targets))
+    con.execute(pre_aggregate_sql(source, settings, internal, beacon_targets, table))
+
+
+def _duckdb_scan(
+    con: duckdb.DuckDBPyConnection,
+    files: list[Path],
+    settings: FlowSettings,
+    internal: list[Network],
+    beacon_targets: str | None,
+    table: str = "pre",
+) -> list[Path]:
+    """The DuckDB reader. A file it cannot read at all (corrupt gzip...) is left out and returned,
+    so one bad file never stops the run."""
+    unreadable: list[Path] = []
+    try:
+        _scan(con, files, settings, internal, beacon_targets, table)
+    except _READ_ERRORS:
+        for file in files:
+            try:
+                con.execute(f"SELECT count(*) FROM {read_csv_sql([file])}").fetchall()
+            except _READ_ERRORS:
+                unreadable.append(file)
+        _scan(con, [f for f in files if f not in unreadable], settings, internal, beacon_targets, table)
+    return unreadable
+
+
+def _native_scan(
+    con: duckdb.DuckDBPyConnection,
+    files: list[Path],
+    settings: FlowSettings,
+    internal: list[Network],
+    beacon_targets: str | None,
+) -> list[Path]:
+    """The native reader folds the well-formed records; DuckDB reads the rest (leftover lines, and
+    whole files the native reader does not take) into ``pre_rest``; both are merged into ``pre``."""
+    beacons = (
+        [str(v) for (v,) in con.execute(f"SELECT value FROM {beacon_targets}").fetchall()] if beacon_targets else []
+    )
+    with tempfile.TemporaryDirectory(prefix="honeyguard-flows-leftover-") as workdir:
+        result = native.scan(files, settings, internal, beacons, Path(workdir))
+        source_of = {left: file for file, left in result.leftovers.items() if left.stat().st_size > 0}
+        rest = sorted([*source_of, *result.whole])
+        unreadable = _duckdb_scan(con, rest, settings, internal, beacon_targets, "pre_rest")
+    native.create_pre(con, result, "pre_rest", CODE["ok"], CODE["inbound_rejected"])
+    con.execute("DROP TABLE pre_rest")
+    return [source_of.get(f, f) for f in unreadable]
 
 
 def run_scan(
@@ -158,18 +211,11 @@ def run_scan(
     internal: list[Network],
     beacon_targets: str | None,
 ) -> list[Path]:
-    """Build ``pre`` and ``conv`` from the files. A file DuckDB cannot read at all (corrupt gzip...)
-    is left out and returned, so one bad file never stops the run."""
-    unreadable: list[Path] = []
-    try:
-        _scan(con, files, settings, internal, beacon_targets)
-    except _READ_ERRORS:
-        for file in files:
-            try:
-                con.execute(f"SELECT count(*) FROM {read_csv_sql([file])}").fetchall()
-            except _READ_ERRORS:
-                unreadable.append(file)
-        _scan(con, [f for f in files if f not in unreadable], settings, internal, beacon_targets)
+    """Build ``pre`` and ``conv`` from the files; returns the files that could not be read at all."""
+    if files and settings.reader == "auto" and native.available() and not GLOB_CHARS & set(tempfile.gettempdir()):
+        unreadable = _native_scan(con, files, settings, internal, beacon_targets)
+    else:
+        unreadable = _duckdb_scan(con, files, settings, internal, beacon_targets)
     con.execute(CONVERSATIONS_SQL)
     return unreadable
 

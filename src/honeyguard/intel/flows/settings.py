@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -55,3 +55,6 @@ class FlowSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # The engine: DuckDB memory cap (spills to temp_directory beyond it) and threads (None: all cores).
     memory_limit: MemorySize = "1GB"
     threads: Annotated[int, msgspec.Meta(ge=1, le=1024)] | None = None
+    # "auto": the native reader when its extension is built, DuckDB's reader for the rest;
+    # "duckdb": DuckDB's reader only (same results, slower; docs/flows.md).
+    reader: Literal["auto", "duckdb"] = "auto"
