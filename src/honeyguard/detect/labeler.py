@@ -139,6 +139,8 @@ def apply_result(event: Event, result: Result | None) -> Event:
 
 
 def _merge(old: list[Ioc], new: list[Ioc]) -> list[Ioc]:
+    if not old:
+        return new  # (a fresh list: what the comprehension would have built; most events have none)
     seen = {(i.type, i.value) for i in old}
     return old + [i for i in new if (i.type, i.value) not in seen]
 

@@ -17,6 +17,11 @@ from honeyguard.detect.iocs import patterns as P
 
 _LONGEST_SCHEME = 12  # 'stratum2+tcp'
 _DIGITS = frozenset(b"0123456789")
+_LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_SCHEME_BYTES = _LETTERS | _DIGITS | frozenset(b"+")
+#: the byte before a run of scheme bytes, as a slice, when it is itself a word byte ('_'): no
+#: boundary there (the empty slice, the text's start, and every other byte are boundaries)
+_SCHEME_RUN_BEFORE = (b"_",)
 _TOOLS = (b"wget", b"curl", b"tftp", b"ftpget", b"fetch", b"lwp-download", b"lynx", b"aria2c", b"busybox")
 
 
@@ -27,8 +32,8 @@ def urls(text: bytes) -> list[bytes]:
     find, match = text.find, P.URL.match
     while (mark := find(b"://", pos)) >= 0:
         found = None
-        if mark > pos and text[mark - 1 : mark].isalpha():  # every scheme ends with a letter
-            for start in range(max(pos, mark - _LONGEST_SCHEME), mark):
+        if mark > pos and text[mark - 1] in _LETTERS:  # every scheme ends with a letter
+            for start in _scheme_starts(text, max(pos, mark - _LONGEST_SCHEME), mark):
                 found = match(text, start)
                 if found is not None:
                     break
@@ -40,18 +45,36 @@ def urls(text: bytes) -> list[bytes]:
     return out
 
 
+def _scheme_starts(text: bytes, low: int, mark: int) -> list[int]:
+    """Where in ``[low, mark)`` a scheme ending at ``mark`` can start: ``\\b`` must hold there, and a
+    scheme is letters, digits and '+' (starting with a letter). Inside a run of those bytes only
+    a start right after a '+' has a word boundary, so the pattern is tried there and at the run's
+    start, not at every byte."""
+    start = mark
+    while start > low and text[start - 1] in _SCHEME_BYTES:
+        start -= 1
+    starts = [start] if start < mark and text[start - 1 : start] not in _SCHEME_RUN_BEFORE else []
+    plus = text.find(b"+", start, mark)
+    while plus >= 0:
+        starts.append(plus + 1)
+        plus = text.find(b"+", plus + 1, mark)
+    return starts
+
+
 def ipv4s(text: bytes) -> list[bytes]:
-    """``P.IPV4.findall(text)``: an address starts one to three digits before its first '.'."""
+    """``P.IPV4.findall(text)``: an address starts one to three digits before its first '.', and
+    after neither a digit nor a '.' (its look-behind): only the start of the digits before a '.'
+    is tried."""
     out: list[bytes] = []
     pos = 0
     find, match = text.find, P.IPV4.match
     while (dot := find(b".", pos)) >= 0:
         found = None
-        if dot > pos and text[dot - 1] in _DIGITS:
-            for start in range(max(pos, dot - 3), dot):
-                found = match(text, start)
-                if found is not None:
-                    break
+        start = dot
+        while start > 0 and dot - start <= 3 and text[start - 1] in _DIGITS:
+            start -= 1
+        if start < dot and start >= pos and dot - start <= 3:
+            found = match(text, start)
         if found is None:
             pos = dot + 1
             continue

@@ -9,13 +9,14 @@ pools, known pool domains, and the wallets mining to them), ``exfil`` (where dat
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from collections.abc import Iterable
 
 from honeyguard.detect.iocs import anchored
 from honeyguard.detect.iocs import gates as G
 from honeyguard.detect.iocs import patterns as P
+from honeyguard.detect.iocs.downloads import download_ops
+from honeyguard.detect.iocs.hosts import NOT_IP, ROUTABLE, host_like, ip_kind, is_domain, pool_role
 from honeyguard.detect.iocs.layers import layers
 from honeyguard.model import Ioc
 from honeyguard.model.event import IocRole
@@ -31,14 +32,17 @@ _HASH_CONTEXT = re.compile(rb"(?:sha256|sha1|md5|hash|checksum)[\"':= ]{0,4}$", 
 
 
 class _Collector:
-    def __init__(self, ignore: set[str], limit: int) -> None:
+    def __init__(self, ignore: frozenset[str], limit: int) -> None:
         self.found: dict[tuple[str, str], str] = {}
         self.ignore = ignore
         self.limit = limit
         self.plus_is_space = False  # mining form-encoded text as sent: '+' ends a URL
-        # the layers of one payload repeat each other: a host or URL seen with the same role adds
-        # nothing the second time (add is idempotent), so its parsing is skipped
         self._seen: set[tuple[object, ...]] = set()
+        # the layers of one payload repeat each other, and the same URL or host is met by several
+        # extractors: met again with a role of no higher rank, every add it makes is a no-op (a
+        # role only ever moves up, and a full table stays full), so its parsing is skipped
+        self._host_ranks: dict[tuple[bytes, bytes | None], int] = {}
+        self._url_ranks: dict[tuple[bytes, bool], int] = {}
 
     def first_time(self, *key: object) -> bool:
         """True the first time ``key`` (a piece of text and what mines it) is seen: the collector's
@@ -61,47 +65,63 @@ class _Collector:
             self.found[key] = role
 
     def host(self, host: bytes, port: bytes | None, role: str) -> None:
-        seen = (host, port, role)
-        if seen in self._seen:
+        rank, seen = _ROLE_RANK[role], (host, port)
+        if self._host_ranks.get(seen, -1) >= rank:
             return
-        self._seen.add(seen)
+        self._host_ranks[seen] = rank
         name = host.decode("latin-1").strip("[]").rstrip(".").lower()
-        kind = _ip_kind(name)
-        if kind is not _NOT_IP:
-            if kind is _ROUTABLE:
+        kind = ip_kind(name)
+        if kind is not NOT_IP:
+            if kind is ROUTABLE:
                 self.add("ip", name, role)
             else:
                 return
-        elif _is_domain(name):
+        elif is_domain(name):
             if role == "unknown" and name.endswith(_BENIGN_SUFFIXES):
                 return
-            self.add("domain", name, _pool_role(name, role))
+            self.add("domain", name, pool_role(name, role))
         else:
             return
         if port and name.lower() not in self.ignore and 0 < int(port) < 65536:
             self.add("port", str(int(port)), role)
 
     def url(self, url: bytes, role: str) -> None:
-        seen = (url, role, self.plus_is_space)
-        if seen in self._seen:
+        rank, seen = _ROLE_RANK[role], (url, self.plus_is_space)
+        if self._url_ranks.get(seen, -1) >= rank:
             return
-        self._seen.add(seen)
+        self._url_ranks[seen] = rank
         if self.plus_is_space:
             url = url.split(b"+", 1)[0]
-        url = url.rstrip(b".,:'\")")
-        parts = P.URL_PARTS.match(url)
-        if parts is None:
+        parsed = _parsed_url(url)
+        if parsed is None:
             return
-        scheme = parts.group(1).lower()
-        if scheme.startswith(b"stratum"):
+        text, stratum, host, port, name = parsed
+        if stratum:
             role = "miner-pool"
-        host = parts.group(2)
-        if host.decode("latin-1").lower() in self.ignore:
+        if name in self.ignore:
             return
-        if role == "unknown" and host.decode("latin-1").lower().endswith(_BENIGN_SUFFIXES):
+        if role == "unknown" and name.endswith(_BENIGN_SUFFIXES):
             return
-        self.add("url", url.decode("latin-1"), role)
-        self.host(host, parts.group(3), role)
+        self.add("url", text, role)
+        self.host(host, port, role)
+
+
+_ParsedUrl = tuple[str, bool, bytes, bytes | None, str]
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_url(url: bytes) -> _ParsedUrl | None:
+    """``url`` without trailing punctuation, as text; whether its scheme is stratum; its host, port
+    and host name lower-cased; None when it has no host. Dropper URLs repeat across requests that
+    differ elsewhere: memoised (bounded, pure; a URL is at most about 2 KB)."""
+    url = url.rstrip(b".,:'\")")
+    # no '@': the user-info group cannot match, and a pattern without it backtracks less
+    parts = (P.URL_PARTS if b"@"[0] in url else P.URL_PARTS_NO_USERINFO).match(url)
+    if parts is None:
+        return None
+    host = parts.group(2)
+    return (url.decode("latin-1"), parts.group(1).lower().startswith(b"stratum"), host, parts.group(3),
+            host.decode("latin-1").lower())
 
 
 def extract_iocs(texts: Iterable[bytes], *, host: bytes = b"", limit: int = MAX_IOCS,
@@ -111,9 +131,7 @@ def extract_iocs(texts: Iterable[bytes], *, host: bytes = b"", limit: int = MAX_
     ``endpoints`` are (host, port, role) the caller already knows the part of (a Redis rogue
     master): each gives its host and port, and ``endpoint`` ``host:port``, with that role.
     """
-    own = host.decode("latin-1").strip().lower()
-    ignore = {own, own.rsplit(":", 1)[0].strip("[]")} - {""}
-    found = _Collector(ignore, limit)
+    found = _Collector(_own_names(host), limit)
     for peer, port, role in endpoints:
         _endpoint(peer, port, role, found)
     for text in texts:
@@ -130,6 +148,14 @@ def extract_iocs(texts: Iterable[bytes], *, host: bytes = b"", limit: int = MAX_
             _extract_layer(layer, open_gates, found)
         found.plus_is_space = False
     return [Ioc(type=kind, value=value, role=_role(role)) for (kind, value), role in found.found.items()]
+
+
+@functools.lru_cache(maxsize=256)
+def _own_names(host: bytes) -> frozenset[str]:
+    """The victim's own name (its Host header) with and without the port: never an IOC. A sensor
+    answers under a few names: memoised."""
+    own = host.decode("latin-1").strip().lower()
+    return frozenset({own, own.rsplit(":", 1)[0].strip("[]")} - {""})
 
 
 def _endpoint(peer: bytes, port: bytes, role: str, found: _Collector) -> None:
@@ -223,7 +249,7 @@ def _reverse_shells(text: bytes, lower: bytes, found: _Collector) -> None:
         piped, args = bool(match.group(1)), match.group(3)
         executes = re.search(rb"\s-[a-z]*[ec]\b|\|\s*(?:/bin/)?(?:ba)?sh\b", args, re.I) is not None
         role = "c2" if executes or not piped else "exfil"
-        hosts = [m for m in P.HOST_TOKEN.finditer(args) if _host_like(m.group(1))]
+        hosts = [m for m in P.HOST_TOKEN.finditer(args) if host_like(m.group(1))]
         if not hosts:
             continue
         first = hosts[0]
@@ -239,35 +265,11 @@ def _downloads(text: bytes, lower: bytes, found: _Collector) -> None:
         tool, args = match.group(1).lower(), match.group(2)
         if not found.first_time("download", tool, args):  # the same command in another layer
             continue
-        role = "exfil" if _exfil(args) else "download"
-        urls = anchored.urls(args)
-        for url in urls:
-            found.url(url, role)
-        if urls:
-            continue
-        tftp = tool.endswith((b"tftp", b"ftpget")) or P.TFTP_GET.search(args) is not None
-        remote = P.TFTP_REMOTE.search(args) if tftp else None
-        for token in P.HOST_TOKEN.finditer(args):
-            host, port, path = token.group(1), token.group(2), token.group(3)
-            if not _host_like(host):
-                continue
-            if remote is not None and not path:  # -g HOST ... -r FILE: the file fetched over TFTP
-                found.url(b"tftp://" + host + (b":" + port if port else b"") + b"/" + remote.group(1).lstrip(b"/"),
-                          role)
-            if path and not tool.endswith((b"tftp", b"ftpget")):
-                found.url(b"http://" + host + (b":" + port if port else b"") + path, role)
+        for is_url, value, port, role in download_ops(tool, args):
+            if is_url:
+                found.url(value, role)
             else:
-                found.host(host, port, role)
-
-
-def _exfil(args: bytes) -> bool:
-    """``P.EXFIL_FLAGS`` in the arguments; each of its alternatives holds one of the words tried
-    first, which most download commands lack."""
-    if b"@" not in args and b"$(" not in args and b"`" not in args:
-        lower = args.lower()
-        if b"-t" not in lower and b"--upload-file" not in lower and b"--post-file" not in lower:
-            return False
-    return P.EXFIL_FLAGS.search(b" " + args) is not None
+                found.host(value, port, role)
 
 
 # a word of each alternative of P.MINER_CONTEXT; each byte as 'a' (a letter or digit) or ' '
@@ -296,69 +298,3 @@ def _mining(text: bytes, lower: bytes, found: _Collector) -> None:
     for regex, needs in ((P.BITCOIN_LEGACY, b"a" * 26 in runs), (P.ETHEREUM, b"0x" in text)):
         for wallet in regex.findall(text) if needs else ():
             found.add("wallet", wallet.decode("latin-1"), "miner-pool")
-
-
-_POOLS = frozenset(P.MINING_POOL_DOMAINS)
-_POOL_SUFFIXES = tuple("." + pool for pool in P.MINING_POOL_DOMAINS)
-
-
-def _pool_role(domain: str, role: str) -> str:
-    if domain in _POOLS or domain.endswith(_POOL_SUFFIXES):
-        return "miner-pool"
-    return role
-
-
-_IPV4_CHARS = frozenset("0123456789.")
-_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def _address(name: str) -> _Address | None:
-    """``name`` as an IP address, or None."""
-    # an address is digits and dots, or has a ':': a domain name never reaches ipaddress's parsers,
-    # whose failures (two exceptions a name) cost more than the rest of the host's checks
-    if ":" not in name and not _IPV4_CHARS.issuperset(name):
-        return None
-    try:
-        return ipaddress.ip_address(name)
-    except ValueError:
-        return None
-
-
-_NOT_IP, _ROUTABLE, _UNROUTABLE = "not-ip", "routable", "unroutable"
-
-
-@functools.lru_cache(maxsize=16384)
-def _ip_kind(name: str) -> str:
-    """Whether ``name`` is an IP address, and one an attacker can be reached at. Payload hosts
-    repeat across requests (one dropper host in thousands of exploits), so the parse is memoised;
-    the cache is bounded and the function pure."""
-    address = _address(name)
-    if address is None:
-        return _NOT_IP
-    return _ROUTABLE if _routable(address) else _UNROUTABLE
-
-
-def _is_ip(name: str) -> bool:
-    return _ip_kind(name) is not _NOT_IP
-
-
-def _routable(address: _Address) -> bool:
-    return not (address.is_loopback or address.is_unspecified or address.is_multicast or address.is_link_local
-                or str(address) == "255.255.255.255")
-
-
-def _is_domain(name: str) -> bool:
-    labels = name.split(".")
-    if len(labels) < 2 or not all(labels):
-        return False
-    tld = labels[-1]
-    return tld.isascii() and tld.isalpha() and 2 <= len(tld) <= 24
-
-
-def _host_like(host: bytes) -> bool:
-    """An IP, or a domain with a common TLD that is not a file name (``x.sh`` is a file)."""
-    name = host.decode("latin-1").lower()
-    if _is_ip(name):
-        return True
-    labels = name.split(".")
-    return len(labels) >= 2 and labels[-1] in P.BARE_TLDS and labels[-1] not in P.FILE_SUFFIXES

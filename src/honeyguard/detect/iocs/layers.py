@@ -27,6 +27,7 @@ _BASE64_RUN = b"a" * 16
 MAX_TOKENS = 16
 _PRINTABLE = b"\t\n\r" + bytes(range(0x20, 0x7F))
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
+_DECODERS = frozenset((PERCENT, JNDI, JSON_ESCAPE, SHELL_NOISE, HEX, BASE64))  # the gates _decodings reads
 
 
 def layers(text: bytes) -> list[tuple[bytes, set[int]]]:
@@ -35,6 +36,8 @@ def layers(text: bytes) -> list[tuple[bytes, set[int]]]:
     text = text[:MAX_TEXT_BYTES]
     first = (text, gates(text))
     out = [first]
+    if _DECODERS.isdisjoint(first[1]):
+        return out  # nothing decodes it (a plain command line, most payloads)
     seen = {text}
     frontier = [first]
     total = len(text)
