@@ -117,13 +117,18 @@ async def _post_all(url: str, token: str, paths: list[Path], concurrency: int) -
     for body in bodies:
         queue.put_nowait(body)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
-    accepted = 0
+    accepted = busy = 0
 
     async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal accepted
+        nonlocal accepted, busy
         while not queue.empty():
             body = queue.get_nowait()
-            response = await client.post(url + "/api/v1/events", content=body, headers=headers)
+            while True:  # as the sensor's shipper does: 503 means retry after Retry-After
+                response = await client.post(url + "/api/v1/events", content=body, headers=headers)
+                if response.status_code != 503:
+                    break
+                busy += 1
+                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
             response.raise_for_status()
             accepted += response.json()["accepted"]
 
@@ -132,7 +137,7 @@ async def _post_all(url: str, token: str, paths: list[Path], concurrency: int) -
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return {"elapsed": elapsed, "accepted": accepted}
+    return {"elapsed": elapsed, "accepted": accepted, "busy": busy}
 
 
 def client_main(argv: list[str]) -> None:
@@ -156,10 +161,11 @@ def _honeyguard(*args: str) -> list[str]:
     return [sys.executable, "-m", "honeyguard.cli.main", *args]
 
 
-def http_rate(work: Path, bodies: Path, total: int, concurrency: int) -> tuple[float, float, float, float]:
+def http_rate(work: Path, bodies: Path, total: int, concurrency: int) -> tuple[float, float, float, float, int, float]:
     """events/s over HTTP; the collector's CPU seconds while the client posted; its CPU seconds until
     it went idle after (the defense loop folds and decides after each commit, so it may lag the
-    acknowledgements); and how long that catching up took."""
+    acknowledgements); how long that catching up took; how many posts were answered 503 (the
+    defense backlog over server.defense_backlog) and retried; and the collector's peak RSS."""
     port = _free_port()
     data = work / "collector"
     data.mkdir()
@@ -199,6 +205,7 @@ def http_rate(work: Path, bodies: Path, total: int, concurrency: int) -> tuple[f
         settled = time.perf_counter()
         _wait_idle(server.pid)
         settled_cpu, catch_up = _cpu_seconds(server.pid) - cpu_before, time.perf_counter() - settled
+        peak_mb = _peak_rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(60)
@@ -209,7 +216,7 @@ def http_rate(work: Path, bodies: Path, total: int, concurrency: int) -> tuple[f
     store.close()
     if figures["accepted"] != total or stored != total:
         raise SystemExit(f"ingest lost events: accepted {figures['accepted']}, stored {stored}, sent {total}")
-    return total / figures["elapsed"], collector_cpu, settled_cpu, catch_up
+    return total / figures["elapsed"], collector_cpu, settled_cpu, catch_up, int(figures["busy"]), peak_mb
 
 
 def _wait_idle(pid: int, timeout: float = 300.0) -> None:
@@ -222,6 +229,14 @@ def _wait_idle(pid: int, timeout: float = 300.0) -> None:
         if now - last < 0.01:
             return
         last = now
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -258,7 +273,7 @@ def main() -> None:
         bodies = work / "bodies"
         bodies.mkdir()
         paths = make_bodies(total, args.batch, bodies)
-        rate, collector_cpu, settled_cpu, catch_up = http_rate(work, bodies, total, args.concurrency)
+        rate, collector_cpu, settled_cpu, catch_up, busy, peak_mb = http_rate(work, bodies, total, args.concurrency)
         bare, bare_cpu = bare_insert_rate(work, paths)
         load = os.getloadavg()[0]
     print(
@@ -287,6 +302,8 @@ def main() -> None:
                     # the same until the collector went idle: the defense loop's lag included
                     "collector_cpu_us_per_event_settled": round(settled_cpu / total * 1e6, 2),
                     "defense_catch_up_s": round(catch_up, 2),
+                    "busy_answers_retried": busy,
+                    "collector_peak_rss_mb": round(peak_mb),
                     "bare_insert_cpu_us_per_event": round(bare_cpu / total * 1e6, 2),
                     "load_average_1m": round(load, 2),
                 },

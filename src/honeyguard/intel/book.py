@@ -17,7 +17,15 @@ from datetime import datetime
 import msgspec
 
 from honeyguard.intel.params import ScoringParams, load_params
-from honeyguard.intel.scoring import Accumulator, Score, SourceTally, confidence, score, strength_for_feed
+from honeyguard.intel.scoring import (
+    Accumulator,
+    Score,
+    SourceTally,
+    confidence,
+    confidence_of_one,
+    score,
+    strength_for_feed,
+)
 from honeyguard.intel.sightings import seen_in
 from honeyguard.model import Event
 from honeyguard.model.indicator import EvidenceItem, Indicator, indicator_id
@@ -296,6 +304,12 @@ class IndicatorBook:
 
     def _confidence(self, entry: _Entry, now: float) -> int:
         type_ = entry.type
+        if len(entry.tallies) == 1:  # most indicators: one sensor saw them in one role
+            ((source, tally),) = entry.tallies.items()
+            if len(tally.roles) == 1:
+                ((role, acc),) = tally.roles.items()
+                cap = 1.0 if source.startswith(FEED_PREFIX) else self.params.source_cap
+                return confidence_of_one(acc, self._half_life(type_, role), cap, now)
         return confidence(
             ((source.startswith(FEED_PREFIX), tally.roles) for source, tally in entry.tallies.items()),
             lambda role: self._half_life(type_, role),

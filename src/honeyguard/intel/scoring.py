@@ -87,6 +87,14 @@ def confidence(sources: Iterable[tuple[bool, dict[str, Accumulator]]], half_life
     return max(0, min(100, round(100.0 * (1.0 - survival))))
 
 
+def confidence_of_one(acc: Accumulator, half_life_s: float, cap: float, now: float) -> int:
+    """``confidence`` of one source with one role, without its loops and calls (the defense loop
+    asks it of every indicator each batch touched). The same float operations, so the same figure:
+    the survival is ``1 - p`` and the result ``1 - survival``, not ``p``."""
+    survival = 1.0 - min(1.0 - math.exp(-acc.decayed(now, half_life_s)), cap)
+    return max(0, min(100, round(100.0 * (1.0 - survival))))
+
+
 def _source_term(tally: SourceTally, type_: str, params: ScoringParams, now: float) -> SourceTerm:
     roles = []
     total = 0.0

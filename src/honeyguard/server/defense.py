@@ -183,4 +183,7 @@ class Defense:
                     len(changes.renewed),
                     len(changes.withdrawn),
                 )
-            await asyncio.sleep(self.interval)
+            if self._observed - self._folded < self.max_backlog // 4:
+                await asyncio.sleep(self.interval)  # gather the next step's events (fewer, larger steps)
+            # else behind: straight on. Pausing with a backlog only lets it grow to the limit, where
+            # ingest answers 503 and the sensors wait seconds while a core idles.

@@ -147,7 +147,7 @@ def prepare_batch(data: bytes, sensor: str) -> EventBatch:
         if event.sensor != sensor:  # the subject is what NATS permissions tie to a sensor
             raise IngestError(403, f"event {number} ({event.id}) claims sensor {event.sensor!r}, "
                                    f"but was published on the subject of {sensor!r}")
-    return EventBatch.from_events(events, raws)
+    return EventBatch.from_received(events, raws)
 
 
 async def _settle(answer: object) -> None:

@@ -13,9 +13,11 @@ import asyncio
 import logging
 import queue
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from honeyguard.store.events import EventBatch, EventStore, InsertResult
 
@@ -34,7 +36,6 @@ class _Job:
     batch: EventBatch
     future: asyncio.Future[InsertResult]
     loop: asyncio.AbstractEventLoop
-    ids: frozenset[str] = field(default_factory=frozenset)  # filled in when coalesced
 
 
 class EventWriter:
@@ -95,17 +96,22 @@ class EventWriter:
 
     def _insert_together(self, jobs: list[_Job]) -> None:
         """One insert for several batches; each job gets its own share of the result. Batches that
-        share an id (a retry racing its original) go one by one, so the first one stores it."""
-        for job in jobs:
-            job.ids = frozenset(job.batch.table.column("id").to_pylist())
-        every = frozenset().union(*(job.ids for job in jobs))
-        if sum(len(job.ids) for job in jobs) != len(every) or not _narrow(every):
+        share an id (a retry racing its original) go one by one, so the first one stores it.
+        The checks run on the Arrow id column: no Python string per event on this thread."""
+        tables = [job.batch.table for job in jobs]
+        if not all(t.schema.equals(tables[0].schema) for t in tables):
             for job in jobs:
                 self._insert_one(job)
             return
-        table = pa.concat_tables([job.batch.table for job in jobs])
+        table = pa.concat_tables(tables)
+        ids = table.column("id")
+        if pc.count_distinct(ids).as_py() != table.num_rows or not _narrow((pc.min(ids).as_py(), pc.max(ids).as_py())):
+            for job in jobs:
+                self._insert_one(job)
+            return
+        events = [event for job in jobs for event in job.batch.events]
         try:
-            result = self.store.insert(EventBatch(table, table.num_rows))
+            result = self.store.insert(EventBatch(table, table.num_rows, events))
         except BaseException:  # let each batch fail (or succeed) on its own
             for job in jobs:
                 self._insert_one(job)
@@ -129,7 +135,7 @@ def _settle_error(future: asyncio.Future[InsertResult], exc: BaseException) -> N
         future.set_exception(exc)
 
 
-def _narrow(ids: frozenset[str]) -> bool:
+def _narrow(ids: Collection[str]) -> bool:
     """Whether the ids' UUIDv7 timestamps (their first 48 bits) span at most MAX_COALESCED_SPAN_MS."""
     try:
         lo, hi = (int(value[:8] + value[9:13], 16) for value in (min(ids), max(ids)))
@@ -140,8 +146,8 @@ def _narrow(ids: frozenset[str]) -> bool:
 
 def _share(job: _Job, new_ids: frozenset[str] | None) -> InsertResult:
     """This job's part of a coalesced insert's result (``new_ids`` None: every row was new)."""
-    submitted = job.batch.submitted
+    submitted, rows = job.batch.submitted, job.batch.table.num_rows
     if new_ids is None:
-        return InsertResult(len(job.ids), submitted - len(job.ids))
-    stored = job.ids & new_ids
-    return InsertResult(len(stored), submitted - len(stored), None if len(stored) == len(job.ids) else stored)
+        return InsertResult(rows, submitted - rows)
+    stored = frozenset(job.batch.table.column("id").to_pylist()) & new_ids
+    return InsertResult(len(stored), submitted - len(stored), None if len(stored) == rows else stored)

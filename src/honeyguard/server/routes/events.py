@@ -65,10 +65,11 @@ async def ingest(request: Request[Any, Any, Any]) -> IngestResult:
 
 
 def _prepare(body: bytes, content_encoding: str | None, sensor: str) -> EventBatch:
-    """Off the event loop: inflate, decode, check, and lay out as columns."""
+    """Off the event loop: inflate, decode (validating every event) and check; the store lays out
+    the columns from the text as received (EventBatch.from_received)."""
     events, raws = decode_events(inflate(body, content_encoding))
     check_sensor(events, sensor)
-    return EventBatch.from_events(events, raws)
+    return EventBatch.from_received(events, raws)
 
 
 @get("/events", summary="Events in id order, filtered; page with ?after=<next>",
