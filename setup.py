@@ -1,5 +1,7 @@
-"""The one native part: the flow-log reader (docs/flows.md). Optional: without a C compiler the
-install still succeeds and ``flows analyze`` uses its DuckDB reader instead."""
+"""The native parts: the flow-log reader (docs/flows.md) and the SSH sensor's
+chacha20-poly1305@openssh.com cipher (docs/ssh.md, on OpenSSL's libcrypto). Both optional: without a
+C compiler (or libssl-dev) the install still succeeds, ``flows analyze`` uses its DuckDB reader and
+the SSH sensor asyncssh's own cipher."""
 
 from setuptools import Extension, setup
 
@@ -11,6 +13,13 @@ setup(
             depends=["src/honeyguard/intel/flows/_fastscan_lines.h"],
             extra_compile_args=["-O3", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
             optional=True,
-        )
+        ),
+        Extension(
+            "honeyguard.sensor.sshd._sshcipher",
+            ["src/honeyguard/sensor/sshd/_sshcipher.c"],
+            libraries=["crypto"],
+            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+            optional=True,
+        ),
     ]
 )

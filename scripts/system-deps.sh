@@ -3,7 +3,7 @@
 # Under CI=true a tool that is still missing afterwards is a failure.
 set -euo pipefail
 
-# command -> Debian package
+# command (or a header under /usr/include) -> Debian package
 declare -A NEED=(
   [curl]=curl
   [ssh]=openssh-client
@@ -29,11 +29,12 @@ declare -A NEED=(
   [pg_ctl]=postgresql  # server binaries live in /usr/lib/postgresql/<version>/bin
   [gcc]=build-essential  # builds the native flow-log reader (honeyguard.intel.flows._fastscan)
   [python3-config]=python3-dev  # Python headers for it
+  [openssl/evp.h]=libssl-dev  # libcrypto headers: the SSH sensor's native cipher (honeyguard.sensor.sshd._sshcipher)
 )
 
 missing=()
 for cmd in "${!NEED[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || compgen -G "/usr/lib/postgresql/*/bin/$cmd" >/dev/null || missing+=("${NEED[$cmd]}")
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || compgen -G "/usr/lib/postgresql/*/bin/$cmd" >/dev/null || [ -f "/usr/include/$cmd" ] || missing+=("${NEED[$cmd]}")
 done
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -54,7 +55,7 @@ fi
 
 still=()
 for cmd in "${!NEED[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || compgen -G "/usr/lib/postgresql/*/bin/$cmd" >/dev/null || still+=("$cmd")
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || compgen -G "/usr/lib/postgresql/*/bin/$cmd" >/dev/null || [ -f "/usr/include/$cmd" ] || still+=("$cmd")
 done
 if [ ${#still[@]} -gt 0 ]; then
   echo "system-deps: still missing: ${still[*]}" >&2
