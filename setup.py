@@ -5,20 +5,22 @@ the SSH sensor asyncssh's own cipher."""
 
 from setuptools import Extension, setup
 
+WARNINGS = ["-Wall", "-Wextra", "-Wno-missing-field-initializers"]
+
 setup(
     ext_modules=[
         Extension(
             "honeyguard.intel.flows._fastscan",
             ["src/honeyguard/intel/flows/_fastscan.c"],
             depends=["src/honeyguard/intel/flows/_fastscan_lines.h"],
-            extra_compile_args=["-O3", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+            extra_compile_args=["-O3", *WARNINGS],
             optional=True,
         ),
         Extension(
             "honeyguard.sensor.sshd._sshcipher",
             ["src/honeyguard/sensor/sshd/_sshcipher.c"],
             libraries=["crypto"],
-            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+            extra_compile_args=["-O2", *WARNINGS],
             optional=True,
         ),
     ]

@@ -173,57 +173,26 @@ def measure(folder: Path, records: int, repeat: int, reader: str) -> None:
         "load_average_1min": round(os.getloadavg()[0], 2),
     }
     rate, bare_rate = records / analysis_best, records / bare_best
-    print(
-        json.dumps(
-            {
-                "figure": "flows_analyze_records_per_s" + suffix,
-                "value": round(rate),
-                "unit": "records/s",
-                "reference": {
-                    "name": "duckdb bare count(*) scan, same files",
-                    "value": round(bare_rate),
-                    "unit": "records/s",
-                },
-                "ratio": round(rate / bare_rate, 3),
-                "target": ">= 5000000 records/s and ratio >= 0.3",
-                "params": params,
-            }
-        ),
-        flush=True,
-    )
+    _line("flows_analyze_records_per_s" + suffix, round(rate), "records/s",
+          ("duckdb bare count(*) scan, same files", round(bare_rate), "records/s"),
+          rate / bare_rate, ">= 5000000 records/s and ratio >= 0.3", params)
+    # CPU seconds of the whole process (both threads): steadier under contention
     cpu_rate, bare_cpu_rate = records / analysis_cpu, records / bare_cpu
-    print(
-        json.dumps(
-            {  # CPU seconds of the whole process (both threads): steadier under contention
-                "figure": "flows_analyze_records_per_cpu_s" + suffix,
-                "value": round(cpu_rate),
-                "unit": "records/CPU-s",
-                "reference": {
-                    "name": "duckdb bare count(*) scan, same files, per CPU-second",
-                    "value": round(bare_cpu_rate),
-                    "unit": "records/CPU-s",
-                },
-                "ratio": round(cpu_rate / bare_cpu_rate, 3),
-                "target": "ratio >= 0.3 (the wall-clock target's, per CPU)",
-                "params": params,
-            }
-        ),
-        flush=True,
-    )
-    print(
-        json.dumps(
-            {
-                "figure": "flows_analyze_peak_rss" + suffix,
-                "value": round(rss_mb, 1),
-                "unit": "MB",
-                "reference": {"name": "DuckDB memory_limit", "value": 1024, "unit": "MB"},
-                "ratio": round(rss_mb / 1024, 3),
-                "target": "< 2048 MB",
-                "params": params,
-            }
-        ),
-        flush=True,
-    )
+    _line("flows_analyze_records_per_cpu_s" + suffix, round(cpu_rate), "records/CPU-s",
+          ("duckdb bare count(*) scan, same files, per CPU-second", round(bare_cpu_rate), "records/CPU-s"),
+          cpu_rate / bare_cpu_rate, "ratio >= 0.3 (the wall-clock target's, per CPU)", params)
+    _line("flows_analyze_peak_rss" + suffix, round(rss_mb, 1), "MB", ("DuckDB memory_limit", 1024, "MB"),
+          rss_mb / 1024, "< 2048 MB", params)
+
+
+def _line(figure: str, value: float, unit: str, reference: tuple[str, float, str], ratio: float, target: str,
+          params: dict[str, object]) -> None:
+    """One JSON line: the figure beside its same-run reference."""
+    name, ref_value, ref_unit = reference
+    line = {"figure": figure, "value": value, "unit": unit,
+            "reference": {"name": name, "value": ref_value, "unit": ref_unit},
+            "ratio": round(ratio, 3), "target": target, "params": params}
+    print(json.dumps(line), flush=True)
 
 
 def main() -> int:

@@ -53,7 +53,7 @@ def test_the_extension_is_built_in_ci() -> None:
 @example(key=bytes(range(64)), seq=WRAP, header=b"\xff" * 4, seed=b"x" * 8, size=35000)
 def test_native_matches_asyncssh(key: bytes, seq: int, header: bytes, seed: bytes, size: int) -> None:
     assert chacha.available()
-    ours, theirs = chacha.NativeChachaCipher(key), ChachaCipher(key)
+    ours, theirs = chacha.native_cipher(key), ChachaCipher(key)
     nonce, data = UInt64(seq), payload(seed, size)
     packet, tag = ours.encrypt_and_sign(header, data, nonce)
     assert (packet, tag) == theirs.encrypt_and_sign(header, data, nonce)
@@ -81,7 +81,7 @@ def _flip(data: bytes, bit: int) -> bytes:
 def test_tampered_packets_are_refused_like_asyncssh(
     key: bytes, seq: int, seed: bytes, size: int, where: str, bit: int
 ) -> None:
-    ours, theirs = chacha.NativeChachaCipher(key), ChachaCipher(key)
+    ours, theirs = chacha.native_cipher(key), ChachaCipher(key)
     nonce = UInt64(seq)
     packet, tag = theirs.encrypt_and_sign(b"\0\0\0\x10", payload(seed, size), nonce)
     header, data = packet[:4], packet[4:]
@@ -105,8 +105,8 @@ def test_tampered_packets_are_refused_like_asyncssh(
 
 def test_bad_key_and_nonce_sizes_raise() -> None:
     with pytest.raises(ValueError):
-        chacha.NativeChachaCipher(bytes(32))
-    cipher = chacha.NativeChachaCipher(bytes(64))
+        chacha.native_cipher(bytes(32))
+    cipher = chacha.native_cipher(bytes(64))
     with pytest.raises(ValueError):
         cipher.encrypt_and_sign(bytes(4), b"data", bytes(12))
     with pytest.raises(ValueError):

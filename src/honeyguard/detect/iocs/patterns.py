@@ -10,10 +10,13 @@ _LABEL = rb"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
 HOST = rb"(?:\[[0-9a-fA-F:]{2,39}\]|" + _LABEL + rb"(?:\." + _LABEL + rb"){0,8})"
 SCHEMES = rb"https?|ftp|tftp|ldaps?|rmi|dns|iiop|corba|nds|nis|stratum\+(?:tcp|ssl|tls)|stratum2\+tcp|ws|wss"
 URL = re.compile(rb"\b(?:" + SCHEMES + rb")://[^\s\"'<>`|;,(){}\[\]\\^]{1,2048}", re.I)
-URL_PARTS = re.compile(rb"^([A-Za-z0-9+.-]+)://(?:[^@/\s]{0,256}@)?(" + HOST + rb")(?::(\d{1,5}))?", re.I)
+_URL_SCHEME = rb"^([A-Za-z0-9+.-]+)://"
+_URL_USERINFO = rb"(?:[^@/\s]{0,256}@)?"
+_URL_HOST_PORT = rb"(" + HOST + rb")(?::(\d{1,5}))?"
+URL_PARTS = re.compile(_URL_SCHEME + _URL_USERINFO + _URL_HOST_PORT, re.I)
 # URL_PARTS for a URL without '@' (its user-info group cannot match there); every class already
 # holds both cases, so without re.I it matches the same bytes, faster
-URL_PARTS_NO_USERINFO = re.compile(rb"^([A-Za-z0-9+.-]+)://(" + HOST + rb")(?::(\d{1,5}))?")
+URL_PARTS_NO_USERINFO = re.compile(_URL_SCHEME + _URL_HOST_PORT)
 JNDI = re.compile(rb"\$\{jndi:([a-z]{2,6})://([^\s}]{1,1024})", re.I)
 DEV_TCP = re.compile(rb"/dev/(?:tcp|udp)/(" + HOST + rb")/(\d{1,5})", re.I)
 SOCAT = re.compile(rb"\b(?:tcp|tcp4|tcp6|tcp-connect|openssl|openssl-connect|ssl):(" + HOST + rb"):(\d{1,5})", re.I)

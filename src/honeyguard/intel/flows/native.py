@@ -150,7 +150,7 @@ def _read_into(file: Path, scanner: Any, leftover: Path) -> None:
 def _chunks(file: Path, raw: BinaryIO) -> Iterator[bytes]:
     if file.name.endswith(".gz"):
         yield from _inflate(raw)
-    elif file.name.lower().endswith(_OTHER_COMPRESSION) or file.name.lower().endswith(".gz"):
+    elif file.name.lower().endswith((*_OTHER_COMPRESSION, ".gz")):  # '.GZ' too: DuckDB's verdict
         raise _Unsupported(file)
     else:
         while chunk := raw.read(CHUNK):

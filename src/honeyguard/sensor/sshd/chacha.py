@@ -2,7 +2,7 @@
 
 asyncssh's own implementation (asyncssh/crypto/chacha.py) builds five cryptography Cipher objects
 and a Poly1305 object per packet: ~19% of the sensor's CPU per connection with OpenSSH clients,
-which pick this cipher first. ``NativeChachaCipher`` has exactly the interface of asyncssh's
+which pick this cipher first. The native object has exactly the interface of asyncssh's
 ``ChachaCipher`` and does the same work in one C call per packet (docs/ssh.md).
 
 asyncssh chooses the packet cipher class by algorithm name from its module-level registry
@@ -38,36 +38,23 @@ def available() -> bool:
     return _native is not None
 
 
-class NativeChachaCipher:
-    """asyncssh's ChachaCipher interface; the 64-byte key as asyncssh gives it (payload key first)."""
-
-    def __init__(self, key: bytes) -> None:
-        if _native is None:
-            raise RuntimeError("the native chacha20-poly1305 extension is not built")
-        self._impl = _native.ChachaPoly(key)
-
-    def encrypt_and_sign(self, header: bytes, data: bytes, nonce: bytes) -> tuple[bytes, bytes]:
-        """Encrypted header + payload, and the Poly1305 tag over both."""
-        return cast(tuple[bytes, bytes], self._impl.encrypt_and_sign(header, data, nonce))
-
-    def decrypt_header(self, header: bytes, nonce: bytes) -> bytes:
-        """The decrypted packet length field."""
-        return cast(bytes, self._impl.decrypt_header(header, nonce))
-
-    def verify_and_decrypt(self, header: bytes, data: bytes, nonce: bytes, tag: bytes) -> bytes | None:
-        """The decrypted payload, or None if the tag does not verify."""
-        return cast(bytes | None, self._impl.verify_and_decrypt(header, data, nonce, tag))
+def native_cipher(key: bytes) -> ChachaCipher:
+    """The native cipher for a 64-byte key (payload key first, as asyncssh gives it). The C object
+    has exactly ChachaCipher's three methods (encrypt_and_sign, decrypt_header, verify_and_decrypt),
+    so asyncssh calls it directly: no Python frame per packet."""
+    if _native is None:
+        raise RuntimeError("the native chacha20-poly1305 extension is not built")
+    return cast(ChachaCipher, _native.ChachaPoly(key))
 
 
 class NativeChachaEncryption(ChachaEncryption):
-    """asyncssh's packet layer for chacha20-poly1305, built on NativeChachaCipher."""
+    """asyncssh's packet layer for chacha20-poly1305, built on the native cipher."""
 
     @classmethod
     def new(
         cls, cipher_name: str, key: bytes, iv: bytes, mac_alg: bytes = b"", mac_key: bytes = b"", etm: bool = False
     ) -> ChachaEncryption:
-        # ChachaEncryption only calls the three methods NativeChachaCipher shares with ChachaCipher
-        return cls(cast(ChachaCipher, NativeChachaCipher(key)))
+        return cls(native_cipher(key))
 
 
 def use_native_chacha() -> bool:
