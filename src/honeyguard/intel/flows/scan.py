@@ -147,61 +147,51 @@ def status_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {STATUSES[int(code)]: int(flows) for code, flows in rows}
 
 
-def _scan(
-    con: duckdb.DuckDBPyConnection,
-    files: list[Path],
-    settings: FlowSettings,
-    internal: list[Network],
-    beacon_targets: str | None,
-    table: str,
-) -> None:
-    source = _typed_sql(read_csv_sql(files)) if files else _EMPTY_SOURCE
-    con.execute(pre_aggregate_sql(source, settings, internal, beacon_targets, table))
+class _Readers:
+    """The two readers over one connection, with what every pass needs (settings, the internal
+    ranges, the beacon-target table)."""
 
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        settings: FlowSettings,
+        internal: list[Network],
+        beacon_targets: str | None,
+    ) -> None:
+        self.con, self.settings, self.internal, self.beacon_targets = con, settings, internal, beacon_targets
 
-def _duckdb_scan(
-    con: duckdb.DuckDBPyConnection,
-    files: list[Path],
-    settings: FlowSettings,
-    internal: list[Network],
-    beacon_targets: str | None,
-    table: str = "pre",
-) -> list[Path]:
-    """The DuckDB reader. A file it cannot read at all (corrupt gzip...) is left out and returned,
-    so one bad file never stops the run."""
-    unreadable: list[Path] = []
-    try:
-        _scan(con, files, settings, internal, beacon_targets, table)
-    except _READ_ERRORS:
-        for file in files:
-            try:
-                con.execute(f"SELECT count(*) FROM {read_csv_sql([file])}").fetchall()
-            except _READ_ERRORS:
-                unreadable.append(file)
-        _scan(con, [f for f in files if f not in unreadable], settings, internal, beacon_targets, table)
-    return unreadable
+    def duckdb(self, files: list[Path], table: str = "pre") -> list[Path]:
+        """The DuckDB reader into ``table``. A file it cannot read at all (corrupt gzip...) is left
+        out and returned, so one bad file never stops the run."""
+        unreadable: list[Path] = []
+        try:
+            self._aggregate(files, table)
+        except _READ_ERRORS:
+            for file in files:
+                try:
+                    self.con.execute(f"SELECT count(*) FROM {read_csv_sql([file])}").fetchall()
+                except _READ_ERRORS:
+                    unreadable.append(file)
+            self._aggregate([f for f in files if f not in unreadable], table)
+        return unreadable
 
+    def _aggregate(self, files: list[Path], table: str) -> None:
+        source = _typed_sql(read_csv_sql(files)) if files else _EMPTY_SOURCE
+        self.con.execute(pre_aggregate_sql(source, self.settings, self.internal, self.beacon_targets, table))
 
-def _native_scan(
-    con: duckdb.DuckDBPyConnection,
-    files: list[Path],
-    settings: FlowSettings,
-    internal: list[Network],
-    beacon_targets: str | None,
-) -> list[Path]:
-    """The native reader folds the well-formed records; DuckDB reads the rest (leftover lines, and
-    whole files the native reader does not take) into ``pre_rest``; both are merged into ``pre``."""
-    beacons = (
-        [str(v) for (v,) in con.execute(f"SELECT value FROM {beacon_targets}").fetchall()] if beacon_targets else []
-    )
-    with tempfile.TemporaryDirectory(prefix="honeyguard-flows-leftover-") as workdir:
-        result = native.scan(files, settings, internal, beacons, Path(workdir))
-        source_of = {left: file for file, left in result.leftovers.items() if left.stat().st_size > 0}
-        rest = sorted([*source_of, *result.whole])
-        unreadable = _duckdb_scan(con, rest, settings, internal, beacon_targets, "pre_rest")
-    native.create_pre(con, result, "pre_rest", CODE["ok"], CODE["inbound_rejected"])
-    con.execute("DROP TABLE pre_rest")
-    return [source_of.get(f, f) for f in unreadable]
+    def native(self, files: list[Path]) -> list[Path]:
+        """The native reader folds the well-formed records; DuckDB reads the rest (leftover lines,
+        and whole files the native reader does not take) into ``pre_rest``; both are merged into
+        ``pre``."""
+        con, targets = self.con, self.beacon_targets
+        beacons = [str(v) for (v,) in con.execute(f"SELECT value FROM {targets}").fetchall()] if targets else []
+        with tempfile.TemporaryDirectory(prefix="honeyguard-flows-leftover-") as workdir:
+            result = native.scan(files, self.settings, self.internal, beacons, Path(workdir))
+            source_of = {left: file for file, left in result.leftovers.items() if left.stat().st_size > 0}
+            unreadable = self.duckdb(sorted([*source_of, *result.whole]), "pre_rest")
+        native.create_pre(con, result, "pre_rest", CODE["ok"], CODE["inbound_rejected"])
+        con.execute("DROP TABLE pre_rest")
+        return [source_of.get(f, f) for f in unreadable]
 
 
 def run_scan(
@@ -212,10 +202,11 @@ def run_scan(
     beacon_targets: str | None,
 ) -> list[Path]:
     """Build ``pre`` and ``conv`` from the files; returns the files that could not be read at all."""
+    readers = _Readers(con, settings, internal, beacon_targets)
     if files and settings.reader == "auto" and native.available() and not GLOB_CHARS & set(tempfile.gettempdir()):
-        unreadable = _native_scan(con, files, settings, internal, beacon_targets)
+        unreadable = readers.native(files)
     else:
-        unreadable = _duckdb_scan(con, files, settings, internal, beacon_targets)
+        unreadable = readers.duckdb(files)
     con.execute(CONVERSATIONS_SQL)
     return unreadable
 
