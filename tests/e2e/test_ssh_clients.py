@@ -46,9 +46,12 @@ def test_openssh_failed_then_accepted_login_and_exec(make_sensor) -> None:  # ty
     assert result.stdout.startswith("Linux web01 5.15.0-105-generic ")
     assert 'PRETTY_NAME="Ubuntu 22.04.4 LTS"' in result.stdout
     events = closed_sessions(sensor, 2)
-    logins = bodies(events, "ssh.login")
-    assert [(x.username, x.password, x.success) for x in logins] == [("root", "123456", False),
-                                                                     ("root", "toor", True)]
+    logins = [(x.username, x.password, x.success) for x in bodies(events, "ssh.login")]
+    # when sshpass gives up on the second prompt, ssh sometimes sends the empty answer it read from
+    # the closed terminal before it exits: a real attempt, recorded as such, but a race to the test
+    assert [login for login in logins if login != ("root", "", False)] == [("root", "123456", False),
+                                                                           ("root", "toor", True)]
+    assert logins.count(("root", "", False)) <= 1
     [command] = bodies(events, "ssh.command")
     assert command.channel == "exec" and command.line.startswith("uname -a;") and command.handled
     [download] = bodies(events, "download")
