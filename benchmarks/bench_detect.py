@@ -4,7 +4,8 @@ The input mixes real honeypot traffic (../shared/data/wild-http, when present) w
 own positive and negative examples rendered as raw HTTP, so it holds both exploits and ordinary
 requests. Each request is parsed from raw bytes and matched against the full rule set:
 
-* engine: what `honeyguard detect` runs: one Hyperscan scan of the whole request for the rules'
+* engine: what `honeyguard detect` runs (the native Hyperscan scans when built: params.engine
+  says which): one Hyperscan scan of the whole request for the rules'
   necessary factors, then only the fields of the rules still possible, built and scanned, and
   the condition trees of those rules (the result cache is not used: every request is distinct;
   the engine's bounded tables of decisions, from a set of factors or atoms hit to the rules it
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from honeyguard.detect import Ruleset, load_rules, raw_http_subject
-from honeyguard.detect.compile import atom_test, holds
+from honeyguard.detect.compile import HYPERSCAN_AVAILABLE, atom_test, holds
 from honeyguard.detect.fields import Subject
 from honeyguard.detect.iocs import subject_iocs
 from honeyguard.detect.labeler import RuleLabeler
@@ -164,12 +165,25 @@ def main() -> None:
     for raw, found in zip(requests, engine.match_many([raw_http_subject(r) for r in requests]), strict=True):
         if list(found.rules) != sorted(naive.match(raw_http_subject(raw))):
             raise SystemExit(f"engine and naive loop disagree on {raw[:80]!r}")
+    # the same engine through the pip binding (a Python callback a match), when both are there
+    pip_engine = (
+        ruleset.engine("hyperscan-pip") if engine.backend == "hyperscan-native" and HYPERSCAN_AVAILABLE else None
+    )
+
+    def classify_pip(batch: list[bytes]) -> object:
+        assert pip_engine is not None
+        return pip_engine.match_many([raw_http_subject(raw) for raw in batch])
+
     for figure, fast, slow in (
         ("detect classification rate", classify, classify_naive),
         ("detect full labelling rate (rules + IOCs)", label, label_naive),
     ):
         value, cpu = rate(requests, fast, seconds)
         reference, reference_cpu = rate(requests, slow, seconds / 2)
+        extra = {}
+        if fast is classify and pip_engine is not None:
+            pip_engine.match_many([raw_http_subject(raw) for raw in requests])  # its decision tables, as above
+            extra["pip_binding_cpu_us_per_request"] = round(rate(requests, classify_pip, seconds / 2)[1], 1)
         print(
             json.dumps(
                 {
@@ -189,6 +203,7 @@ def main() -> None:
                         "cpu_us_per_request": round(cpu, 1),
                         "reference_cpu_us_per_request": round(reference_cpu, 1),
                         "cpu_ratio": round(reference_cpu / cpu, 2),
+                        **extra,
                     },
                 }
             ),

@@ -30,6 +30,7 @@ declare -A NEED=(
   [gcc]=build-essential  # builds the native flow-log reader (honeyguard.intel.flows._fastscan)
   [python3-config]=python3-dev  # Python headers for it
   [openssl/evp.h]=libssl-dev  # libcrypto headers: the SSH sensor's native cipher (honeyguard.sensor.sshd._sshcipher)
+  [hs/hs.h]=libhyperscan-dev  # libhs: the detection engine's native scans (honeyguard.detect._hsnative)
 )
 
 missing=()

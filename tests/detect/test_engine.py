@@ -114,7 +114,8 @@ def features(tmp_path_factory: pytest.TempPathFactory) -> Ruleset:
 
 
 def _engines(ruleset: Ruleset) -> list:  # type: ignore[type-arg]
-    return [ruleset.engine("re"), *([ruleset.engine("hyperscan")] if HYPERSCAN_AVAILABLE else [])]
+    hyperscan = [ruleset.engine("hyperscan"), ruleset.engine("hyperscan-pip")] if HYPERSCAN_AVAILABLE else []
+    return [ruleset.engine("re"), *hyperscan]
 
 
 def test_hyperscan_is_installed() -> None:
@@ -123,7 +124,7 @@ def test_hyperscan_is_installed() -> None:
 
 def test_feature_examples_pass_on_both_engines(features: Ruleset) -> None:
     checks, failures = run_examples(features, _engines(features))
-    assert checks == 2 * 18
+    assert checks == 3 * 18
     assert failures == []
 
 

@@ -15,6 +15,7 @@ from honeyguard.detect.compile import HYPERSCAN_AVAILABLE
 from honeyguard.detect.coverage import coverage_markdown, load_kev
 from honeyguard.detect.engine import Ruleset, load_rules
 from honeyguard.detect.examples import run_examples
+from honeyguard.detect.hsnative import NATIVE_AVAILABLE
 from honeyguard.detect.rules import Rule
 
 rules_app = typer.Typer(help="Detection rules: run their examples, list them, report KEV coverage.",
@@ -38,13 +39,15 @@ def _load(paths: list[Path] | None, config: Path | None) -> tuple[list[Rule], li
 
 @rules_app.command("test")
 def test(paths: PathsArg = None, config: ConfigOption = None) -> None:
-    """Run every rule's examples on both engines: a positive must match its rule, a negative must not."""
+    """Run every rule's examples on every engine: a positive must match its rule, a negative must not."""
     rules, errors = _load(paths, config)
     for error in errors:
         _err.print(f"[red]invalid:[/] {error}", highlight=False, soft_wrap=True)
     ruleset = Ruleset(rules)
     engines = [ruleset.engine("re")]
     if HYPERSCAN_AVAILABLE:
+        engines.insert(0, ruleset.engine("hyperscan-pip"))
+    if NATIVE_AVAILABLE:  # the native scans (what 'auto' uses) beside the pip binding's
         engines.insert(0, ruleset.engine("hyperscan"))
     checks, failures = run_examples(ruleset, engines)
     for failure in failures:

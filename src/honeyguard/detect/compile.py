@@ -1,9 +1,10 @@
 """Compile rules into per-field matchers: Hyperscan databases, or pure ``re`` as the fallback.
 
 Every pattern of every leaf is an *atom* with an integer id. For each (protocol, field) the
-Hyperscan matcher holds one database with all the atoms of that field; a scan yields the set of
-atoms that hit, and only rules owning a hit atom have their condition tree evaluated (rules
-loading guarantees a tree is false when nothing hits, so this prefilter is exact).
+Hyperscan matcher holds one database with all the atoms of that field; a scan yields the atoms
+that hit (as the bits of an int, hsnative.py), and only rules owning a hit atom have their
+condition tree evaluated (rules loading guarantees a tree is false when nothing hits, so this
+prefilter is exact).
 
 A regex Hyperscan cannot compile exactly is compiled in prefilter mode (a superset) and each
 hit is confirmed with ``re``; one it cannot compile at all is matched with ``re`` on every
@@ -22,15 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from honeyguard.detect.fields import is_line_field
+from honeyguard.detect.hsnative import (
+    CASELESS,
+    MULTILINE,
+    PIP_AVAILABLE,
+    PREFILTER,
+    SINGLEMATCH,
+    HsLib,
+    ScanDatabase,
+    mask_ids,
+)
 from honeyguard.detect.rules import Atom, Cond, Rule, regex_flags
 
-_hs: Any
-try:  # Hyperscan is an x86-64 wheel; elsewhere the re matcher does the work
-    import hyperscan as _hs
-except ImportError:  # pragma: no cover - depends on the platform
-    _hs = None
-
-HYPERSCAN_AVAILABLE = _hs is not None
+HYPERSCAN_AVAILABLE = PIP_AVAILABLE  # the pip binding (iocs.gates scans with it)
 SUBJECT_PROTOCOLS = {"http": ("http",), "ssh": ("ssh",), "redis": ("redis",), "any": ("http", "ssh", "redis", "other")}
 
 Tree = tuple[Any, ...]  # ("leaf", frozenset[int]) | ("all"|"any", tuple[Tree, ...]) | ("not", Tree)
@@ -185,59 +190,51 @@ def python_regex_to_pcre(pattern: bytes) -> bytes:
 
 
 def _flags(atom: Atom) -> int:
-    assert _hs is not None
-    flags = int(_hs.HS_FLAG_SINGLEMATCH | _hs.HS_FLAG_MULTILINE)
-    if not atom.case:
-        flags |= int(_hs.HS_FLAG_CASELESS)
-    return flags
+    flags = SINGLEMATCH | MULTILINE
+    return flags if atom.case else flags | CASELESS
 
 
-def _compiles(expression: bytes, flags: int) -> bool:
-    assert _hs is not None
+def _compiles(lib: HsLib, expression: bytes, flags: int) -> bool:
     try:
-        _hs.Database(mode=_hs.HS_MODE_BLOCK).compile(expressions=[expression], ids=[0], elements=1, flags=[flags])
-    except _hs.error:
+        lib.compile([expression], [0], [flags])
+    except lib.error:
         return False
     return True
 
 
-def _on_match(atom_id: int, _start: int, _end: int, _flags: int, hits: set[int]) -> None:
-    hits.add(atom_id)
-
-
 class HyperscanMatcher:
-    """One Hyperscan database per (protocol, field); ``re`` only where Hyperscan cannot be exact."""
+    """One Hyperscan database per (protocol, field); ``re`` only where Hyperscan cannot be exact.
 
-    name = "hyperscan"
+    ``lib``: the library the databases are compiled and scanned with (hsnative.py); a scan answers
+    with the atoms hit as the bits of an int."""
 
-    def __init__(self, program: Program) -> None:
-        if _hs is None:
-            raise RuntimeError("hyperscan is not installed")
+    def __init__(self, program: Program, lib: HsLib) -> None:
+        self.lib = lib
+        self.name = lib.name
         self._confirm: dict[int, tuple[str, AtomTest]] = {}  # prefilter-mode atoms: confirm each hit
         self._python: dict[str, dict[str, list[tuple[int, AtomTest]]]] = {}  # atoms only re can do
-        self._dbs: dict[str, dict[str, Any]] = {}
+        self._dbs: dict[str, dict[str, ScanDatabase]] = {}
         self.python_atoms: set[int] = set()
         for protocol, fields in program.by_field.items():
             for name, ids in fields.items():
                 db = self._database(program, protocol, name, ids)
                 if db is not None:
                     self._dbs.setdefault(protocol, {})[name] = db
-        # each database keeps its own scratch space (allocated at compile): one engine per thread
 
-    def _database(self, program: Program, protocol: str, name: str, ids: list[int]) -> Any:
-        assert _hs is not None
+    def _database(self, program: Program, protocol: str, name: str, ids: list[int]) -> ScanDatabase | None:
+        lib = self.lib
         expressions = [hs_expression(program.atoms[i]) for i in ids]
         flags = [_flags(program.atoms[i]) for i in ids]
         try:  # the common case: everything compiles together, one compile for the field
-            return self._compile(expressions, ids, flags)
-        except _hs.error:
+            return compile_cached(expressions, ids, flags, lib)
+        except lib.error:
             pass
         kept: list[int] = []
         for index, atom_id in enumerate(ids):  # find the atoms Hyperscan cannot take as written
             atom = program.atoms[atom_id]
-            if atom.op == "regex" and not _compiles(expressions[index], flags[index]):
-                if _compiles(expressions[index], flags[index] | int(_hs.HS_FLAG_PREFILTER)):
-                    flags[index] |= int(_hs.HS_FLAG_PREFILTER)
+            if atom.op == "regex" and not _compiles(lib, expressions[index], flags[index]):
+                if _compiles(lib, expressions[index], flags[index] | PREFILTER):
+                    flags[index] |= PREFILTER
                     self._confirm[atom_id] = (atom.field, atom_test(atom))
                 else:
                     self._python.setdefault(protocol, {}).setdefault(name, []).append((atom_id, atom_test(atom)))
@@ -246,38 +243,26 @@ class HyperscanMatcher:
             kept.append(index)
         if not kept:
             return None
-        return self._compile([expressions[i] for i in kept], [ids[i] for i in kept], [flags[i] for i in kept])
-
-    @staticmethod
-    def _compile(expressions: list[bytes], ids: list[int], flags: list[int]) -> Any:
-        return compile_cached(expressions, ids, flags)
+        return compile_cached([expressions[i] for i in kept], [ids[i] for i in kept], [flags[i] for i in kept], lib)
 
     @property
     def exact(self) -> bool:
         """True when the databases alone answer (no atom needs ``re`` to confirm or to match)."""
         return not self._confirm and not self._python
 
-    def database(self, protocol: str, name: str) -> Any:
+    def database(self, protocol: str, name: str) -> ScanDatabase | None:
         """The database of field ``name`` (None when no atom of it is in one)."""
         return self._dbs.get(protocol, {}).get(name)
 
-    def field_hits(self, protocol: str, name: str, text: bytes, found: set[int]) -> None:
-        """Add the atoms of field ``name`` that hit ``text`` to ``found``."""
-        if self._confirm or self._python:  # the rare rule sets that need re as well
-            found |= self.hits(protocol, {name: text})
-            return
-        db = self._dbs.get(protocol, {}).get(name)
-        if db is not None and text:
-            db.scan(text, _on_match, 0, found)  # positional: keywords cost ~0.6 us a call
-
     def hits(self, protocol: str, fields: dict[str, bytes]) -> set[int]:
-        found: set[int] = set()
+        mask = 0
         dbs = self._dbs.get(protocol)
         if dbs:
             for name, text in fields.items():
                 db = dbs.get(name)
                 if db is not None and text:
-                    db.scan(text, _on_match, 0, found)  # positional: keywords cost ~0.6 us a call
+                    mask |= db.scan(text)
+        found = mask_ids(mask) if mask else set()
         if self._confirm and found:
             for atom_id in [a for a in found if a in self._confirm]:
                 name, test = self._confirm[atom_id]
@@ -296,7 +281,8 @@ class HyperscanMatcher:
 
 # Compiling the big databases takes seconds; a sensor, a CLI run and a test suite compile the
 # same rules again and again. Serialized databases are kept in process and on disk, keyed by a
-# digest of everything that goes into them (a database that fails to load is compiled again).
+# digest of everything that goes into them and of the library (a database that fails to load is
+# compiled again; the two libraries never read each other's).
 _MEMO: dict[str, bytes] = {}
 MAX_CACHED_DATABASES = 256
 
@@ -307,21 +293,18 @@ def cache_dir() -> Path:
     return base / "honeyguard" / "hyperscan" if not configured else base
 
 
-def compile_cached(expressions: list[bytes], ids: list[int], flags: list[int]) -> Any:
-    assert _hs is not None
-    digest = hashlib.sha256(repr((getattr(_hs, "__version__", ""), expressions, ids, flags)).encode()).hexdigest()
+def compile_cached(expressions: list[bytes], ids: list[int], flags: list[int], lib: HsLib) -> ScanDatabase:
+    digest = hashlib.sha256(repr((lib.version, expressions, ids, flags)).encode()).hexdigest()
     blob = _MEMO.get(digest) or _read_blob(digest)
     if blob is not None:
         try:
-            db = _hs.loadb(blob, _hs.HS_MODE_BLOCK)
-            db.scratch = _hs.Scratch(db)
+            db = lib.load(blob, max(ids))
             _MEMO[digest] = blob
             return db
-        except _hs.error:
+        except lib.error:
             pass
-    db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-    db.compile(expressions=expressions, ids=ids, elements=len(expressions), flags=flags)
-    blob = _hs.dumpb(db)
+    db = lib.compile(expressions, ids, flags)
+    blob = lib.dump(db)
     _MEMO[digest] = blob
     _write_blob(digest, blob)
     return db

@@ -8,13 +8,16 @@ from typing import Any, Literal
 
 import msgspec
 
-from honeyguard.detect.compile import HYPERSCAN_AVAILABLE, HyperscanMatcher, Program, ReMatcher, holds
+from honeyguard.detect.compile import HyperscanMatcher, Program, ReMatcher, Tree, holds
 from honeyguard.detect.fields import Subject
+from honeyguard.detect.hsnative import NATIVE, PIP, HsLib, id_mask
 from honeyguard.detect.prefilter import Candidates, Prefilter, clauses
 from honeyguard.detect.rules import BUILTIN_RULES, Rule, discover, load_rule_files
 from honeyguard.errors import ContentError
 
-Backend = Literal["auto", "hyperscan", "re"]
+#: auto: the best there is; hyperscan: Hyperscan, native if built, else the pip binding;
+#: hyperscan-pip: the pip binding; re: pure Python
+Backend = Literal["auto", "hyperscan", "hyperscan-pip", "re"]
 
 
 class Match(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,10 +34,6 @@ MAX_OUTCOMES = 1024  # sets of atom hits whose outcome each candidate set keeps
 #: alone would let varied attack traffic fill gigabytes
 MAX_OUTCOMES_KEPT = 65536
 _EVERY_FIELD = object()  # a plan: every field through the matcher's general path
-
-
-def _on_atom(atom_id: int, _start: int, _end: int, _flags: int, hits: set[int]) -> None:
-    hits.add(atom_id)
 
 
 class Ruleset:
@@ -68,16 +67,15 @@ def load_rules(paths: Iterable[Path] | None = None, *, builtin: bool = True) -> 
 
 
 class Engine:
-    """Matches subjects against a Ruleset. Not thread-safe (one Hyperscan scratch): one per thread."""
+    """Matches subjects against a Ruleset. Not thread-safe (its decision tables, the pip binding's
+    scratch spaces): one per thread."""
 
     def __init__(self, ruleset: Ruleset, backend: Backend = "auto") -> None:
-        if backend == "hyperscan" and not HYPERSCAN_AVAILABLE:
-            raise ContentError("the hyperscan engine was asked for but hyperscan is not installed")
-        use_hyperscan = backend == "hyperscan" or (backend == "auto" and HYPERSCAN_AVAILABLE)
+        lib = _hyperscan_lib(backend)
         self.ruleset = ruleset
         self._program = ruleset.program
         self._matcher: HyperscanMatcher | ReMatcher = (
-            HyperscanMatcher(self._program) if use_hyperscan else ReMatcher(self._program)
+            HyperscanMatcher(self._program, lib) if lib is not None else ReMatcher(self._program)
         )
         self.backend: str = self._matcher.name
         self._labels = [(r.id, tuple(r.spec.cves), tuple(r.spec.techniques)) for r in ruleset.rules]
@@ -86,8 +84,11 @@ class Engine:
         # and a rule without 'not' holds when each of a few clauses (sets of atoms) has a hit:
         # a loop over them is cheaper than walking the tree (None: walk it)
         self._clauses = [None if _has_not(tree) else clauses(tree) for tree in self._program.trees]
+        # the same with the atoms as bits of an int, as stage two's scans answer
+        self._bit_trees = [_bit_tree(tree) for tree in self._program.trees]
+        self._bit_clauses = [None if found is None else tuple(map(id_mask, found)) for found in self._clauses]
         # one scan of the whole request first, then only the fields of the rules still possible
-        self._prefilter = Prefilter(self._program) if use_hyperscan else None
+        self._prefilter = Prefilter(self._program, lib) if lib is not None else None
         self._outcome_holders: list[Candidates] = []  # the candidate sets keeping outcomes
         self._outcomes_kept = 0
 
@@ -112,18 +113,18 @@ class Engine:
         hits = self._stage_two_hits(subject, candidates)
         return self._holding(candidates.rules, hits) if hits else []
 
-    def _stage_two_hits(self, subject: Subject, candidates: Candidates) -> set[int]:
-        """The atoms that hit the fields the candidate rules read."""
+    def _stage_two_hits(self, subject: Subject, candidates: Candidates) -> int:
+        """The atoms that hit the fields the candidate rules read, as bits."""
         plan = candidates.plan
         if plan is None:
             plan = candidates.plan = self._plan(candidates)
         if plan is _EVERY_FIELD:  # atoms that need re as well: the matcher's general path
-            return self._matcher.hits("http", {name: subject.field(name) for name in candidates.fields})
-        hits: set[int] = set()
+            return id_mask(self._matcher.hits("http", {name: subject.field(name) for name in candidates.fields}))
+        hits = 0
         for name, database in plan:
             text = subject.field(name)
             if text:
-                database.scan(text, _on_atom, 0, hits)  # positional: keywords cost ~0.6 us a call
+                hits |= database.scan(text)
         return hits
 
     def _plan(self, candidates: Candidates) -> tuple[tuple[str, Any], ...] | object:
@@ -139,11 +140,10 @@ class Engine:
         hits = self._stage_two_hits(subject, candidates)
         return self._outcome(candidates, hits) if hits else NO_MATCH
 
-    def _outcome(self, candidates: Candidates, hits: set[int]) -> Match:
+    def _outcome(self, candidates: Candidates, hits: int) -> Match:
         # which rules hold depends on the candidates and the atoms hit alone: worked out once
-        key = frozenset(hits)
         outcomes = candidates.outcomes
-        found: Match | None = outcomes.get(key)
+        found: Match | None = outcomes.get(hits)
         if found is None:
             if len(outcomes) >= MAX_OUTCOMES:
                 outcomes.clear()
@@ -152,7 +152,7 @@ class Engine:
             if not outcomes:
                 self._outcome_holders.append(candidates)
             self._outcomes_kept += 1
-            found = outcomes[key] = self._labelled(self._holding(candidates.rules, hits))
+            found = outcomes[hits] = self._labelled(self._holding(candidates.rules, hits))
         return found
 
     def _forget_outcomes(self) -> None:
@@ -161,18 +161,18 @@ class Engine:
         self._outcome_holders.clear()
         self._outcomes_kept = 0
 
-    def _holding(self, rules: list[int], hits: set[int]) -> list[int]:
-        """Those of ``rules`` whose condition holds with these atom hits."""
+    def _holding(self, rules: list[int], hits: int) -> list[int]:
+        """Those of ``rules`` whose condition holds with these atom hits (as bits)."""
         out: list[int] = []
-        trees, all_clauses = self._program.trees, self._clauses
+        trees, all_clauses = self._bit_trees, self._bit_clauses
         for rule in rules:
             found = all_clauses[rule]
             if found is None:
-                if holds(trees[rule], hits):
+                if _holds_bits(trees[rule], hits):
                     out.append(rule)
                 continue
             for clause in found:
-                if hits.isdisjoint(clause):
+                if not hits & clause:
                     break
             else:
                 out.append(rule)
@@ -187,45 +187,64 @@ class Engine:
         if prefilter is None:
             return [self.match(subject) for subject in subjects]
         results = [NO_MATCH] * len(subjects)
-        possible: list[tuple[int, Subject, Candidates]] = []
-        candidates_for = prefilter.candidates
+        http: list[Subject] = []
+        where: list[int] = []
         for index, subject in enumerate(subjects):
-            if subject.protocol != "http":
+            if subject.protocol == "http":
+                http.append(subject)
+                where.append(index)
+            else:
                 results[index] = self.match(subject)
-                continue
-            candidates = candidates_for(subject.prefilter_view(False), subject.head_folded)
-            if candidates.rules:
-                possible.append((index, subject, candidates))
+        possible: list[tuple[int, Subject, Candidates]] = [
+            (index, subject, candidates)
+            for index, subject, candidates in zip(where, http, prefilter.candidates_many(http), strict=True)
+            if candidates.rules
+        ]
         if not isinstance(self._matcher, HyperscanMatcher) or not self._matcher.exact:
             for index, subject, candidates in possible:
                 results[index] = self._confirmed(subject, candidates)
             return results
-        # stage two field by field over the batch: each database scanned for every request in a row
-        by_field: dict[str, list[tuple[Subject, set[int]]]] = {}
-        found_hits: list[set[int]] = []
-        for _index, subject, candidates in possible:
-            hits: set[int] = set()
-            found_hits.append(hits)
-            item = (subject, hits)
-            for name in candidates.fields:
-                wanted = by_field.get(name)  # (not setdefault: it makes a list on every call)
-                if wanted is None:
-                    by_field[name] = [item]
-                else:
-                    wanted.append(item)
-        matcher = self._matcher
-        for name, wanted in by_field.items():
-            database = matcher.database("http", name)
-            if database is None:
-                continue
-            for subject, hits in wanted:
-                text = subject.field(name)
-                if text:
-                    database.scan(text, _on_atom, 0, hits)
+        found_hits = self._stage_two_many(self._matcher, possible)
         for (index, _subject, candidates), hits in zip(possible, found_hits, strict=True):
             if hits:
                 results[index] = self._outcome(candidates, hits)
         return results
+
+    @staticmethod
+    def _stage_two_many(matcher: HyperscanMatcher, possible: list[tuple[int, Subject, Candidates]]) -> list[int]:
+        """The atoms each request hit (as bits), field by field over the batch: the texts of a
+        field built, then its database scanned for all of them in a row."""
+        # requests with the same candidates read the same fields: grouped first (a batch holds
+        # a few requests a candidate set), then each group's requests are added to its fields
+        groups: dict[int, tuple[Candidates, list[Subject], list[int]]] = {}
+        for at, (_index, subject, candidates) in enumerate(possible):
+            group = groups.get(id(candidates))
+            if group is None:
+                groups[id(candidates)] = (candidates, [subject], [at])
+            else:
+                group[1].append(subject)
+                group[2].append(at)
+        by_field: dict[str, list[Subject]] = {}
+        positions: dict[str, list[int]] = {}
+        for candidates, subjects, ats in groups.values():
+            for name in candidates.fields:
+                wanted = by_field.get(name)  # (not setdefault: it makes a list on every call)
+                if wanted is None:
+                    by_field[name] = subjects.copy()
+                    positions[name] = ats.copy()
+                else:
+                    wanted += subjects
+                    positions[name] += ats
+        found_hits = [0] * len(possible)
+        for name, wanted in by_field.items():
+            database = matcher.database("http", name)
+            if database is None:
+                continue
+            texts = [subject.field(name) for subject in wanted]
+            for at, hits in zip(positions[name], database.scan_many(texts), strict=True):
+                if hits:
+                    found_hits[at] |= hits
+        return found_hits
 
     def match(self, subject: Subject) -> Match:
         prefilter = self._prefilter
@@ -254,6 +273,40 @@ def _has_not(tree: tuple[Any, ...]) -> bool:
     if tree[0] == "not":
         return True
     return any(_has_not(child) for child in tree[1])
+
+
+def _bit_tree(tree: Tree) -> Tree:
+    """A condition tree with each leaf's atoms as the bits of an int."""
+    if tree[0] == "leaf":
+        return ("leaf", id_mask(tree[1]))
+    if tree[0] == "not":
+        return ("not", _bit_tree(tree[1]))
+    return (tree[0], tuple(_bit_tree(child) for child in tree[1]))
+
+
+def _holds_bits(tree: Tree, hits: int) -> bool:
+    kind = tree[0]
+    if kind == "leaf":
+        return bool(hits & tree[1])
+    if kind == "all":
+        return all(_holds_bits(child, hits) for child in tree[1])
+    if kind == "any":
+        return any(_holds_bits(child, hits) for child in tree[1])
+    return not _holds_bits(tree[1], hits)
+
+
+def _hyperscan_lib(backend: Backend) -> HsLib | None:
+    """The Hyperscan library ``backend`` asks for (None: the re matcher)."""
+    if backend == "re":
+        return None
+    if backend == "hyperscan-pip":
+        if PIP is None:
+            raise ContentError("the hyperscan-pip engine was asked for but hyperscan is not installed")
+        return PIP
+    found = NATIVE or PIP
+    if found is None and backend == "hyperscan":
+        raise ContentError("the hyperscan engine was asked for but hyperscan is not installed")
+    return found
 
 
 def _only_any(tree: tuple[object, ...]) -> bool:

@@ -12,7 +12,8 @@ import re
 from collections.abc import Callable
 from operator import itemgetter
 
-from honeyguard.detect.httpsplit import SplitRequest, head_ends, split_http, split_request_line
+from honeyguard.detect.httpsplit import SplitRequest, head_ends
+from honeyguard.detect.nativesplit import split_http, split_request_line
 from honeyguard.detect.normalize import (
     decode_numeric_entities,
     decode_repeated,

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from honeyguard.detect.compile import Program, Tree, _hs
+from honeyguard.detect.compile import Program, Tree, compile_cached
 from honeyguard.detect.factors import (
     LINE_START,
     STRONG,
@@ -34,8 +34,19 @@ from honeyguard.detect.factors import (
     Requirement,
     clause_weight,
     requirements,
+    weight,
 )
-from honeyguard.detect.fields import field_protocols
+from honeyguard.detect.fields import Subject, field_protocols
+from honeyguard.detect.hsnative import (
+    CASELESS,
+    MULTILINE,
+    NATIVE,
+    PIP,
+    SINGLEMATCH,
+    HsLib,
+    ScanDatabase,
+    mask_ids,
+)
 
 WORTH_CHECKING = 1.0  # lighter clauses (words of ordinary headers) are left unchecked
 MAX_VIEW = 1 << 20  # longer requests skip the prefilter (the view would be as costly as the fields)
@@ -176,10 +187,6 @@ def tree_fields(tree: Tree, program: Program) -> frozenset[str]:
     return frozenset().union(*(tree_fields(child, program) for child in tree[1]))
 
 
-def _on_factor(factor: int, _start: int, _end: int, _flags: int, hits: set[int]) -> None:
-    hits.add(factor)
-
-
 @dataclass
 class Candidates:
     """Stage one's answer: the rules that could match, and the fields they read.
@@ -190,11 +197,15 @@ class Candidates:
     rules: list[int]
     fields: frozenset[str]
     plan: Any = None
-    outcomes: dict[frozenset[int], Any] = field(default_factory=dict)
+    outcomes: dict[int, Any] = field(default_factory=dict)  # keyed by the atoms hit, as bits
 
 
 NO_CANDIDATES = Candidates([], frozenset())
 FOLD_EXPRESSION = b"\\n[ \\t]"  # a header line folded onto the one before (when in the head)
+#: a header's factor at least this rare (factors.weight: ~5 ordinary bytes) is scanned for anywhere,
+#: a superset: the header-bound expressions ('Name:', anything on the line, the literal) cost
+#: Hyperscan a third of the prefilter's scan, and such a literal is rarely elsewhere
+LOOSE_HEADER_WEIGHT = 5.0
 MAX_ANSWERS = 4096  # distinct candidate sets kept (answers are shared: callers only read them)
 MAX_DECIDED = 16384  # distinct sets of factors whose answer is kept
 
@@ -210,6 +221,8 @@ def factor_expression(factor: Factor) -> bytes:
         return b"^" + escaped
     if zone == TARGET_START:  # after a method (token bytes, no ':') and its spaces
         return b"^[A-Za-z][\\x21\\x23\\x24\\x26\\x27\\x2a\\x2b\\x2d\\x2e0-9A-Z\\x5e-\\x7a\\x7c\\x7e]{0,31} +" + escaped
+    if weight(literal) >= LOOSE_HEADER_WEIGHT:
+        return escaped  # anywhere, a superset
     # after the header's name and its colon on one line: not anchored at the line's start (a
     # superset, so still exact), which Hyperscan scans in a third less time than '^\\s*name\\s*:'
     name = b"".join(b"\\x%02x" % c for c in zone.encode())
@@ -220,8 +233,10 @@ class Prefilter:
     """The stage-one database of every HTTP rule's factors (Hyperscan only): one caseless scan
     of the view, then each rule's upper tree over the factors that occur."""
 
-    def __init__(self, program: Program, protocol: str = "http") -> None:
-        assert _hs is not None
+    def __init__(self, program: Program, lib: HsLib | None = None, protocol: str = "http") -> None:
+        found = lib or NATIVE or PIP  # (default: the best library there is)
+        assert found is not None
+        self._lib = found
         by_field = program.by_field.get(protocol, {})
         atom_ids = sorted({a for ids in by_field.values() for a in ids})
         needs = dict(zip(atom_ids, requirements([program.atoms[a] for a in atom_ids]), strict=True))
@@ -252,12 +267,16 @@ class Prefilter:
         ]
         # the same few sets of rules come up again and again: their sorted list and fields, kept
         self._answers: dict[frozenset[int], Candidates] = {}
-        self._decided: dict[frozenset[int], Candidates] = {}
+        self._decided: dict[int, Candidates] = {}  # keyed by the factors that occur, as bits
         self.all_rules = Candidates(
             rule_ids, frozenset().union(*self.rule_fields.values()) if rule_ids else frozenset()
         )
         self.scanned = sorted(self._checked_factors())  # factors of clauses left out are not scanned for
-        self._fold = len(self.factors)  # the id of a folded line's start ('\n' and a blank) in the scan
+        # ids in the scan: a folded line's start ('\n' and a blank) is 0, then the factors from
+        # the commonest: a scan answers with an int of as many bits as its highest id, which
+        # costs in building, hashing and comparing it (in first-use order, ~1,900 bits a request)
+        self._fold_bit = 1
+        self._factor_of = [-1, *sorted(self.scanned, key=lambda f: (self._weight(frozenset((f,))), self.factors[f]))]
         self._db = self._compile() if self.scanned else None
 
     def _add(self, rule: int, upper: Tree) -> None:
@@ -313,18 +332,14 @@ class Prefilter:
             found |= _leaf_factors(tree)
         return found
 
-    def _compile(self) -> Any:
-        from honeyguard.detect.compile import compile_cached
-
-        assert _hs is not None
-        literal = int(_hs.HS_FLAG_SINGLEMATCH | _hs.HS_FLAG_CASELESS)
-        zoned = literal | int(_hs.HS_FLAG_MULTILINE)
-        factors = [self.factors[f] for f in self.scanned]
+    def _compile(self) -> ScanDatabase:
+        literal = SINGLEMATCH | CASELESS
+        zoned = literal | MULTILINE
+        factors = [self.factors[f] for f in self._factor_of[1:]]
         expressions = [factor_expression(f) for f in factors]
         flags = [zoned if zone in (LINE_START, TARGET_START) else literal for zone, _ in factors]
-        return compile_cached(
-            [*expressions, FOLD_EXPRESSION], [*self.scanned, self._fold], [*flags, int(_hs.HS_FLAG_SINGLEMATCH)]
-        )
+        ids = list(range(len(self._factor_of)))
+        return compile_cached([FOLD_EXPRESSION, *expressions], ids, [SINGLEMATCH, *flags], self._lib)
 
     def candidates(self, view: bytes | None, folded: Callable[[], bool] | None = None) -> Candidates:
         """The rules that could match a request whose view is ``view`` (None: every rule).
@@ -335,25 +350,44 @@ class Prefilter:
         search through every request for it cost a few % of the engine's time."""
         if view is None or len(view) > MAX_VIEW:
             return self.all_rules
-        hits: set[int] = set()
-        if self._db is not None:
-            self._db.scan(view, _on_factor, 0, hits)  # positional: keywords cost the binding ~0.6 us a call
-            if self._fold in hits:
-                hits.discard(self._fold)
-                if folded is not None and folded():
-                    return self.all_rules
-        elif folded is not None and folded():
+        return self._answer(self._db.scan(view) if self._db is not None else 0, folded)
+
+    def candidates_many(self, subjects: list[Subject]) -> list[Candidates]:
+        """``candidates`` of each subject's view, the database scanned for all in a row (while
+        it is in the CPU's caches: the prefilter of a full rule set is megabytes)."""
+        views = [subject.prefilter_view(False) for subject in subjects]
+        scanned = [view for view in views if view is not None and len(view) <= MAX_VIEW]
+        found = iter(self._db.scan_many(scanned) if self._db is not None else [0] * len(scanned))
+        decided = self._decided
+        out: list[Candidates] = []
+        for subject, view in zip(subjects, views, strict=True):
+            if view is None or len(view) > MAX_VIEW:
+                out.append(self.all_rules)
+                continue
+            hits = next(found)
+            # the common case first: a set of factors decided before, no fold (its bit is 1)
+            answer = decided.get(hits) if self._db is not None and not hits & 1 else None
+            out.append(answer if answer is not None else self._answer(hits, subject.head_folded))
+        return out
+
+    def _answer(self, hits: int, folded: Callable[[], bool] | None) -> Candidates:
+        """The candidates when the factors ``hits`` (as bits) occur in the view."""
+        if hits & self._fold_bit:
+            hits ^= self._fold_bit
+            if folded is not None and folded():
+                return self.all_rules
+        elif self._db is None and folded is not None and folded():
             return self.all_rules
         if not hits:
-            return NO_CANDIDATES if not self.always else self._decide(hits)
+            return NO_CANDIDATES if not self.always else self._decide(set())
         # the answer depends on nothing but which factors occur, and the same few sets occur
         # again and again: each set's answer is worked out once (a lazily built decision table)
-        key = frozenset(hits)
-        found = self._decided.get(key)
+        found = self._decided.get(hits)
         if found is None:
             if len(self._decided) >= MAX_DECIDED:
                 self._decided.clear()
-            found = self._decided[key] = self._decide(hits)
+            factor_of = self._factor_of
+            found = self._decided[hits] = self._decide({factor_of[i] for i in mask_ids(hits)})
         return found
 
     def _decide(self, hits: set[int]) -> Candidates:
