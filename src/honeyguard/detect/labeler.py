@@ -18,7 +18,7 @@ from honeyguard.detect.fields import (
     raw_subject,
     ssh_command_subject,
 )
-from honeyguard.detect.iocs import subject_iocs
+from honeyguard.detect.iocs import subject_iocs, subjects_iocs
 from honeyguard.model import Download, Event, Ioc
 
 CACHE_BYTES = 64 * 1024 * 1024  # request bytes the result cache of classify_raw may hold
@@ -70,25 +70,27 @@ class RuleLabeler:
         return result
 
     def classify_raw_many(self, items: Sequence[tuple[bytes, str]]) -> list[Result]:
-        """``classify_raw`` for a batch of (bytes, protocol): the engine goes stage by stage over
-        the requests the cache does not answer (Engine.match_many), which is what `detect` runs."""
+        """``classify_raw`` for a batch of (bytes, protocol): the engine and IOC extraction go stage
+        by stage over the requests the cache does not answer (Engine.match_many, subjects_iocs),
+        which is what `detect` runs."""
         results: list[Result | None] = []
         missing: list[int] = []
+        first: dict[tuple[bytes, str], int] = {}  # each key's first index in the batch
         for index, key in enumerate(items):
             found = self._cache.get(key)
             if found is not None:
                 self._cache.move_to_end(key)
-            else:
+            elif key not in first or not self._cache_budget:  # with a cache, a repeat takes its first's
+                first.setdefault(key, index)
                 missing.append(index)
             results.append(found)
         subjects = [subject_for_raw(*items[i]) for i in missing]
-        for index, subject, match in zip(missing, subjects, self.engine.match_many(subjects), strict=True):
-            key = items[index]
-            result = self._cache.get(key) or Result(rules=match.rules, cves=match.cves, techniques=match.techniques,
-                                                    iocs=tuple(subject_iocs(subject)))
-            self._remember(key, result)
+        matches = self.engine.match_many(subjects)
+        for index, match, iocs in zip(missing, matches, subjects_iocs(subjects), strict=True):
+            result = Result(rules=match.rules, cves=match.cves, techniques=match.techniques, iocs=tuple(iocs))
+            self._remember(items[index], result)
             results[index] = result
-        return [r for r in results if r is not None]
+        return [found or results[first[key]] or Result() for found, key in zip(results, items, strict=True)]
 
     def _remember(self, key: tuple[bytes, str], result: Result) -> None:
         data = key[0]
@@ -102,8 +104,9 @@ class RuleLabeler:
 
     def classify(self, subject: Subject) -> Result:
         found = self.engine.match(subject)
-        return Result(rules=found.rules, cves=found.cves, techniques=found.techniques,
-                      iocs=tuple(subject_iocs(subject)))
+        return Result(
+            rules=found.rules, cves=found.cves, techniques=found.techniques, iocs=tuple(subject_iocs(subject))
+        )
 
     def _classify_remembered(self, subject: Subject) -> Result:
         """``classify``, answered from the result cache for a request already seen: an HTTP
@@ -133,7 +136,10 @@ def apply_result(event: Event, result: Result | None) -> Event:
     if result is None or not (result.rules or result.iocs or event.rules or event.cves or event.techniques):
         return event  # nothing to write: most events
     return msgspec.structs.replace(
-        event, rules=list(result.rules), cves=list(result.cves), techniques=list(result.techniques),
+        event,
+        rules=list(result.rules),
+        cves=list(result.cves),
+        techniques=list(result.techniques),
         iocs=_merge(event.iocs, list(result.iocs)),
     )
 
@@ -145,8 +151,9 @@ def _merge(old: list[Ioc], new: list[Ioc]) -> list[Ioc]:
     return old + [i for i in new if (i.type, i.value) not in seen]
 
 
-def load_labeler(settings: DetectSettings | None = None, *, backend: Backend = "auto",
-                 builtin: bool = True) -> RuleLabeler:
+def load_labeler(
+    settings: DetectSettings | None = None, *, backend: Backend = "auto", builtin: bool = True
+) -> RuleLabeler:
     """The built-in rules plus ``settings.rule_dirs``, compiled; raises ContentError on a bad rule."""
     settings = settings or DetectSettings()
     ruleset = Ruleset.load([Path(d) for d in settings.rule_dirs], builtin=builtin)

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from honeyguard.detect.fields import Subject, event_subject
-from honeyguard.detect.iocs import subject_iocs
+from honeyguard.detect.iocs import subjects_iocs
 from honeyguard.detect.labeler import Result, RuleLabeler, apply_result
 from honeyguard.model import Event, HttpRequest
 
@@ -74,10 +74,11 @@ class BatchLabeler:
         keys: list[RequestKey | None],
         events: Sequence[Event],
     ) -> None:
-        """Labels for the subjects no cached result answers, the engine going stage by stage."""
-        matches = self.engine.match_many([subject for _, subject in missing])
-        for (index, subject), match in zip(missing, matches, strict=True):
-            iocs = subject_iocs(subject)
+        """Labels for the subjects no cached result answers, the engine and IOC extraction each
+        going stage by stage over the batch."""
+        subjects = [subject for _, subject in missing]
+        matches = self.engine.match_many(subjects)
+        for (index, _), match, iocs in zip(missing, matches, subjects_iocs(subjects), strict=True):
             if match.rules or iocs:
                 result = Result(rules=match.rules, cves=match.cves, techniques=match.techniques, iocs=tuple(iocs))
             else:

@@ -16,9 +16,9 @@ import re
 from honeyguard.detect.iocs import patterns as P
 
 _LONGEST_SCHEME = 12  # 'stratum2+tcp'
-_DIGITS = frozenset(b"0123456789")
+_DIGITS = b"0123456789"
 _LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-_SCHEME_BYTES = _LETTERS | _DIGITS | frozenset(b"+")
+_SCHEME_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+"
 #: the byte before a run of scheme bytes, as a slice, when it is itself a word byte ('_'): no
 #: boundary there (the empty slice, the text's start, and every other byte are boundaries)
 _SCHEME_RUN_BEFORE = (b"_",)
@@ -50,9 +50,8 @@ def _scheme_starts(text: bytes, low: int, mark: int) -> list[int]:
     scheme is letters, digits and '+' (starting with a letter). Inside a run of those bytes only
     a start right after a '+' has a word boundary, so the pattern is tried there and at the run's
     start, not at every byte."""
-    start = mark
-    while start > low and text[start - 1] in _SCHEME_BYTES:
-        start -= 1
+    window = text[low:mark]
+    start = mark - (len(window) - len(window.rstrip(_SCHEME_BYTES)))  # back over the run (rstrip: a C loop)
     starts = [start] if start < mark and text[start - 1 : start] not in _SCHEME_RUN_BEFORE else []
     plus = text.find(b"+", start, mark)
     while plus >= 0:
@@ -70,9 +69,8 @@ def ipv4s(text: bytes) -> list[bytes]:
     find, match = text.find, P.IPV4.match
     while (dot := find(b".", pos)) >= 0:
         found = None
-        start = dot
-        while start > 0 and dot - start <= 3 and text[start - 1] in _DIGITS:
-            start -= 1
+        before = text[max(0, dot - 4) : dot]  # a run of four digits or more cannot start an octet
+        start = dot - (len(before) - len(before.rstrip(_DIGITS)))
         if start < dot and start >= pos and dot - start <= 3:
             found = match(text, start)
         if found is None:

@@ -46,8 +46,9 @@ def download_ops(tool: bytes, args: bytes) -> tuple[Op, ...]:
 def _exfil(args: bytes) -> bool:
     """``P.EXFIL_FLAGS`` in the arguments; each of its alternatives holds one of the words tried
     first, which most download commands lack."""
-    if b"@" not in args and b"$(" not in args and b"`" not in args:
+    # (an int or find: 'bytes in bytes' raises and clears a TypeError inside CPython 3.11)
+    if b"@"[0] not in args and args.find(b"$(") < 0 and b"`"[0] not in args:
         lower = args.lower()
-        if b"-t" not in lower and b"--upload-file" not in lower and b"--post-file" not in lower:
+        if lower.find(b"-t") < 0 and lower.find(b"--upload-file") < 0 and lower.find(b"--post-file") < 0:
             return False
     return P.EXFIL_FLAGS.search(b" " + args) is not None
