@@ -1,14 +1,17 @@
-"""The native flow reader (_fastscan) against the DuckDB reader: the same ``pre`` table on any input.
+"""The native flow reader (_fastscan) against the DuckDB reader: the same tables on any input.
 
 The core test feeds random mixes of well-formed, almost-well-formed and binary lines, in random
-chunk sizes, plain and gzip, with tiny table caps, through both readers and compares ``pre`` row by
-row (the beacon start lists compared as multisets: their order is not part of the contract).
+chunk sizes, plain and gzip, with tiny table caps, through both readers and compares what the
+analysis reads after the scan (lines per status, ``conv``, ``addr``, ``edges``) row by row (the beacon
+start lists compared as multisets: their order is not part of the contract).
 """
 
 from __future__ import annotations
 
 import gzip
 import os
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from honeyguard.intel.flows import FlowSettings, analyze_flows, native
+from honeyguard.intel.flows import FlowSettings, IndicatorFileError, analyze_flows, native
 from honeyguard.intel.flows.cidrs import parse_networks
-from honeyguard.intel.flows.scan import run_scan
+from honeyguard.intel.flows.native_tables import arrow_tables, conversation_tables
+from honeyguard.intel.flows.scan import run_scan, status_counts
 from honeyguard.intel.flows.settings import IPV6_ULA, RFC1918
 from tests.intel.flowgen import HEADER, write_flow_logs, write_indicators
 
@@ -34,25 +38,36 @@ def test_the_extension_is_built_in_ci() -> None:
     assert native.available() or os.environ.get("CI") != "true"
 
 
-def _pre(files: list[Path], reader: str) -> tuple[list[Any], list[Path]]:
-    con = duckdb.connect()
-    con.execute("SET threads = 2")
-    con.register("beacon_targets", pa.table({"value": [BEACON, "10.0.0.07", "2001:db8::1"]}))
-    flow_settings = FlowSettings(reader="auto" if reader == "native" else "duckdb", threads=2, scan_probe_packets=3)
-    unreadable = run_scan(con, files, flow_settings, INTERNAL, "beacon_targets")
-    rows = con.execute("SELECT * FROM pre").fetchall()
-    described = [(c[0], str(c[1])) for c in con.execute("DESCRIBE pre").fetchall()]
-    con.close()
-    normal = sorted(
+BEACONS = [BEACON, "10.0.0.07", "2001:db8::1"]
+
+
+def _normal(rows: list[Any]) -> list[Any]:
+    """Rows sorted, beacon start lists as multisets (their order is not part of the contract)."""
+    return sorted(
         (tuple(sorted(v, key=lambda s: (s["t"], s["p"])) if isinstance(v, list) else v for v in row) for row in rows),
         key=repr,
     )
-    return [described, *normal], unreadable
 
 
-def _same_pre(files: list[Path]) -> None:
+def _tables(files: list[Path], reader: str) -> tuple[list[Any], list[Path]]:
+    """What the analysis reads after the scan: lines per status, and ``conv``, ``addr`` and ``edges``
+    (columns, types and rows)."""
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    flow_settings = FlowSettings(reader="auto" if reader == "native" else "duckdb", threads=2, scan_probe_packets=3)
+    scan = run_scan(con, files, flow_settings, INTERNAL, BEACONS)
+    con.execute(scan.edges_sql)
+    tables: list[Any] = [status_counts(con)]
+    for table in ("conv", "addr", "edges"):
+        described = [(c[0], str(c[1])) for c in con.execute(f"DESCRIBE {table}").fetchall()]
+        tables.append([described, *_normal(con.execute(f"SELECT * FROM {table}").fetchall())])
+    con.close()
+    return tables, scan.unreadable
+
+
+def _same_tables(files: list[Path]) -> None:
     assert native.available()
-    assert _pre(files, "native") == _pre(files, "duckdb")
+    assert _tables(files, "native") == _tables(files, "duckdb")
 
 
 def _record(
@@ -158,7 +173,7 @@ def test_native_pre_equals_duckdb_pre(
         text = b"\n"  # an empty file is not a flow file (discovery skips it)
     path = tmp_path / ("fuzz.log.gz" if compress else "fuzz.log")
     path.write_bytes(gzip.compress(text) if compress else text)
-    _same_pre([path, _write(tmp_path / "second.log", [_beacon_record()] * 3)])
+    _same_tables([path, _write(tmp_path / "second.log", [_beacon_record()] * 3)])
 
 
 def _beacon_record() -> str:
@@ -178,7 +193,7 @@ def test_default_caps_and_chunks_on_many_files(tmp_path: Path) -> None:
     records = out + scans
     files = [_write(tmp_path / f"f{n}.log", records[n::5]) for n in range(5)]
     (tmp_path / "f5.log.gz").write_bytes(gzip.compress(("\n".join(records[:700]) + "\n").encode()))
-    _same_pre([*files, tmp_path / "f5.log.gz"])
+    _same_tables([*files, tmp_path / "f5.log.gz"])
 
 
 def test_files_the_native_reader_does_not_take_whole(tmp_path: Path) -> None:
@@ -196,11 +211,104 @@ def test_files_the_native_reader_does_not_take_whole(tmp_path: Path) -> None:
     )
     (tmp_path / "long.log").write_text((long_account + "\n" + good) * 3)
     files = sorted(p for p in tmp_path.iterdir())
-    native_pre, native_unreadable = _pre(files, "native")
-    duckdb_pre, duckdb_unreadable = _pre(files, "duckdb")
-    assert native_pre == duckdb_pre
+    native_tables, native_unreadable = _tables(files, "native")
+    duckdb_tables, duckdb_unreadable = _tables(files, "duckdb")
+    assert native_tables == duckdb_tables
     assert sorted(native_unreadable) == sorted(duckdb_unreadable)
     assert {p.name for p in native_unreadable} >= {"truncated.log.gz", "not-gzip.log.gz"}
+
+
+def test_both_ways_of_building_the_tables(tmp_path: Path) -> None:
+    # Only well-formed lines (and headers) leave DuckDB nothing analysed: the tables come from the
+    # native conversations. A non-canonical port ("0443", OK for DuckDB, left over by C) on a key the
+    # native reader also folds makes DuckDB's part hold analysed records: both are summed into pre.
+    good = [_record("10.0.0.5", "52.1.2.3", str(40000 + i), "443", "6", str(i % 5), "10", str(T0 + i), "ACCEPT")
+            for i in range(50)]  # fmt: skip
+    # the server's side of some of them (the destination is the client), and an internal server
+    answers = [
+        _record("52.1.2.3", "10.0.0.5", "443", str(40000 + i), "6", "3", str(900 + i), str(T0 + i), "ACCEPT")
+        for i in range(0, 50, 5)
+    ]
+    served = [_record("8.8.4.4", "10.0.0.9", "5353", "80", "6", "4", "70", str(T0), "ACCEPT")] * 2
+    beacon = [_beacon_record()] * 4
+    scans = [_record("45.0.0.1", "10.0.0.5", "5555", "22", "6", "1", "40", str(T0), "REJECT")] * 3
+    fast = [_write(tmp_path / "a.log", good + answers + beacon + scans), _write(tmp_path / "b.log", good[::2] + served)]
+    odd = _write(
+        tmp_path / "c.log", [_record("10.0.0.5", "52.1.2.3", "40000", "0443", "6", "2", "7", str(T0), "ACCEPT")]
+    )
+    header_crlf = tmp_path / "d.log"
+    header_crlf.write_text(HEADER + "\r\n" + _beacon_record() + "\n")
+    # byte sums past 2^63 (18-digit sizes, summed): exported as 128-bit integers, not 64-bit ones
+    huge = _record("10.0.0.6", "52.1.2.4", "40000", "443", "6", "9", "999999999999999999", str(T0), "ACCEPT")
+    wide = _write(tmp_path / "e.log", [huge] * 12)
+    for files in (fast, [*fast, odd], [*fast, header_crlf], [*fast, wide], [wide, odd]):
+        native_tables, _ = _tables(files, "native")
+        assert native_tables == _tables(files, "duckdb")[0]
+        assert native_tables[0]["header"] == len(files)
+        assert native_tables[0].get("inbound_rejected") == (3 if fast[0] in files else None)
+        assert native_tables[1][1:]  # conversations were found
+
+
+def test_beacon_targets_that_arrive_late(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The indicators may still be loading when the native reader starts: it inflates ahead (a
+    # bounded number of pieces), then folds them with the beacon targets once they are there.
+    monkeypatch.setattr(native, "CHUNK", 64)
+    monkeypatch.setattr(native, "READ", 64)
+    monkeypatch.setattr(native, "EARLY_CHUNKS", 5)
+    records = [_beacon_record()] * 30 + [
+        _record("10.0.0.5", "52.1.2.3", str(40000 + i), "443", "6", "2", "10", str(T0 + i), "ACCEPT") for i in range(30)
+    ]
+    (tmp_path / "a.log.gz").write_bytes(gzip.compress((HEADER + "\n" + "\n".join(records) + "\n").encode()))
+    files = [tmp_path / "a.log.gz", _write(tmp_path / "b.log", records[::3])]
+    late: Future[Any] = Future()
+    threading.Timer(0.3, late.set_result, [pa.array(BEACONS)]).start()
+    con = duckdb.connect()
+    scan = run_scan(con, files, FlowSettings(threads=2, scan_probe_packets=3), INTERNAL, late)
+    con.execute(scan.edges_sql)
+    starts = con.execute("SELECT sum(len(starts)) FROM conv").fetchall()
+    con.close()
+    assert starts == [(40,)]  # 30 + 10 beacon records, each a start
+    assert _tables(files, "native") == _tables(files, "duckdb")
+
+
+def test_failed_indicators_stop_the_native_reader(tmp_path: Path) -> None:
+    failed: Future[Any] = Future()
+    failed.set_exception(IndicatorFileError("cannot read indicators", file="x.csv"))
+    with pytest.raises(IndicatorFileError):
+        run_scan(duckdb.connect(), [_write(tmp_path / "a.log", [_beacon_record()])], FlowSettings(), INTERNAL, failed)
+
+
+def test_conversations_of_several_scanners_equal_those_of_their_merge() -> None:
+    assert native._fastscan is not None
+    nets = b"\x00\x00\x00\x0a\x00\x00\x00\xff"  # 10.0.0.0/8 (network, mask; little-endian words)
+    beacons = native.beacon_set([BEACON])
+    lines = [
+        _record(f"10.0.0.{i % 4}", f"52.1.2.{i % 3}", str(40000 + i), "443", "6", "2", str(i), str(T0 + i), "ACCEPT")
+        for i in range(40)
+    ] + [_record("52.1.2.1", f"10.0.0.{i % 4}", "443", str(40000 + i), "6", "9", "99", str(T0), "ACCEPT")
+         for i in range(20)] + [_beacon_record()] * 3  # fmt: skip
+
+    def scanner(part: list[str]) -> Any:
+        assert native._fastscan is not None
+        one = native._fastscan.Scanner(nets, beacons, 3, 100, 100)
+        one.feed(("first line\n" + "\n".join(part) + "\n").encode())
+        one.finish()
+        return one
+
+    def rows(table: Any) -> list[Any]:
+        return _normal([tuple(r.values()) for r in table.to_pylist()])
+
+    parts = [scanner(lines[0::3]), scanner(lines[1::3]), scanner(lines[2::3])]
+    apart = conversation_tables(parts)
+    merged = scanner([])
+    for part in parts:
+        merged.merge(part)
+    together = conversation_tables([merged])
+    assert rows(apart.conv) == rows(together.conv) and rows(apart.addresses) == rows(together.addresses)
+    assert sum(apart.conv.column("flows").to_pylist()) == len(lines)
+    assert sorted(apart.addresses.column("a").to_pylist()) == sorted(
+        {"10.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.5", "52.1.2.0", "52.1.2.1", "52.1.2.2", BEACON}
+    )
 
 
 def test_the_scanner_accounts_for_every_line() -> None:
@@ -211,7 +319,7 @@ def test_the_scanner_accounts_for_every_line() -> None:
     leftover = b"".join(scanner.feed(data[i : i + 7]) for i in range(0, len(data), 7)) + scanner.finish()
     assert leftover.split(b"\n") == [b"first line", b"junk", good + b" ", b"\xff" * 3000, b""]
     assert scanner.counts() == (1, 0)  # four good records, one group
-    groups, starts = native.arrow_tables(scanner)
+    groups, starts = arrow_tables(scanner)
     assert groups.column("flows").to_pylist() == [4] and groups.column("src").to_pylist() == ["52.1.2.3"]
     assert groups.column("port").to_pylist() == [443] and groups.column("from_client").to_pylist() == [0]
     assert starts.num_rows == 0 and scanner.rejected() is None
@@ -228,7 +336,7 @@ def test_the_scanner_survives_any_bytes(data: bytes, splits: list[int]) -> None:
         at += size
     out.append(scanner.feed(data[at:]))
     out.append(scanner.finish())
-    groups, _ = native.arrow_tables(scanner)
+    groups, _ = arrow_tables(scanner)
     folded = sum(groups.column("flows").to_pylist()) + (scanner.rejected() or [0])[0]
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
     assert b"".join(out).count(b"\n") + folded == lines

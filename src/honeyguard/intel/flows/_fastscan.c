@@ -13,6 +13,7 @@
  * GIL is released only around code that touches no Python object.
  */
 #include "_fastscan_lines.h"
+#include "_fastscan_conv.h"
 
 /* ---- the Python type -------------------------------------------------------------------- */
 
@@ -78,18 +79,6 @@ static PyObject *Scanner_rejected(Scanner *s, PyObject *Py_UNUSED(ignored)) {
     if (!bytes) return NULL;
     return Py_BuildValue("LLLNLLL", (long long)r->flows, (long long)r->accepted, (long long)r->probes, bytes,
                          (long long)r->max_bytes, (long long)r->first, (long long)r->last);
-}
-
-static size_t render_ipv4(char *out, uint32_t ip) {
-    char *p = out;
-    for (int shift = 24; shift >= 0; shift -= 8) {
-        unsigned o = ip >> shift & 255;
-        if (o >= 100) *p++ = (char)('0' + o / 100);
-        if (o >= 10) *p++ = (char)('0' + o / 10 % 10);
-        *p++ = (char)('0' + o % 10);
-        if (shift) *p++ = '.';
-    }
-    return (size_t)(p - out);
 }
 
 /* Arrow buffers of the groups: src and dst as dotted-quad strings (int32 offsets + text), then
@@ -158,6 +147,68 @@ done:
 }
 
 static PyTypeObject ScannerType;
+
+/* The scanners of a conversations() call, claimed (none in use elsewhere), or NULL. */
+static Scanner **claim_all(Scanner *s, PyObject *others, size_t *count) {
+    Py_ssize_t n = PyTuple_GET_SIZE(others);
+    Scanner **all = PyMem_Malloc((size_t)(n + 1) * sizeof(Scanner *));
+    if (!all) return (Scanner **)PyErr_NoMemory();
+    all[0] = s;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *o = PyTuple_GET_ITEM(others, i);
+        int repeated = 0;
+        for (Py_ssize_t k = 0; k <= i; k++) repeated |= (PyObject *)all[k] == o;
+        if (!PyObject_TypeCheck(o, &ScannerType) || repeated) {
+            PyMem_Free(all);
+            return (Scanner **)PyErr_Format(PyExc_TypeError, "conversations() takes other, distinct Scanners");
+        }
+        all[i + 1] = (Scanner *)o;
+    }
+    for (Py_ssize_t k = 0; k <= n; k++)
+        if (!claim(all[k])) {
+            while (k-- > 0) all[k]->busy = 0;
+            PyMem_Free(all);
+            return NULL;
+        }
+    *count = (size_t)n + 1;
+    return all;
+}
+
+/* conversations(*others) -> (conversations, addresses, starts, wide, (Arrow buffers...)): this scanner's
+ * groups and the others' folded together (without merging the scanners first). */
+static PyObject *Scanner_conversations(Scanner *s, PyObject *others) {
+    size_t count = 0, groups = 0;
+    Scanner **all = claim_all(s, others, &count);
+    if (!all) return NULL;
+    for (size_t k = 0; k < count; k++) groups += all[k]->ngroups;
+    PyObject *bufs[CONV_BUFFERS] = {0}, *out = NULL, *tuple = NULL;
+    Convs c = {0};
+    int wide = 0;
+    if (groups > INT32_MAX / 16) PyErr_Format(PyExc_OverflowError, "too many groups");
+    else {
+        int ok;
+        Py_BEGIN_ALLOW_THREADS
+        ok = fold_convs(all, count, &c);
+        Py_END_ALLOW_THREADS
+        if (!ok) PyErr_NoMemory();
+        else if (export_convs(all, count, &c, bufs, &wide) && (tuple = PyTuple_New(CONV_BUFFERS)) != NULL) {
+            size_t starts = 0;
+            for (size_t k = 0; k < count; k++) starts += all[k]->nstarts;
+            for (int i = 0; i < CONV_BUFFERS; i++) {
+                PyTuple_SET_ITEM(tuple, i, bufs[i]);
+                bufs[i] = NULL;
+            }
+            out = Py_BuildValue("nnnNN", (Py_ssize_t)c.n, (Py_ssize_t)c.naddrs, (Py_ssize_t)starts,
+                                PyBool_FromLong(wide), tuple);
+        }
+    }
+    for (int i = 0; i < CONV_BUFFERS; i++) Py_XDECREF(bufs[i]);
+    convs_free(&c);
+    for (size_t k = 0; k < count; k++) all[k]->busy = 0;
+    PyMem_Free(all);
+    return out;
+}
+
 
 static int merge_groups(Scanner *s, const Scanner *o) {
     uint32_t *map = malloc((o->ngroups ? o->ngroups : 1) * sizeof(uint32_t));
@@ -286,6 +337,8 @@ static PyMethodDef Scanner_methods[] = {
     {"counts", (PyCFunction)Scanner_counts, METH_NOARGS, "(groups, starts)."},
     {"rejected", (PyCFunction)Scanner_rejected, METH_NOARGS, "Inbound rejected totals, or None."},
     {"export", (PyCFunction)Scanner_export, METH_NOARGS, "The groups as Arrow buffers."},
+    {"conversations", (PyCFunction)Scanner_conversations, METH_VARARGS,
+     "The conversations of this and other scanners, as Arrow buffers."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -32,7 +32,7 @@ def build_addresses(con: duckdb.DuckDBPyConnection, internal: list[Network]) -> 
     """CREATE ``addr`` (a, canon, v4, internal, valid) for every address in ``conv``."""
     con.execute("""CREATE OR REPLACE TEMP TABLE addr_raw AS
                    SELECT DISTINCT a FROM (SELECT client AS a FROM conv UNION ALL SELECT server FROM conv)""")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE addr AS {_V4_ADDRESSES_SQL}
+    con.execute(f"""CREATE OR REPLACE TABLE addr AS {_V4_ADDRESSES_SQL}
                     SELECT a, a AS canon, v4,
                            coalesce({v4_in_networks_sql("v4", internal)}, FALSE) AS internal,
                            v4 IS NOT NULL AS valid
@@ -65,7 +65,7 @@ def build_matches(con: duckdb.DuckDBPyConnection, indicators: IndicatorSet) -> N
     con.register("ind_ip", indicators.ip_table())
     con.register("ind_cidr4", indicators.cidr_v4_table())
     con.execute("""
-    CREATE OR REPLACE TEMP TABLE matches AS
+    CREATE OR REPLACE TABLE matches AS
     SELECT DISTINCT x.canon, i.value, i.role, i.confidence
     FROM addr x JOIN ind_ip i ON i.value = x.canon
     WHERE x.valid AND NOT x.internal

@@ -77,10 +77,11 @@ class IndicatorSet:
         nets = [(ipaddress.ip_network(r.value), r) for r in self.cidrs]
         return [(n, r) for n, r in nets if isinstance(n, ipaddress.IPv6Network)]
 
-    def ip_values_in_roles(self, roles: list[str]) -> list[str]:
+    def ip_values_in_roles(self, roles: list[str]) -> pa.Array:
+        """The distinct ``ip`` values with one of ``roles`` (in no particular order)."""
         table = self.ip_table()
         chosen = table.filter(pc.is_in(table["role"], value_set=pa.array(roles, pa.string())))
-        return sorted(set(chosen["value"].to_pylist()))
+        return pc.unique(chosen["value"])
 
 
 def _table(rows: list[IndicatorRow]) -> pa.Table:

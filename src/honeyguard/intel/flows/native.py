@@ -16,15 +16,18 @@ import importlib
 import ipaddress
 import itertools
 import os
+import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any, BinaryIO, cast
 
-import duckdb
 import msgspec
 import pyarrow as pa
+import pyarrow.compute as pc
 from isal import igzip_lib
 
 from honeyguard.intel.flows.cidrs import Network
@@ -47,13 +50,17 @@ MAX_STARTS = 2_000_000
 # Leftover text written per input: beyond it (a file of mostly odd lines, a gzip bomb of junk) the
 # file is handed to DuckDB whole, which streams it, rather than copied to the temporary folder.
 LEFTOVER_LIMIT = 64 << 20
+# Inflated pieces a thread keeps while the indicators file is still loading (the scanner needs the
+# beacon targets from it): bounded memory, and the two cores are not idle meanwhile.
+EARLY_CHUNKS = 48
 # Names DuckDB's compression='auto' may treat as compressed: read by DuckDB itself unless .gz.
 _OTHER_COMPRESSION = (".gzip", ".zst", ".zstd", ".tmp", ".bz2", ".xz", ".lz4", ".snappy", ".zip")
 
 
 class NativeScan(msgspec.Struct):
-    """What the native pass produced: per-thread scanners, leftover files (by the input they came
-    from), and inputs DuckDB must read whole."""
+    """What the native pass produced: scanners (one today; their groups are summed when they are
+    turned into tables), leftover files (by the input they came from), and inputs DuckDB must read
+    whole."""
 
     scanners: list[Any]
     leftovers: dict[Path, Path]
@@ -64,30 +71,46 @@ class _Unsupported(Exception):
     """This file is not one the native reader takes whole: DuckDB reads it."""
 
 
+class _BeaconsFailed(Exception):
+    """Loading the beacon targets failed (its cause is raised to the caller): no file is to blame."""
+
+
 def available() -> bool:
     return _fastscan is not None
 
 
 def scan(
-    files: list[Path], settings: FlowSettings, internal: list[Network], beacons: list[str], workdir: Path
+    files: list[Path], settings: FlowSettings, internal: list[Network], beacons: Future[pa.Array], workdir: Path
 ) -> NativeScan:
-    """Read ``files`` on one thread per core (at most one file in flight per thread)."""
+    """Read ``files`` on one thread per core (at most one file in flight per thread). ``beacons``
+    may still be loading (the indicators file): the threads inflate ahead meanwhile."""
     assert _fastscan is not None
     v4 = [n for n in internal if isinstance(n, ipaddress.IPv4Network)]
     nets = array.array("I", [int(v) for n in v4 for v in (n.network_address, n.netmask)]).tobytes()
-    beacon = beacon_set(beacons)
+    packed: list[bytes] = []
     queue = sorted(files, key=lambda f: f.stat().st_size, reverse=True)
     result = NativeScan(scanners=[], leftovers={}, whole=[])
-    lock = threading.Lock()
+    lock, packing = threading.Lock(), threading.Lock()
     numbers = itertools.count()
     errors: list[BaseException] = []
 
     def new_scanner(max_groups: int, max_starts: int) -> Any:
         assert _fastscan is not None
-        return _fastscan.Scanner(nets, beacon, int(settings.scan_probe_packets), max_groups, max_starts)
+        with packing:
+            if not packed:  # the first thread to need them waits for the beacon targets
+                try:
+                    packed.append(beacon_set(beacons.result()))
+                except Exception as exc:  # the indicators' own error, not this file's
+                    raise _BeaconsFailed from exc
+        return _fastscan.Scanner(nets, packed[0], int(settings.scan_probe_packets), max_groups, max_starts)
+
+    workers = min(_threads(settings), len(files)) or 1
+    # One table for the run: the first file read whole keeps its scanner, every later one is merged
+    # into it (under the lock: a merge takes milliseconds, a file a third of a second). The caps hold
+    # per thread: a file in flight may fill its thread's share of what is left.
+    shared: list[Any] = []
 
     def work() -> None:
-        total = new_scanner(MAX_GROUPS, MAX_STARTS)
         try:
             while True:
                 with lock:
@@ -96,55 +119,75 @@ def scan(
                     file = queue.pop(0)
                     leftover = workdir / f"leftover-{next(numbers)}.log"
                     result.leftovers[file] = leftover
-                groups, starts = total.counts()
-                one = new_scanner(max(MAX_GROUPS - groups, 0), max(MAX_STARTS - starts, 0))
+                    groups, starts = shared[0].counts() if shared else (0, 0)
+                scanner = partial(new_scanner, _share(MAX_GROUPS, groups, workers), _share(MAX_STARTS, starts, workers))
                 try:
-                    _read_into(file, one, leftover)
+                    one = _read_into(file, scanner, leftover, beacons)
                 except (_Unsupported, OSError, ValueError, EOFError):
                     leftover.unlink(missing_ok=True)
                     with lock:
                         del result.leftovers[file]
                         result.whole.append(file)
                     continue
-                total.merge(one)
+                with lock:
+                    if shared:
+                        shared[0].merge(one)
+                    else:
+                        shared.append(one)
         except BaseException as exc:  # re-raised by the caller's thread
             errors.append(exc)
-        with lock:
-            result.scanners.append(total)
 
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(min(_threads(settings), len(files)) or 1)]
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     if errors:
-        raise errors[0]
-    for other in result.scanners[1:]:  # one set of groups: pre then needs no re-grouping
-        result.scanners[0].merge(other)
-    del result.scanners[1:]
+        raise errors[0].__cause__ if isinstance(errors[0], _BeaconsFailed) and errors[0].__cause__ else errors[0]
+    result.scanners = shared or [new_scanner(0, 0)]
     return result
+
+
+def _share(cap: int, used: int, workers: int) -> int:
+    """One thread's share of what is left of ``cap`` per thread."""
+    return max(cap * workers - used, 0) // workers
 
 
 def _threads(settings: FlowSettings) -> int:
     return int(settings.threads or os.cpu_count() or 1)
 
 
-def beacon_set(values: list[str]) -> bytes:
+def beacon_set(values: pa.Array | list[str]) -> bytes:
     """The beacon targets that are canonical dotted quads (by the C parser's own test: a record's
-    destination text equals one exactly when its integer does), packed for ``Scanner``."""
+    destination text equals one exactly when its integer does), packed for ``Scanner``. The values
+    go to C as one text of ``value \n`` lines, joined by Arrow (tens of thousands of them)."""
     assert _fastscan is not None
-    lines = "".join(f"{v} \n" for v in values if " " not in v and "\n" not in v)
-    return bytes(_fastscan.ipv4_set(lines.encode("utf-8", "surrogateescape")))
+    texts = pa.array(values, pa.string())
+    one_line_each = texts.filter(pc.invert(pc.match_substring_regex(texts, "[ \n]")))
+    lines = pc.binary_join_element_wise(one_line_each, " \n", "")
+    if len(lines) == 0:
+        return bytes(_fastscan.ipv4_set(b""))
+    offsets = lines.buffers()[1]
+    start, end = (struct.unpack_from("<i", offsets, 4 * (lines.offset + at))[0] for at in (0, len(lines)))
+    return bytes(_fastscan.ipv4_set(lines.buffers()[2][start:end]))
 
 
-def _read_into(file: Path, scanner: Any, leftover: Path) -> None:
+def _read_into(file: Path, new_scanner: Callable[[], Any], leftover: Path, beacons: Future[pa.Array]) -> Any:
+    """The file's lines folded by a new scanner (returned), the others written to ``leftover``.
+    While the beacon targets are still loading, up to EARLY_CHUNKS pieces are inflated ahead."""
     written = 0
     with open(file, "rb") as raw, open(leftover, "wb") as out:
-        for chunk in _chunks(file, raw):
+        chunks = _chunks(file, raw)
+        early: list[bytes] = []
+        while not beacons.done() and len(early) < EARLY_CHUNKS and (chunk := next(chunks, None)) is not None:
+            early.append(chunk)
+        scanner = new_scanner()
+        for chunk in itertools.chain(early, chunks):
             written += out.write(scanner.feed(chunk))
             if written > LEFTOVER_LIMIT:
                 raise _Unsupported("mostly lines the native reader leaves over")
         out.write(scanner.finish())
+    return scanner
 
 
 def _chunks(file: Path, raw: BinaryIO) -> Iterator[bytes]:
@@ -176,88 +219,3 @@ def _inflate(raw: BinaryIO) -> Iterator[bytes]:
             yield piece
     if inflater.unused_data or raw.read(1):
         raise _Unsupported("data after the gzip member")
-
-
-def _int64(buffer: bytes, count: int) -> pa.Array:
-    return pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(buffer)])
-
-
-def _text(offsets: bytes, text: bytes, count: int) -> pa.Array:
-    return pa.Array.from_buffers(pa.string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(text)])
-
-
-def arrow_tables(scanner: Any) -> tuple[pa.Table, pa.Table]:
-    """(groups, starts) of one scanner as Arrow tables; ``g`` joins a start to its group."""
-    count, starts = scanner.counts()
-    b = scanner.export()
-    groups = pa.table(
-        {
-            "g": pa.array(range(count), pa.int64()),
-            "src": _text(b[0], b[1], count),
-            "dst": _text(b[2], b[3], count),
-            **{
-                name: _int64(b[4 + i], count)
-                for i, name in enumerate(
-                    (
-                        "port",
-                        "from_client",
-                        "proto",
-                        "flows",
-                        "accepted_flows",
-                        "probe_flows",
-                        "max_bytes",
-                        "first_seen",
-                        "last_seen",
-                    )
-                )
-            },
-            "bytes": pa.Array.from_buffers(pa.decimal128(38, 0), count, [None, pa.py_buffer(b[13])]),
-        }
-    )
-    start_table = pa.table({"g": _int64(b[14], starts), "t": _int64(b[15], starts), "p": _int64(b[16], starts)})
-    return groups, start_table
-
-
-_GROUP_COLUMNS = (
-    "src, dst, port, from_client, proto, flows, accepted_flows, probe_flows, bytes, max_bytes, first_seen, last_seen"
-)
-_SUMMED = """
-    SELECT CAST(status AS UTINYINT) AS status, src, dst, port, from_client, proto,
-           CAST(sum(flows) AS BIGINT) AS flows, CAST(sum(accepted_flows) AS BIGINT) AS accepted_flows,
-           CAST(sum(probe_flows) AS BIGINT) AS probe_flows, CAST(sum(bytes) AS HUGEINT) AS bytes,
-           max(max_bytes) AS max_bytes, min(first_seen) AS first_seen, max(last_seen) AS last_seen,
-           flatten(list(starts) FILTER (WHERE starts IS NOT NULL)) AS starts
-    FROM ({parts})
-    GROUP BY status, src, dst, port, from_client, proto"""
-
-
-def create_pre(con: duckdb.DuckDBPyConnection, native: NativeScan, rest: str, ok: int, inbound_rejected: int) -> None:
-    """CREATE ``pre`` from the native groups and the DuckDB-read rest (table ``rest``, same shape).
-    A key present in both is summed as one; when the rest holds no analysed record (the usual case:
-    headers only) the native groups are taken as they are, without a second grouping."""
-    (scanner,) = native.scanners
-    groups, starts = arrow_tables(scanner)
-    con.register("native_groups", groups)
-    con.register("native_starts", starts)
-    folded = f"""
-      SELECT CAST({ok} AS UTINYINT) AS status, src, dst, port, from_client = 1 AS from_client, proto, flows,
-             accepted_flows, probe_flows, CAST(bytes AS HUGEINT) AS bytes, max_bytes, first_seen, last_seen, s.starts
-      FROM native_groups LEFT JOIN (SELECT g, list({{'t': t, 'p': p}}) AS starts
-                                    FROM native_starts GROUP BY g) s USING (g)"""
-    rest_parts = [f"SELECT status, {_GROUP_COLUMNS}, starts FROM {rest}"]
-    rejected = scanner.rejected()
-    if rejected is not None:
-        flows, accepted, probes, total, biggest, first, last = (int(v) for v in rejected)
-        rest_parts.append(f"""
-          SELECT {inbound_rejected}, NULL, NULL, NULL, NULL, NULL, {flows}, {accepted}, {probes},
-                 CAST('{total}' AS HUGEINT), {biggest}, {first}, {last}, NULL""")
-    overlap = con.execute(f"SELECT count(*) FROM {rest} WHERE status = {ok}").fetchone()
-    try:
-        if overlap and overlap[0]:
-            query = _SUMMED.format(parts=" UNION ALL ".join([folded, *rest_parts]))
-        else:
-            query = f"{folded} UNION ALL {_SUMMED.format(parts=' UNION ALL '.join(rest_parts))}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE pre AS {query}")
-    finally:
-        con.unregister("native_groups")
-        con.unregister("native_starts")

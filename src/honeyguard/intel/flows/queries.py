@@ -2,6 +2,10 @@
 
 Written with portable constructs (FILTER, window frames, arg_max/max_by, list/collect_list) so the
 same queries run on a distributed SQL engine over Parquet.
+
+``edges``, ``matches`` and ``infected_edges`` are tables of the (private, in-memory) database, not
+TEMP ones: analyze.py reads them from a second connection too, which does not see another
+connection's temporary tables.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from honeyguard.intel.flows.settings import FlowSettings
 Row = tuple[Any, ...]
 
 EDGES_SQL = """
-CREATE OR REPLACE TEMP TABLE edges AS
+CREATE OR REPLACE TABLE edges AS
 SELECT CASE WHEN ac.internal THEN ac.canon ELSE sv.canon END AS host,
        CASE WHEN ac.internal THEN sv.canon ELSE ac.canon END AS peer,
        ac.internal AS host_is_client, c.port, c.proto, c.flows, c.accepted_flows, c.probe_flows,
@@ -45,7 +49,7 @@ def _roles(roles: list[str]) -> str:
 def infected_edges(con: duckdb.DuckDBPyConnection, settings: FlowSettings) -> None:
     """Conversations an internal host started, accepted, with a peer in an infected role."""
     con.execute(f"""
-    CREATE OR REPLACE TEMP TABLE infected_edges AS
+    CREATE OR REPLACE TABLE infected_edges AS
     SELECT e.* FROM edges e
     WHERE e.host_is_client AND e.accepted_flows > 0
       AND e.peer IN (SELECT canon FROM matches WHERE role IN {_roles(settings.infected_roles)})
@@ -108,9 +112,17 @@ def scanners(con: duckdb.DuckDBPyConnection, settings: FlowSettings) -> list[Row
     window = int(settings.scan_window_s)
     minimum = int(settings.scan_min_targets)
     return con.execute(f"""
-    WITH outbound AS (
-      SELECT host, port, proto, peer, first_seen, last_seen, flows, probe_flows = flows AS is_probe
-      FROM edges WHERE host_is_client
+    WITH probed AS (
+      -- A (host, port, proto) needs {minimum} probe conversations to reach {minimum} probed peers: the
+      -- few that do are found from the probes alone, before any distinct count. (Edge keys are never
+      -- NULL: every OK record has its addresses, ports and protocol.)
+      SELECT host, port, proto FROM edges WHERE host_is_client AND probe_flows = flows
+      GROUP BY host, port, proto HAVING count(*) >= {minimum}
+    ),
+    outbound AS (
+      SELECT e.host, e.port, e.proto, e.peer, e.first_seen, e.last_seen, e.flows, e.probe_flows = e.flows AS is_probe
+      FROM edges e JOIN probed k ON k.host = e.host AND k.port = e.port AND k.proto = e.proto
+      WHERE e.host_is_client
     ),
     per_port AS (
       SELECT host, port, proto, count(DISTINCT peer) AS targets,
@@ -179,23 +191,28 @@ def candidate_c2(con: duckdb.DuckDBPyConnection, settings: FlowSettings, infecte
     con.register("infected_hosts_arrow", _one_column("host", infected))
     try:
         return con.execute(f"""
-        WITH contacts AS (
-          SELECT host, peer, sum(flows) AS flows, list(DISTINCT port) AS ports
-          FROM edges
-          WHERE host_is_client AND accepted_flows > 0
-            AND peer NOT IN (SELECT canon FROM matches)
-            AND peer IN (SELECT e.peer FROM edges e JOIN infected_hosts_arrow i ON i.host = e.host)
-          GROUP BY host, peer
+        WITH started AS (
+          SELECT host, peer, port, flows, host IN (SELECT host FROM infected_hosts_arrow) AS infected
+          FROM edges WHERE host_is_client AND accepted_flows > 0
         ),
-        marked AS (
-          SELECT c.*, c.host IN (SELECT host FROM infected_hosts_arrow) AS infected FROM contacts c
+        peers AS (
+          -- Counted on (host, peer) pairs first: an infected host also talks to popular services,
+          -- whose thousands of other hosts would otherwise each get a port list, then be dropped.
+          SELECT peer FROM started
+          WHERE peer IN (SELECT peer FROM started WHERE infected) AND peer NOT IN (SELECT canon FROM matches)
+          GROUP BY peer
+          HAVING count(DISTINCT host) FILTER (WHERE infected) >= {int(settings.candidate_min_infected)}
+             AND count(DISTINCT host) FILTER (WHERE NOT infected) <= {int(settings.candidate_max_other_hosts)}
+        ),
+        contacts AS (
+          SELECT host, peer, any_value(infected) AS infected, sum(flows) AS flows, list(DISTINCT port) AS ports
+          FROM started WHERE peer IN (SELECT peer FROM peers)
+          GROUP BY host, peer
         )
         SELECT peer, count(*) FILTER (WHERE infected) AS infected_peers,
                count(*) FILTER (WHERE NOT infected) AS other_hosts, sum(flows),
                flatten(list(ports)), list(host) FILTER (WHERE infected)
-        FROM marked GROUP BY peer
-        HAVING count(*) FILTER (WHERE infected) >= {int(settings.candidate_min_infected)}
-           AND count(*) FILTER (WHERE NOT infected) <= {int(settings.candidate_max_other_hosts)}
+        FROM contacts GROUP BY peer
         ORDER BY infected_peers DESC, peer
         """).fetchall()
     finally:

@@ -13,19 +13,26 @@ inspected per record (the distinct addresses are validated after the scan), and 
 NULLed once for every line that is not analysed.
 
 Where the native reader is built (``native.py``, ``_fastscan.c``), it folds the well-formed records
-itself and this SQL reads only the lines it leaves over; both land in the same ``pre``.
+itself and this SQL reads only the lines it leaves over. When those hold no analysed record (the
+usual case) ``conv``, ``addr`` and ``edges`` come straight from the native conversations
+(``native_tables.py``); otherwise both parts are summed into ``pre`` and the SQL goes on from there.
 """
 
 from __future__ import annotations
 
 import tempfile
+from concurrent.futures import Future
 from pathlib import Path
 
 import duckdb
+import msgspec
+import pyarrow as pa
 
-from honeyguard.intel.flows import native
+from honeyguard.intel.flows import native, native_tables
+from honeyguard.intel.flows.addresses import build_addresses
 from honeyguard.intel.flows.cidrs import Network, maybe_internal_sql
 from honeyguard.intel.flows.files import GLOB_CHARS, read_csv_sql
+from honeyguard.intel.flows.queries import EDGES_SQL
 from honeyguard.intel.flows.settings import FlowSettings
 
 # Line statuses; ``pre.status`` holds the index (a small integer is the cheapest grouping key).
@@ -147,23 +154,37 @@ def status_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {STATUSES[int(code)]: int(flows) for code, flows in rows}
 
 
+# The header line AWS writes: a leftover file holding just this is counted without DuckDB (which
+# gives such a line the status "header", and nothing else).
+HEADER_LINE = (
+    b"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action "
+    b"log-status\n"
+)
+
+
 class _Readers:
     """The two readers over one connection, with what every pass needs (settings, the internal
-    ranges, the beacon-target table)."""
+    ranges, the beacon targets)."""
 
     def __init__(
         self,
         con: duckdb.DuckDBPyConnection,
         settings: FlowSettings,
         internal: list[Network],
-        beacon_targets: str | None,
+        beacons: Future[pa.Array],
     ) -> None:
-        self.con, self.settings, self.internal, self.beacon_targets = con, settings, internal, beacon_targets
+        self.con, self.settings, self.internal, self.beacon_source = con, settings, internal, beacons
+
+    @property
+    def beacons(self) -> pa.Array:
+        return self.beacon_source.result()
 
     def duckdb(self, files: list[Path], table: str = "pre") -> list[Path]:
         """The DuckDB reader into ``table``. A file it cannot read at all (corrupt gzip...) is left
         out and returned, so one bad file never stops the run."""
         unreadable: list[Path] = []
+        if len(self.beacons):
+            self.con.register("beacon_targets", pa.table({"value": self.beacons}))
         try:
             self._aggregate(files, table)
         except _READ_ERRORS:
@@ -173,25 +194,71 @@ class _Readers:
                 except _READ_ERRORS:
                     unreadable.append(file)
             self._aggregate([f for f in files if f not in unreadable], table)
+        finally:
+            if len(self.beacons):
+                self.con.unregister("beacon_targets")
         return unreadable
 
     def _aggregate(self, files: list[Path], table: str) -> None:
         source = _typed_sql(read_csv_sql(files)) if files else _EMPTY_SOURCE
-        self.con.execute(pre_aggregate_sql(source, self.settings, self.internal, self.beacon_targets, table))
+        targets = "beacon_targets" if len(self.beacons) else None
+        self.con.execute(pre_aggregate_sql(source, self.settings, self.internal, targets, table))
 
-    def native(self, files: list[Path]) -> list[Path]:
+    def native(self, files: list[Path]) -> ScanResult:
         """The native reader folds the well-formed records; DuckDB reads the rest (leftover lines,
-        and whole files the native reader does not take) into ``pre_rest``; both are merged into
-        ``pre``."""
-        con, targets = self.con, self.beacon_targets
-        beacons = [str(v) for (v,) in con.execute(f"SELECT value FROM {targets}").fetchall()] if targets else []
+        and whole files the native reader does not take) into ``pre_rest``. Without an analysed
+        record in it (the usual case) the tables come from the native conversations directly;
+        otherwise both parts are summed into ``pre`` and the SQL takes it from there."""
+        con = self.con
         with tempfile.TemporaryDirectory(prefix="honeyguard-flows-leftover-") as workdir:
-            result = native.scan(files, self.settings, self.internal, beacons, Path(workdir))
+            result = native.scan(files, self.settings, self.internal, self.beacon_source, Path(workdir))
             source_of = {left: file for file, left in result.leftovers.items() if left.stat().st_size > 0}
-            unreadable = self.duckdb(sorted([*source_of, *result.whole]), "pre_rest")
-        native.create_pre(con, result, "pre_rest", CODE["ok"], CODE["inbound_rejected"])
-        con.execute("DROP TABLE pre_rest")
-        return [source_of.get(f, f) for f in unreadable]
+            headers = [left for left in source_of if _only_a_header(left)]
+            rest = sorted([*(f for f in source_of if f not in headers), *result.whole])
+            unreadable = self.duckdb(rest, "pre_rest") if rest else []
+        edges_sql = EDGES_SQL
+        if rest and _has_analysed_records(con, "pre_rest"):
+            if headers:
+                con.execute(f"INSERT INTO pre_rest {native_tables.totals_sql(CODE['header'], len(headers))}")
+            native_tables.create_pre(con, result.scanners, "pre_rest", CODE["ok"], CODE["inbound_rejected"])
+            _tables_from_pre(con, self.internal)
+        else:
+            rest_table = "pre_rest" if rest else None
+            native_tables.create_from_conversations(con, result.scanners, rest_table, len(headers), CODE)
+            edges_sql = native_tables.EDGES_SQL
+        if rest:
+            con.execute("DROP TABLE pre_rest")
+        return ScanResult(unreadable=[source_of.get(f, f) for f in unreadable], edges_sql=edges_sql)
+
+
+def _ready(values: pa.Array | list[str]) -> Future[pa.Array]:
+    done: Future[pa.Array] = Future()
+    done.set_result(pa.array(values, pa.string()))
+    return done
+
+
+def _has_analysed_records(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    ((count,),) = con.execute(f"SELECT count(*) FROM {table} WHERE status = {CODE['ok']}").fetchall()
+    return bool(count)
+
+
+def _only_a_header(leftover: Path) -> bool:
+    if leftover.stat().st_size != len(HEADER_LINE):
+        return False
+    return leftover.read_bytes() == HEADER_LINE
+
+
+def _tables_from_pre(con: duckdb.DuckDBPyConnection, internal: list[Network]) -> None:
+    con.execute(CONVERSATIONS_SQL)
+    build_addresses(con, internal)
+
+
+class ScanResult(msgspec.Struct):
+    """The files that could not be read at all, and the statement that builds ``edges`` from what
+    the scan left (the caller runs it, so that other work can run beside it)."""
+
+    unreadable: list[Path]
+    edges_sql: str
 
 
 def run_scan(
@@ -199,16 +266,17 @@ def run_scan(
     files: list[Path],
     settings: FlowSettings,
     internal: list[Network],
-    beacon_targets: str | None,
-) -> list[Path]:
-    """Build ``pre`` and ``conv`` from the files; returns the files that could not be read at all."""
-    readers = _Readers(con, settings, internal, beacon_targets)
+    beacons: Future[pa.Array] | pa.Array | list[str],
+) -> ScanResult:
+    """Build ``pre`` (lines per status), ``conv`` and ``addr`` from the files. ``beacons``: the
+    indicator IPs whose connection start times are kept for the beaconing test (a future: the
+    native reader starts inflating before they are loaded)."""
+    readers = _Readers(con, settings, internal, beacons if isinstance(beacons, Future) else _ready(beacons))
     if files and settings.reader == "auto" and native.available() and not GLOB_CHARS & set(tempfile.gettempdir()):
-        unreadable = readers.native(files)
-    else:
-        unreadable = readers.duckdb(files)
-    con.execute(CONVERSATIONS_SQL)
-    return unreadable
+        return readers.native(files)
+    unreadable = readers.duckdb(files)
+    _tables_from_pre(con, internal)
+    return ScanResult(unreadable=unreadable, edges_sql=EDGES_SQL)
 
 
 _EMPTY_SOURCE = _typed_sql(
