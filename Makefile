@@ -12,8 +12,8 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks, one JSON line per figure"
 
-$(STAMP): pyproject.toml setup.py src/honeyguard/intel/flows/_fastscan.c src/honeyguard/intel/flows/_fastscan_lines.h \
-          src/honeyguard/sensor/sshd/_sshcipher.c
+$(STAMP): pyproject.toml setup.py src/honeyguard/intel/flows/_fastscan.c src/honeyguard/intel/flows/_fastscan_lines.h src/honeyguard/intel/flows/_fastscan_conv.h \
+          src/honeyguard/sensor/sshd/_sshcipher.c src/honeyguard/detect/_hsnative.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'

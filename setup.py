@@ -12,7 +12,7 @@ setup(
         Extension(
             "honeyguard.intel.flows._fastscan",
             ["src/honeyguard/intel/flows/_fastscan.c"],
-            depends=["src/honeyguard/intel/flows/_fastscan_lines.h"],
+            depends=["src/honeyguard/intel/flows/_fastscan_lines.h", "src/honeyguard/intel/flows/_fastscan_conv.h"],
             extra_compile_args=["-O3", *WARNINGS],
             optional=True,
         ),
@@ -20,6 +20,14 @@ setup(
             "honeyguard.sensor.sshd._sshcipher",
             ["src/honeyguard/sensor/sshd/_sshcipher.c"],
             libraries=["crypto"],
+            extra_compile_args=["-O2", *WARNINGS],
+            optional=True,
+        ),
+        Extension(
+            "honeyguard.detect._hsnative",
+            ["src/honeyguard/detect/_hsnative.c"],
+            include_dirs=["/usr/include/hs"],
+            libraries=["hs"],
             extra_compile_args=["-O2", *WARNINGS],
             optional=True,
         ),

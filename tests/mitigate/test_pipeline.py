@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
+
 from honeyguard.clock import FakeClock, SeededEntropy
 from honeyguard.config import MitigationSettings
 from honeyguard.intel.service import IntelService
@@ -56,6 +58,29 @@ def test_corroborated_exploits_become_a_drop_and_expiry_withdraws_it(tmp_path: P
     later = mitigation.reconcile(intel.take_changed())
     assert {d.value for d in later.withdrawn} >= {ATTACKER, "91.92.240.10"}
     assert store.active(clock.now()) == {}
+
+
+def test_a_decision_withdrawn_by_another_process_is_not_renewed(tmp_path: Path) -> None:
+    """The service keeps the decisions in memory between steps; the CLI's changes (its own store
+    object, as another process) are read again at the next step."""
+    clock = FakeClock(T0)
+    intel, mitigation, _ = _services(tmp_path, clock)
+    intel.fold([_exploit("s1", "eu", clock), _exploit("s1", "eu", clock)])  # capped: more exploits keep it
+    alert = next(d for d in mitigation.reconcile(intel.take_changed()).new if d.value == ATTACKER)
+    other = DecisionStore(StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}", clock=clock), clock=clock)
+    other.save([msgspec.structs.replace(alert, withdrawn_at=clock.now())])
+    clock.advance(60)
+    intel.fold([_exploit("s1", "eu", clock)])
+    changes = mitigation.reconcile(intel.take_changed())
+    assert alert.id not in {d.id for d in changes.renewed}
+    assert [d.action for d in changes.new if d.value == ATTACKER] == ["alert"]
+    clock.advance(60)
+    intel.fold([_exploit("s1", "eu", clock)])
+    (renewed,) = [d for d in mitigation.reconcile(intel.take_changed()).renewed if d.value == ATTACKER]
+    assert other.active(clock.now())[renewed.indicator_id] == renewed  # its own saves keep the copy current
+    clock.advance(30 * 86400)
+    assert renewed.id in {d.id for d in mitigation.reconcile([]).withdrawn}
+    assert mitigation.reconcile([]).withdrawn == []  # withdrawn once
 
 
 def test_the_allowlist_withdraws_a_drop(tmp_path: Path) -> None:

@@ -83,3 +83,23 @@ def test_decisions_made_before_a_restart_count_as_decided(tmp_path: Path) -> Non
     second = _defense(tmp_path, clock)  # its first sweep is a minute away
     second.observe([_probe(clock)])
     assert [d.id for d in second.step().withdrawn] == [alert.id]
+
+
+def test_the_backlog_counts_events_until_their_decisions_are_made(tmp_path: Path) -> None:
+    """Ingest pushes back while a step still reconciles what it folded (on a live stream deciding
+    takes longer than folding): the events leave the backlog only once decided."""
+    clock = FakeClock(T0)
+    defense = _defense(tmp_path, clock)
+    defense.max_backlog = 2
+    seen_while_deciding: list[bool] = []
+    reconcile = defense.mitigation.reconcile
+
+    def watched(indicators):  # type: ignore[no-untyped-def]
+        seen_while_deciding.append(defense.overloaded)
+        return reconcile(indicators)
+
+    defense.mitigation.reconcile = watched  # type: ignore[method-assign]
+    defense.observe([_exploit(clock), _failed_login(clock)])
+    assert defense.overloaded
+    defense.step()
+    assert seen_while_deciding == [True] and not defense.overloaded

@@ -33,6 +33,19 @@ def test_changes_are_numbered_and_streamed_once(store: DecisionStore) -> None:
     assert list(store.active(NOW)) == [b.indicator_id]
 
 
+def test_one_save_updates_the_known_ids_and_inserts_the_others(store: DecisionStore) -> None:
+    a, b, c = decision("45.142.120.7"), decision("45.142.120.8"), decision("45.142.120.9")
+    store.save([a, b])
+    renewed = msgspec.structs.replace(b, expires_at=NOW + timedelta(days=9))
+    store.save([c, msgspec.structs.replace(a, withdrawn_at=NOW), renewed])
+    rows, top = store.changes_since(2)
+    assert [(r.num, r.decision.value) for r in rows] == [(3, c.value), (1, a.value), (2, b.value)] and top == 5
+    assert store.active(NOW) == {c.indicator_id: c, b.indicator_id: renewed}
+    assert [d.id for d in store.unwithdrawn()] == [c.id, b.id]  # in change order
+    store.save([msgspec.structs.replace(c, reason="first"), msgspec.structs.replace(c, reason="second")])
+    assert store.for_value(c.value)[0].reason == "second"  # a repeated id: the later one wins
+
+
 def test_expired_decisions_are_not_active(store: DecisionStore) -> None:
     store.save([decision("45.142.120.7", hours=1)])
     assert store.active(NOW + timedelta(minutes=59))

@@ -23,6 +23,7 @@ from honeyguard.intel.scoring import (
     SourceTally,
     confidence,
     confidence_of_one,
+    confidence_of_source,
     score,
     strength_for_feed,
 )
@@ -34,6 +35,7 @@ FEED_PREFIX = "feed:"
 
 #: (strength, at, tie-breaker, reason, event_id, sensor, location, source); the heap orders by the first three
 _Evidence = tuple[float, datetime, int, str, str | None, str | None, str | None, str]
+_NONE: dict[str, float] = {}  # an empty mapping to look into
 
 
 class _Source(msgspec.Struct, gc=False):
@@ -63,6 +65,10 @@ class _Entry(msgspec.Struct, gc=False):
     evidence: list[_Evidence] = []  # a min-heap: the weakest kept item first
     allowlisted: bool = False
     touched: bool = False  # listed in the book's touched list
+    # For an upper bound of the confidence without computing it (see _upper_confidence): every
+    # weight added, and the slowest half-life of its roles.
+    weights: float = 0.0
+    slowest: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,18 @@ def _with(known: dict[str, None] | None, values: Iterable[str]) -> dict[str, Non
     return known
 
 
+def _upper_confidence(entry: _Entry, now: float) -> int:
+    """At least the entry's confidence at ``now`` (POSIX seconds). Each role's sum is at most the
+    weights added to it, decayed from its newest sighting (no later than the entry's last_seen) at
+    its half-life (no longer than the slowest); noisy-OR of uncapped sources is 1 - exp(-sum of
+    all): 100 * (1 - exp(-weights * 2^(-age / slowest))), rounded up, plus one for float rounding."""
+    weights = entry.weights
+    age = now - entry.last_seen.timestamp()
+    if age > 0.0 and entry.slowest > 0.0:
+        weights *= math.pow(2.0, -age / entry.slowest)
+    return min(100, math.ceil(100.0 * (1.0 - math.exp(-weights))) + 1)
+
+
 def _evidence(entry: _Entry) -> list[EvidenceItem]:
     items = [
         EvidenceItem(
@@ -95,7 +113,7 @@ class IndicatorBook:
     def __init__(self, params: ScoringParams | None = None) -> None:
         self.params = params or load_params()
         self._entries: dict[str, dict[str, _Entry]] = {}  # type -> value -> entry (no key tuple per sighting)
-        self._half_lives: dict[str, float] = {}  # "type role" -> seconds
+        self._half_lives: dict[str, dict[str, float]] = {}  # type -> role -> seconds
         self._strengths = dict(self.params.strength)
         self._evidence_kept = self.params.evidence_kept
         self._evidence_seq = 0
@@ -103,10 +121,12 @@ class IndicatorBook:
         self._touched: list[_Entry] = []  # changed since take_touched, in order
 
     def _half_life(self, type_: str, role: str) -> float:
-        key = f"{type_} {role}"
-        found = self._half_lives.get(key)
+        by_role = self._half_lives.get(type_)
+        if by_role is None:
+            by_role = self._half_lives[type_] = {}
+        found = by_role.get(role)
         if found is None:
-            found = self._half_lives[key] = self.params.half_life_seconds(type_, role)
+            found = by_role[role] = self.params.half_life_seconds(type_, role)
         return found
 
     def __len__(self) -> int:
@@ -114,7 +134,10 @@ class IndicatorBook:
 
     def take_touched(self, now: datetime, wanted: Callable[[str, str, int], bool] | None = None) -> list[Indicator]:
         """The indicators changed since the last call, as of ``now``; with ``wanted``, only those for
-        which ``wanted(type, value, confidence)`` is true (the others are not built at all)."""
+        which ``wanted(type, value, confidence)`` is true (the others are not built at all).
+        ``wanted`` must not accept a confidence it refuses a higher one for: it is asked first with
+        an upper bound, and only what it accepts is scored exactly (most touched indicators of a
+        busy stream are weak or decayed, and their exact figure would only be dropped)."""
         touched, self._touched = self._touched, []
         for entry in touched:
             entry.touched = False
@@ -123,6 +146,10 @@ class IndicatorBook:
         posix = now.timestamp()
         out = []
         for entry in touched:
+            # ``wanted`` does not want a lower confidence more than a higher one: when it refuses
+            # the upper bound, the exact figure (several decays and logs) need not be computed
+            if not wanted(entry.type, entry.value, _upper_confidence(entry, posix)):
+                continue
             found = self._confidence(entry, posix)
             if wanted(entry.type, entry.value, found):
                 out.append(self._build(entry, now, found, self._state(entry, found)[0]))
@@ -132,6 +159,7 @@ class IndicatorBook:
         count = 0
         sources = self._sources
         add = self._add
+        strengths = self._strengths
         for event in events:
             count += 1
             seen = seen_in(event)
@@ -148,7 +176,7 @@ class IndicatorBook:
                     type_,
                     value,
                     role,
-                    self._strengths.get(behaviour, 0.0),
+                    strengths.get(behaviour, 0.0),
                     reason,
                     at,
                     posix,
@@ -234,11 +262,12 @@ class IndicatorBook:
         if at > entry.last_seen:
             entry.last_seen = at
         entry.sightings += 1
-        entry.roles[role] = None
+        entry.weights += weight
         if cves:
             entry.cves = _with(entry.cves, cves)
         if techniques:
             entry.techniques = _with(entry.techniques, techniques)
+        entry.roles[role] = None
         if sensor:
             entry.sensors[sensor] = None
         if location:
@@ -250,15 +279,16 @@ class IndicatorBook:
         acc = roles.get(role)
         if acc is None:  # a new sum: nothing to decay yet
             roles[role] = Accumulator(value=weight, at=posix)
-        else:  # Accumulator.add, inline: this runs once per sighting
-            last = acc.at
-            if last is None:
-                acc.value, acc.at = weight, posix
-            elif posix <= last:  # not newer than the sum: added without decay
-                acc.value += weight
-            else:
-                acc.value = acc.value * math.pow(2.0, (last - posix) / self._half_life(type_, role)) + weight
-                acc.at = posix
+            half_life = self._half_lives.get(type_, _NONE).get(role) or self._half_life(type_, role)
+            if half_life > entry.slowest:
+                entry.slowest = half_life
+        elif (last := acc.at) is None:  # Accumulator.add, inline: this runs once per sighting
+            acc.value, acc.at = weight, posix
+        elif posix <= last:  # not newer than the sum: added without decay
+            acc.value += weight
+        else:
+            acc.value = acc.value * math.pow(2.0, (last - posix) / self._half_life(type_, role)) + weight
+            acc.at = posix
         kept = entry.evidence
         full = len(kept) >= self._evidence_kept
         if full:  # the cheap test first: most sightings of a busy indicator add no evidence
@@ -304,12 +334,16 @@ class IndicatorBook:
 
     def _confidence(self, entry: _Entry, now: float) -> int:
         type_ = entry.type
-        if len(entry.tallies) == 1:  # most indicators: one sensor saw them in one role
+        if len(entry.tallies) == 1:  # most indicators: one sensor saw them (in one role or a few)
             ((source, tally),) = entry.tallies.items()
-            if len(tally.roles) == 1:
-                ((role, acc),) = tally.roles.items()
-                cap = 1.0 if source.startswith(FEED_PREFIX) else self.params.source_cap
+            cap = 1.0 if source.startswith(FEED_PREFIX) else self.params.source_cap
+            roles = tally.roles
+            if len(roles) == 1:
+                ((role, acc),) = roles.items()
                 return confidence_of_one(acc, self._half_life(type_, role), cap, now)
+            by_role = self._half_lives.get(type_) or {}
+            half_lives = [by_role.get(role) or self._half_life(type_, role) for role in roles]
+            return confidence_of_source(roles, dict(zip(roles, half_lives, strict=True)), cap, now)
         return confidence(
             ((source.startswith(FEED_PREFIX), tally.roles) for source, tally in entry.tallies.items()),
             lambda role: self._half_life(type_, role),

@@ -95,6 +95,16 @@ def confidence_of_one(acc: Accumulator, half_life_s: float, cap: float, now: flo
     return max(0, min(100, round(100.0 * (1.0 - survival))))
 
 
+def confidence_of_source(roles: dict[str, Accumulator], half_lives: dict[str, float], cap: float, now: float) -> int:
+    """``confidence`` of one source with several roles (``half_lives``: seconds by role), without
+    the generator and callbacks: the same float operations in the same order, so the same figure."""
+    total = 0.0
+    for role in sorted(roles):
+        total += roles[role].decayed(now, half_lives[role])
+    survival = 1.0 - min(1.0 - math.exp(-total), cap)
+    return max(0, min(100, round(100.0 * (1.0 - survival))))
+
+
 def _source_term(tally: SourceTally, type_: str, params: ScoringParams, now: float) -> SourceTerm:
     roles = []
     total = 0.0

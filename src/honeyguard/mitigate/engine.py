@@ -10,7 +10,7 @@ import msgspec
 
 from honeyguard.clock import Clock
 from honeyguard.mitigate.guardrails import HARD, SOFT, Guardrails, RangeShare
-from honeyguard.mitigate.policy import Policy
+from honeyguard.mitigate.policy import Policy, PolicyVerdict
 from honeyguard.model.decision import Action, Decision, GuardrailCheck
 from honeyguard.model.ids import UuidV7Factory
 from honeyguard.model.indicator import Indicator, indicator_id
@@ -33,10 +33,12 @@ class Mitigator:
     ids: UuidV7Factory
     simulation: bool = False
 
-    def decide(self, indicator: Indicator) -> Decision:
-        """What the policy wants for this indicator, after every guardrail."""
+    def decide(self, indicator: Indicator, verdict: PolicyVerdict | None = None) -> Decision:
+        """What the policy wants for this indicator (``verdict``, when already asked), after every
+        guardrail."""
         now = self.clock.now()
-        verdict = self.policy.decide(indicator)
+        if verdict is None:
+            verdict = self.policy.decide(indicator)
         trace = [GuardrailCheck(check="policy", verdict="pass", figure=f"confidence {indicator.confidence}",
                                 detail=f"{verdict.rule}: {verdict.action} {verdict.direction}")]
         action: Action = verdict.action
@@ -64,9 +66,10 @@ class Mitigator:
             current = active.get(indicator.id)
             if current is not None and current.origin == "manual":
                 continue  # a person's decision stands until it expires or they withdraw it
-            if current is None and self.policy.decide(indicator).action == "none":
+            verdict = self.policy.decide(indicator)
+            if current is None and verdict.action == "none":
                 continue  # nothing wanted, nothing enforced: no decision to build (most indicators)
-            wanted = self.decide(indicator)
+            wanted = self.decide(indicator, verdict)
             self._apply(wanted, current, indicator, now, changes)
         for known, current in active.items():
             if known not in seen and current.expires_at <= now:

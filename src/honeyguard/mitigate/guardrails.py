@@ -11,10 +11,12 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from honeyguard.config import MitigationSettings
+from honeyguard.mitigate.addresses import address_number
 from honeyguard.mitigate.lists import Allowlist, DomainGuard, NeverBlock, parse_network
 from honeyguard.model.decision import GuardrailCheck, Verdict
 from honeyguard.model.indicator import Indicator
@@ -71,7 +73,14 @@ class RangeShare:
     counts: Counter[str] = field(default_factory=Counter)
 
     @staticmethod
+    @lru_cache(maxsize=65_536)  # asked of every drop at every step (reset) and every decision
     def block_of(value: str) -> str | None:
+        address = address_number(value)
+        if address is not None:  # the common case, without building two networks
+            version, number = address
+            if version == 4:
+                return f"{number >> 24}.{number >> 16 & 255}.{number >> 8 & 255}.0/24"
+            return str(ipaddress.IPv6Network((number >> 64 << 64, 64)))
         network = parse_network(value)
         if network is None or network.num_addresses != 1:
             return None

@@ -13,10 +13,13 @@ import msgspec
 
 from honeyguard.config import AllowlistEntry
 from honeyguard.errors import ConfigError, ContentError
+from honeyguard.mitigate.addresses import IntervalTable, address_number, is_global
 from honeyguard.yamlfile import load_yaml_file
 
 CONTENT = Path(__file__).resolve().parents[1] / "content" / "mitigation"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: Answers remembered per value, at most this many (then forgotten all at once).
+MAX_REMEMBERED = 65_536
 
 
 class _Range(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -44,11 +47,23 @@ class NeverBlock:
 
     def __init__(self, ranges: Iterable[tuple[str, str]]) -> None:
         self._ranges: list[tuple[Network, str]] = []
+        self._reasons: dict[str, str | None] = {}
         for cidr, reason in ranges:
             network = parse_network(cidr)
             if network is None:
                 raise ConfigError(f"not an address or range: {cidr!r}", key="never-block")
             self._ranges.append((network, reason))
+        # the answer per range, written once (a network's str() formats its address each time)
+        self._answers = [f"{reason} ({network})" for network, reason in self._ranges]
+        # per family, each range as integers labelled with its place in the list (the first wins)
+        self._tables = {
+            version: IntervalTable(
+                (int(net.network_address), int(net.broadcast_address), index)
+                for index, (net, _) in enumerate(self._ranges)
+                if net.version == version
+            )
+            for version in (4, 6)
+        }
 
     @classmethod
     def builtin(cls, *, org_ranges: Iterable[str] = (), sensors: Iterable[str] = ()) -> NeverBlock:
@@ -58,7 +73,32 @@ class NeverBlock:
         return cls([(r.cidr, r.reason) for r in data.ranges] + extra)
 
     def reason_for(self, value: str) -> str | None:
-        """Why ``value`` (an IP or CIDR) must never be blocked, or None."""
+        """Why ``value`` (an IP or CIDR) must never be blocked, or None. Remembered per value (the
+        ranges are fixed): the defense loop asks it of every address it decides, again at every
+        renewal. A first answer for an address parses it once (``address_number``) and bisects
+        its family's table; a range or an unusual form takes the network-by-network path."""
+        try:
+            return self._reasons[value]
+        except KeyError:
+            pass
+        if len(self._reasons) >= MAX_REMEMBERED:
+            self._reasons.clear()
+        found = self._reasons[value] = self._reason_for(value)
+        return found
+
+    def _reason_for(self, value: str) -> str | None:
+        address = address_number(value)
+        if address is None:
+            return self._reason_for_network(value)
+        version, number = address
+        index = self._tables[version].first_label(number)
+        if index is not None:
+            return self._answers[index]
+        # one address: its network's first and last address are itself
+        return None if is_global(version, number) else "not globally routable"
+
+    def _reason_for_network(self, value: str) -> str | None:
+        """The general path: a range, or an address written with a prefix length or a zone."""
         network = parse_network(value)
         if network is None:
             return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,7 @@ _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+@lru_cache(maxsize=256)  # a policy has a handful; decide() asks for every decision
 def parse_duration(text: str) -> timedelta:
     found = _DURATION.match(text.strip())
     if not found:

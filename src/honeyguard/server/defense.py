@@ -105,7 +105,7 @@ class Defense:
         self._pending: list[Event] = []
         self.max_backlog = settings.server.defense_backlog
         self._observed = 0  # events handed over (written on the event loop only)
-        self._folded = 0  # of those, folded (written in the step's worker thread only)
+        self._folded = 0  # of those, folded and decided (written in the step's worker thread only)
         self._floors: dict[str, int] = {}  # indicator type -> the lowest confidence the policy acts on
         self._decided: set[tuple[str, str]] = set()  # (type, value) of the decisions in force
         self._wake = asyncio.Event()
@@ -127,7 +127,8 @@ class Defense:
 
     @property
     def overloaded(self) -> bool:
-        """More events wait to be folded than ``server.defense_backlog``: ingest should push back."""
+        """More events wait to be folded and decided than ``server.defense_backlog``: ingest should
+        push back."""
         return self._observed - self._folded >= self.max_backlog
 
     def step(self) -> Changes:
@@ -135,21 +136,24 @@ class Defense:
         pending, self._pending = self._pending, []
         with self.lock:
             try:
-                self.intel.fold(pending)
-            finally:
+                return self._fold_and_decide(pending)
+            finally:  # counted once decided: a long reconcile is the loop being behind too
                 self._folded += len(pending)
-            due = self.clock.monotonic() - self._last_sweep >= SWEEP_SECONDS
-            if due:
-                self._last_sweep = self.clock.monotonic()
-            if self.clock.monotonic() - self._last_sync >= SYNC_SECONDS:
-                self._last_sync = self.clock.monotonic()
-                self.intel.sync()
-            touched = self.intel.indicators() if due else self.intel.take_changed(self._may_matter)
-            if due:
-                self.intel.take_changed()
-            changes = self.mitigation.reconcile(touched)
-            self._note(changes)
-            return changes
+
+    def _fold_and_decide(self, pending: list[Event]) -> Changes:
+        self.intel.fold(pending)
+        due = self.clock.monotonic() - self._last_sweep >= SWEEP_SECONDS
+        if due:
+            self._last_sweep = self.clock.monotonic()
+        if self.clock.monotonic() - self._last_sync >= SYNC_SECONDS:
+            self._last_sync = self.clock.monotonic()
+            self.intel.sync()
+        touched = self.intel.indicators() if due else self.intel.take_changed(self._may_matter)
+        if due:
+            self.intel.take_changed()
+        changes = self.mitigation.reconcile(touched)
+        self._note(changes)
+        return changes
 
     def _may_matter(self, type_: str, value: str, confidence: int) -> bool:
         """Whether reconciling this touched indicator can change anything: the policy acts on its

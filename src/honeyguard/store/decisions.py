@@ -58,6 +58,15 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(Decision).decode
 
 
+def _stored_ids(conn: sa.Connection, ids: list[str], chunk: int = 500) -> set[str]:
+    """Which of ``ids`` have a row (asked in chunks: a bound parameter per id)."""
+    found: set[str] = set()
+    for start in range(0, len(ids), chunk):
+        query = sa.select(decisions.c.id).where(decisions.c.id.in_(ids[start:start + chunk]))
+        found.update(conn.execute(query).scalars())
+    return found
+
+
 class StreamRow(msgspec.Struct, frozen=True):
     num: int
     decision: Decision
@@ -75,13 +84,31 @@ class DecisionStore:
     def save(self, changed: Iterable[Decision]) -> int:
         """Insert or update each decision (by id), each with a new change number. Returns the count."""
         items = list(changed)
-        if not items:
-            return 0
+        if items:
+            self.save_numbered(items)
+        return len(items)
+
+    def save_numbered(self, items: list[Decision]) -> int:
+        """``save``, returning the change number of the first item (the others follow in order).
+        One UPDATE for the known ids and one INSERT for the others, each over many rows (a statement
+        a row costs SQLAlchemy's per-statement work each time); a list repeating an id goes row by
+        row, so the later one wins as it always did."""
         with self.engine.begin() as conn:
             first = take_numbers(conn, "decisions", len(items))
-            for offset, decision in enumerate(items):
-                update_or_insert(conn, decisions, {"id": decision.id}, self._row(decision, first + offset))
-        return len(items)
+            ids = [d.id for d in items]
+            if len(set(ids)) != len(ids):
+                for offset, decision in enumerate(items):
+                    update_or_insert(conn, decisions, {"id": decision.id}, self._row(decision, first + offset))
+                return first
+            known = _stored_ids(conn, ids)
+            rows = [{"id": d.id, **self._row(d, first + offset)} for offset, d in enumerate(items)]
+            updates = [{"b_id": row["id"], **row} for row in rows if row["id"] in known]
+            inserts = [row for row in rows if row["id"] not in known]
+            if updates:
+                conn.execute(decisions.update().where(decisions.c.id == sa.bindparam("b_id")), updates)
+            if inserts:
+                conn.execute(decisions.insert(), inserts)
+        return first
 
     @staticmethod
     def _row(d: Decision, seq: int) -> dict[str, object]:
@@ -96,6 +123,12 @@ class DecisionStore:
         with self.engine.connect() as conn:
             found = [_decode(row.body) for row in conn.execute(query)]
         return {d.indicator_id: d for d in found}
+
+    def unwithdrawn(self) -> list[Decision]:
+        """Every decision not withdrawn (in force or expired), in change order."""
+        query = sa.select(decisions.c.body).where(decisions.c.withdrawn_at.is_(None)).order_by(decisions.c.seq)
+        with self.engine.connect() as conn:
+            return [_decode(row.body) for row in conn.execute(query)]
 
     def expired_unwithdrawn(self, now: datetime) -> list[Decision]:
         query = (sa.select(decisions.c.body).where(decisions.c.withdrawn_at.is_(None))
