@@ -58,7 +58,9 @@ class HttpSubject(Subject):
     and their parts are never needed, only the raw bytes the prefilter scans."""
 
     __slots__ = (
+        "_body_unescaped",
         "_complete",
+        "_escape_free",
         "_header_fields",
         "_parts",
         "_raw",
@@ -91,9 +93,11 @@ class HttpSubject(Subject):
         self._values: list[bytes] = []
         self._sent_values: list[bytes] | None = None
         self._url: bytes | None = None
+        self._body_unescaped: bytes | None = None  # the body's JSON escapes and entities, from the view
+        self._escape_free = False  # the view found no escape, entity or lookup in the raw bytes
         self._split_done = parts is not None
         self._source = source
-        self._sent_body = body if parts is None else parts.body  # None: cut from the raw bytes
+        self._sent_body = body if parts is None else parts.body  # None: not yet cut from the raw bytes
         self._request: tuple[bytes, bytes, bytes] | None = (
             (parts.method, parts.target, parts.version) if parts is not None else None
         )
@@ -137,7 +141,9 @@ class HttpSubject(Subject):
         if self._parts is not None:
             return self._parts.body
         assert self._raw is not None
-        return self._raw[_body_start(self._raw) :]
+        # kept: the view and the body field both need it (finding the head's end is a scan)
+        body = self._sent_body = self._raw[_body_start(self._raw) :]
+        return body
 
     def raw_bytes(self) -> bytes:
         if self._raw is None:
@@ -161,19 +167,50 @@ class HttpSubject(Subject):
         percent = b"%"[0] in raw or has_overlong_lead(raw)
         entity = b"&"[0] in raw and b"#"[0] in raw and raw.find(b"&#") >= 0  # (form bodies are full of '&')
         if not percent and b"\\"[0] not in raw and not entity:
-            return raw  # the common case, no escapes: every field is cut from these bytes
+            # the common case, no escapes: every field is cut from these bytes (and the body's
+            # one decoding left is '+'; the sensor's body, apart from raw, is not assumed in raw)
+            self._escape_free = self._source is None
+            return raw
         if len(raw) > _DECODED_VIEW_LIMIT:
             return None
-        decoded = decode_repeated(raw) if percent else raw
-        if b"$"[0] in decoded and decoded.find(b"${") >= 0:
+        found = self._decoded_view(raw, percent)
+        if found is None:
             return None
-        unescaped = decode_numeric_entities(unescape_json(decoded))
+        decoded, unescaped = found
         views = [raw]
         if decoded != raw:
             views.append(decoded)
         if unescaped != decoded:
             views.append(unescaped)
         return b"\n".join(views)
+
+    def _decoded_view(self, raw: bytes, percent: bool) -> tuple[bytes, bytes] | None:
+        """``raw`` percent-decoded (when ``percent``), then with JSON escapes and entities undone;
+        None when decoding makes a Log4j lookup. The head and the body are decoded apart, and the
+        body's result kept for the body field: the same work, done once, not twice."""
+        # (a request ending in a line end most often has no body: not worth finding the head's end)
+        body = self._body() if raw[-1:] != b"\n" else b""
+        start = len(raw) - len(body)
+        # no escape, overlong form or entity holds a line end, so none spans the head's last '\n'
+        # (nor will after a round of decoding): decoding each part apart is decoding the whole
+        # (worth it when the body holds escapes: else the body field finds that out cheaply)
+        escaped = b"%"[0] in body or b"\\"[0] in body or has_overlong_lead(body)
+        if not escaped or b"+"[0] in body or raw[start - 1] != 0x0A or not raw.endswith(body):
+            decoded = decode_repeated(raw) if percent else raw
+            if b"$"[0] in decoded and decoded.find(b"${") >= 0:
+                return None
+            return decoded, decode_numeric_entities(unescape_json(decoded))
+        head = raw[:start]
+        if percent:
+            head_decoded, body_decoded = decode_repeated(head), decode_repeated(body)
+            decoded = head_decoded + body_decoded
+            if b"$"[0] in decoded and decoded.find(b"${") >= 0:
+                return None
+        else:  # (the caller saw no lookup in raw)
+            head_decoded, body_decoded, decoded = head, body, raw
+        unescaped = decode_numeric_entities(unescape_json(body_decoded))
+        self._body_unescaped = unescaped  # what raw_plus_decoded makes of the body: it holds no '+'
+        return decoded, decode_numeric_entities(unescape_json(head_decoded)) + unescaped
 
     def head_folded(self) -> bool:
         raw = self.raw_bytes()
@@ -198,8 +235,10 @@ class HttpSubject(Subject):
             return found
         if self._complete:
             return b""
+        if self._header_fields is not None and name[:7] == "header." and name != "header.*":
+            return b""  # the headers are split, and every header the request has is in _fields
         if name in _LINE_FIELDS:
-            line = self._request_line()
+            line = self._request if self._request is not None else self._request_line()  # (a call saved)
             if line is None:
                 return self._fields.get(name, b"")
             value = self._decoded_url() if name == "url" else _line_field(name, line)
@@ -207,8 +246,13 @@ class HttpSubject(Subject):
             if self._request_line() is None:
                 return self._fields.get(name, b"")
             body = self._body()[:_BODY]
-            # no '+', escape, lookup or entity: decoding changes nothing (the common case)
-            value = raw_plus_decoded(body) if _body_may_decode(body) else body
+            unescaped = self._body_unescaped
+            if unescaped is not None:  # the view decoded it (it holds no '+', nor a lookup decoded)
+                value = body if unescaped == body else body + b"\n" + unescaped
+            elif self._escape_free:  # no escape, entity or lookup in it: only a '+' decodes
+                value = raw_plus_decoded(body) if b"+"[0] in body else body
+            else:  # no '+', escape, lookup or entity: decoding changes nothing (the common case)
+                value = raw_plus_decoded(body) if _body_may_decode(body) else body
         elif name == "raw":
             value = cut("raw", self.raw_bytes())  # the same whether or not the bytes are HTTP
         elif name not in _HEAD_FIELDS and not name.startswith("header."):
@@ -354,7 +398,7 @@ def _line_field(name: str, line: tuple[bytes, bytes, bytes]) -> bytes:
         return target[:_TEXT]
     if name == "path":
         path_raw = (target if target[:1] == b"/" else _origin_form(target)).partition(b"?")[0]
-        if _PATH_AS_SENT.search(path_raw) is None and path_raw[:1] != b".":
+        if not _path_differs(path_raw):
             return path_raw[:_TEXT]  # nothing to decode, resolve or normalise (the common case)
         return resolve_log4j_lookups(normalize_path(decode_repeated(path_raw)))[:_TEXT]
     query_raw = (target if target[:1] == b"/" else _origin_form(target)).partition(b"?")[2]
@@ -363,6 +407,15 @@ def _line_field(name: str, line: tuple[bytes, bytes, bytes]) -> bytes:
     if not _query_may_decode(query_raw):
         return query_raw[:_TEXT]  # no '+', escape or lookup: decoding changes nothing
     return decoded_text(query_raw, plus_is_space=True)[:_TEXT]
+
+
+def _path_differs(path: bytes) -> bool:
+    """Whether the path field can differ from ``path`` as sent: _PATH_AS_SENT, or a leading '.'.
+    Byte by byte, by memchr: a regex with a class first tries every position (paths are short,
+    the tests compare the two)."""
+    if b"%"[0] in path or b"\\"[0] in path or path[:1] == b"." or has_overlong_lead(path):
+        return True
+    return path.find(b"//") >= 0 or path.find(b"/.") >= 0 or (b"$"[0] in path and path.find(b"${") >= 0)
 
 
 def _query_may_decode(query: bytes) -> bool:

@@ -94,6 +94,8 @@ def decode_repeated(data: bytes, *, plus_is_space: bool = False) -> bytes:
         if decoded == data:
             break
         data = decoded
+        if b"%"[0] not in data and not has_overlong_lead(data):
+            break  # the next round could change nothing (the common end: one round, not two)
     return data
 
 
