@@ -1,7 +1,8 @@
-"""The native parts: the flow-log reader (docs/flows.md) and the SSH sensor's
-chacha20-poly1305@openssh.com cipher (docs/ssh.md, on OpenSSL's libcrypto). Both optional: without a
-C compiler (or libssl-dev) the install still succeeds, ``flows analyze`` uses its DuckDB reader and
-the SSH sensor asyncssh's own cipher."""
+"""The native parts: the flow-log reader (docs/flows.md), the SSH sensor's
+chacha20-poly1305@openssh.com cipher (docs/ssh.md, on OpenSSL's libcrypto) and the detection
+engine's Hyperscan scans (docs/rules.md, on Debian's libhs). All optional: without a C compiler or
+the library's headers the install still succeeds, and ``flows analyze`` uses its DuckDB reader, the
+SSH sensor asyncssh's own cipher, the engine the pip binding of Hyperscan."""
 
 from setuptools import Extension, setup
 
