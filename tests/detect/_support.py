@@ -5,10 +5,17 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from hypothesis import strategies as st
+
 from honeyguard.detect import Engine, Ruleset, load_rules
 
 WILD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wild-http" / "requests.jsonl"
 KEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "kev" / "known_exploited_vulnerabilities.json"
+
+
+def byte_pieces(*items: bytes, max_size: int = 12) -> st.SearchStrategy[bytes]:
+    """Bytes made of the given pieces: the shapes decoders trip on, in any order."""
+    return st.lists(st.sampled_from(items), max_size=max_size).map(b"".join)
 
 
 @lru_cache(maxsize=1)

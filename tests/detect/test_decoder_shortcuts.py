@@ -21,10 +21,11 @@ from honeyguard.detect.normalize import (
     percent_decode_once,
     unescape_json,
 )
+from tests.detect._support import byte_pieces
 
 
 def _pieces(*items: bytes) -> st.SearchStrategy[bytes]:
-    return st.lists(st.sampled_from(items), max_size=14).map(b"".join)
+    return byte_pieces(*items, max_size=14)
 
 
 ESCAPES = _pieces(b"%", b"%2", b"%25", b"%2525", b"%41", b"%u0041", b"%c0%ae", b"\xc0\xae", b"\xe0\x80\xae", b"+", b"a")

@@ -36,19 +36,15 @@ from honeyguard.detect.normalize import (
 )
 from honeyguard.detect.prefilter import Prefilter
 from honeyguard.model import Event, HttpRequest
-from tests.detect._support import write_rules
+from tests.detect._support import byte_pieces, write_rules
 
-
-def _pieces(*items: bytes) -> st.SearchStrategy[bytes]:
-    return st.lists(st.sampled_from(items), max_size=12).map(b"".join)
-
-
+_pieces = byte_pieces
 PERCENT = _pieces(b"%", b"%2", b"%41", b"%25", b"%u0041", b"%uD800", b"%c0%ae", b"u", b"4", b"g", b"\\", b"\\x", b"a")
 PATHS = _pieces(b"/", b".", b"..", b"a", b";", b"\\", b"//", b"%2e", b"%2f", b"%c0%af", b"${lower:x}", b"?", b"+")
 JSON = _pieces(b"\\", b"u", b"0", b"3e", b"\\u003e", b"\\u00e9", b'\\"', b"\\\\", b"\\/", b"x", b"&#60;", b"%41", b"+")
 SHELL = _pieces(b"$", b"IFS", b"${IFS}", b"$IFS$9", b"$1", b"${@}", b"'", b'"', b"\\", b"w", b"get", b"{a,b}", b" ")
 PAYLOAD = _pieces(b"$", b"{", b"(", b")", b" ", b"`", b"|", b"WGET", b"curl", b"/dev/", b"Base64", b"jndi", b"<?", b"x")
-BASE64 = _pieces(b"QUJD", b"ab", b"+", b"/", b"-", b"_", b"=", b"c", b"0")
+BASE64 = byte_pieces(b"QUJD", b"ab", b"+", b"/", b"-", b"_", b"=", b"c", b"0")
 
 
 @settings(max_examples=400, deadline=None)
