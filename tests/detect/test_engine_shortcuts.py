@@ -17,40 +17,13 @@ from honeyguard.detect import Ruleset, raw_http_subject
 from honeyguard.detect.httpsplit import _REQUEST_LINE, _cut_head, _parse_request_line, head_ends
 from honeyguard.detect.httpsubject import HttpSubject, _body_may_decode, _query_may_decode
 from honeyguard.detect.prefilter import Prefilter
-from tests.detect._support import write_rules
+from tests.detect._support import SCANNER_UA_RULE, post_to_script_rule, write_rules
 
-RULES = r"""
-rules:
-  - id: t-post-shell
-    name: a POST to a shell script
-    severity: high
-    protocol: http
-    match:
-      all:
-        - field: method
-          equals: POST
-        - field: path
-          endswith: '.sh'
-    examples:
-      positive:
-        - http: {method: POST, target: /x.sh, headers: {Host: a}}
-      negative:
-        - http: {method: GET, target: /x.sh, headers: {Host: a}}
-  - id: t-post-cgi
-    name: a POST to a CGI script
-    severity: high
-    protocol: http
-    match:
-      all:
-        - field: method
-          equals: POST
-        - field: path
-          endswith: '.cgi'
-    examples:
-      positive:
-        - http: {method: POST, target: /x.cgi, headers: {Host: a}}
-      negative:
-        - http: {method: GET, target: /x.cgi, headers: {Host: a}}
+RULES = (
+    "\nrules:"
+    + post_to_script_rule("sh")
+    + post_to_script_rule("cgi")
+    + r"""
   - id: t-adminer
     name: the adminer page, named again in the body
     severity: low
@@ -66,19 +39,9 @@ rules:
         - http: {method: POST, target: /adminer.php, headers: {Host: a}, body: "auth[driver]=adminer"}
       negative:
         - http: {method: POST, target: /adminer.php, headers: {Host: a}, body: "auth[driver]=server"}
-  - id: t-ua
-    name: a scanner's User-Agent
-    severity: low
-    protocol: http
-    match:
-      field: header.user-agent
-      regex: '\b(?:zgrab|masscan)/\d'
-    examples:
-      positive:
-        - http: {method: GET, target: /, headers: {Host: a, User-Agent: "Mozilla/5.0 zgrab/0.x"}}
-      negative:
-        - http: {method: GET, target: /, headers: {Host: a, User-Agent: "Mozilla/5.0"}}
 """
+    + SCANNER_UA_RULE
+)
 
 
 def _ruleset(tmp_path: Path) -> Ruleset:
@@ -100,7 +63,7 @@ def test_the_same_pattern_in_two_rules_is_one_atom_and_both_rules_match(tmp_path
     assert len(posts) == 1  # one id: a scan reports it once, whichever rules need it
     assert program.atom_rules[posts[0]] == (0, 1)
     assert program.by_field["http"]["method"] == posts
-    assert _both(ruleset, b"POST /a.sh HTTP/1.1\r\nHost: a\r\n\r\n") == ("t-post-shell",)
+    assert _both(ruleset, b"POST /a.sh HTTP/1.1\r\nHost: a\r\n\r\n") == ("t-post-sh",)
     assert _both(ruleset, b"POST /a.cgi HTTP/1.1\r\nHost: a\r\n\r\n") == ("t-post-cgi",)
     assert _both(ruleset, b"GET /a.cgi HTTP/1.1\r\nHost: a\r\n\r\n") == ()
 

@@ -15,9 +15,10 @@ from honeyguard.detect.fields import Subject
 from honeyguard.detect.httpsubject import HttpSubject
 from honeyguard.detect.prefilter import MAX_CNF, Prefilter, clauses, possible
 from honeyguard.detect.rules import Atom
-from tests.detect._support import builtin_engine, builtin_ruleset, write_rules
+from tests.detect._support import SCANNER_UA_RULE, builtin_engine, builtin_ruleset, write_rules
 
-SMALL = r"""
+SMALL = (
+    r"""
 rules:
   - id: t-wp-plugin
     name: a plugin path and a command in the body
@@ -34,19 +35,9 @@ rules:
         - http: {method: POST, target: /wp-content/plugins/revslider/x.php, headers: {Host: a}, body: "cmd=id"}
       negative:
         - http: {method: POST, target: /wp-content/plugins/akismet/x.php, headers: {Host: a}, body: "cmd=id"}
-  - id: t-ua
-    name: a scanner's User-Agent
-    severity: low
-    protocol: http
-    match:
-      field: header.user-agent
-      regex: '\b(?:zgrab|masscan)/\d'
-    examples:
-      positive:
-        - http: {method: GET, target: /, headers: {Host: a, User-Agent: "Mozilla/5.0 zgrab/0.x"}}
-      negative:
-        - http: {method: GET, target: /, headers: {Host: a, User-Agent: "Mozilla/5.0"}}
 """
+    + SCANNER_UA_RULE
+)
 
 
 def _variants(subject: Subject) -> list[bytes]:

@@ -15,10 +15,7 @@ from honeyguard.model.event import IocRole
 
 def subject_iocs(subject: Subject, limit: int = MAX_IOCS) -> list[Ioc]:
     """The IOCs in a subject's payload parts, leaving out its own Host."""
-    if isinstance(subject, HttpSubject) and _nothing_to_extract(subject):
-        return []
-    texts = subject.texts + tuple(v for v in subject.header_values if looks_like_payload(v))
-    return extract_iocs(texts, host=subject.host, limit=limit, endpoints=_rogue_master(subject))
+    return subjects_iocs([subject], limit)[0]
 
 
 def subjects_iocs(subjects: Sequence[Subject], limit: int = MAX_IOCS) -> list[list[Ioc]]:
