@@ -67,21 +67,7 @@ static int add_address(Convs *c, uint32_t ip) {
     return 1;
 }
 
-static int grow_conv_slots(Convs *c) {
-    size_t size = c->nslots ? 2 * c->nslots : 4096;
-    Slot *slots = calloc(size, sizeof(Slot));
-    if (!slots) return 0;
-    for (size_t i = 0; i < c->nslots; i++) {
-        if (!c->slots[i].index) continue;
-        size_t j = hash_key(c->slots[i].addrs, c->slots[i].rest) & (size - 1);
-        while (slots[j].index) j = (j + 1) & (size - 1);
-        slots[j] = c->slots[i];
-    }
-    free(c->slots);
-    c->slots = slots;
-    c->nslots = size;
-    return 1;
-}
+static int grow_conv_slots(Convs *c) { return grow_slot_table(&c->slots, &c->nslots, 4096); }
 
 /* The conversation of a key (``hash`` its hash_key), created if new; -1 when memory says no. */
 static int64_t conv_of(Convs *c, uint64_t key, uint32_t service, uint64_t hash) {

@@ -210,21 +210,25 @@ static int is_beacon(const Scanner *s, uint32_t ip) {
 
 /* ---- the group table -------------------------------------------------------------------- */
 
-static int grow_slots(Scanner *s) {
-    size_t n = s->nslots ? s->nslots * 2 : 1024;
+/* Doubles an open-addressing table of slots (``first`` slots when empty), rehashing what it holds;
+   shared by the group table and the conversation table. */
+static int grow_slot_table(Slot **table, size_t *nslots, size_t first) {
+    size_t n = *nslots ? *nslots * 2 : first;
     Slot *slots = calloc(n, sizeof(Slot));
     if (!slots) return 0;
-    for (size_t i = 0; i < s->nslots; i++) {
-        if (!s->slots[i].index) continue;
-        size_t j = hash_key(s->slots[i].addrs, s->slots[i].rest) & (n - 1);
+    for (size_t i = 0; i < *nslots; i++) {
+        if (!(*table)[i].index) continue;
+        size_t j = hash_key((*table)[i].addrs, (*table)[i].rest) & (n - 1);
         while (slots[j].index) j = (j + 1) & (n - 1);
-        slots[j] = s->slots[i];
+        slots[j] = (*table)[i];
     }
-    free(s->slots);
-    s->slots = slots;
-    s->nslots = n;
+    free(*table);
+    *table = slots;
+    *nslots = n;
     return 1;
 }
+
+static int grow_slots(Scanner *s) { return grow_slot_table(&s->slots, &s->nslots, 1024); }
 
 static int grow_groups(Scanner *s) {
     size_t cap = s->capgroups ? s->capgroups * 2 : 1024;
