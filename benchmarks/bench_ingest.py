@@ -5,11 +5,15 @@ NDJSON batches over several connections at once. The reference, measured in the 
 the same events (already decoded and laid out as Arrow columns) straight into DuckDB: the ratio is
 what HTTP, gzip, decoding, validation and column building cost on top of the insert itself.
 
-    .venv/bin/python benchmarks/bench_ingest.py [--quick] [--live]
+    .venv/bin/python benchmarks/bench_ingest.py [--quick] [--live] [--src DIR]
 
 The events are dated 2026-09-01: by now their indicators have decayed under every policy floor,
 so the defense loop folds them but decides nothing. ``--live`` dates them up to now (figure
 ``collector_ingest_http_live``): most sources then get a decision, renewed as they come back.
+
+The code measured (this process, the collector and the client) is ``--src DIR``, else the first
+entry of an explicit PYTHONPATH, else this tree's ``src``: an older copy (``git worktree add``)
+can be measured beside the current one.
 """
 
 from __future__ import annotations
@@ -27,7 +31,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+
+
+def _source_tree(argv: list[str]) -> Path:
+    """``--src DIR``, else the first PYTHONPATH entry, else this tree's src (read before argparse:
+    the imports below come from it)."""
+    if "--src" in argv[:-1]:
+        return Path(argv[argv.index("--src") + 1]).resolve()
+    given = os.environ.get("PYTHONPATH", "").split(os.pathsep)[0]
+    return Path(given).resolve() if given else ROOT / "src"
+
+
+SRC = _source_tree(sys.argv)
+sys.path.insert(0, str(SRC))
 
 from honeyguard.clock import SeededEntropy  # noqa: E402
 from honeyguard.model import (  # noqa: E402
@@ -179,7 +195,7 @@ def http_rate(work: Path, bodies: Path, total: int, concurrency: int) -> tuple[f
     data.mkdir()
     config = data / "config.yaml"
     config.write_text(f"data_dir: {data}\nserver: {{host: 127.0.0.1, port: {port}}}\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
     token = subprocess.run(
         _honeyguard("sensor", "add", SENSOR, "--config", str(config)),
         env=env,
@@ -275,6 +291,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--live", action="store_true", help="events dated up to now: the decisions are made")
+    parser.add_argument("--src", help="the code to measure (default: PYTHONPATH's first entry, else this tree)")
     args = parser.parse_args()
     total = args.events or (200_000 if args.quick else 1_000_000)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder:
@@ -307,6 +324,7 @@ def main() -> None:
                     "quick": args.quick,
                     "events_dated": "up to now" if args.live else "2026-09-01",
                     "client": "another process (httpx)",
+                    "src": str(SRC),
                     # CPU time is steadier than wall time on a shared machine: events per CPU-second
                     "collector_cpu_us_per_event": round(collector_cpu / total * 1e6, 2),
                     # the same until the collector went idle: the defense loop's lag included

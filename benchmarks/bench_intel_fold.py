@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from honeyguard.clock import SeededEntropy
-from honeyguard.intel.book import IndicatorBook
+from honeyguard.intel.book import NATIVE_AVAILABLE, IndicatorBook
 from honeyguard.model import Event, HttpRequest, Ioc, SshLogin, UuidV7Factory, decode_events, encode_event
 
 
@@ -81,10 +81,12 @@ def main(argv: list[str]) -> None:
     decode_rate = n / min(_cpu(lambda: decode_events(payload)) for _ in range(ROUNDS))
     books: list[IndicatorBook] = []
 
-    def fold() -> None:
-        books[:] = [IndicatorBook()]  # the previous round's book is freed
+    def fold(native: bool = True) -> None:
+        books[:] = [IndicatorBook(native=native)]  # the previous round's book is freed
         books[0].observe_events(events)
 
+    # the Python fold (the reference the native one is tested against) measured beside it
+    python_rate = n / min(_cpu(lambda: fold(native=False)) for _ in range(ROUNDS))
     rate = n / min(_cpu(fold) for _ in range(ROUNDS))
     book = books[0]
     print(
@@ -102,6 +104,10 @@ def main(argv: list[str]) -> None:
                     "clock": "process CPU time",
                     "gc": "input events frozen, default thresholds",
                     "rounds": f"best of {ROUNDS}",
+                    "fold": "native (_foldnative)" if NATIVE_AVAILABLE else "python (_foldnative not built)",
+                    "fold_cpu_us_per_event": round(1e6 / rate, 2),
+                    "python_fold_events_per_s": round(python_rate),
+                    "python_fold_cpu_us_per_event": round(1e6 / python_rate, 2),
                 },
             }
         ),

@@ -17,6 +17,11 @@ recorded, one without a labeler; ``wrk -t1 -c64`` on core 1 drives each in alter
 
 The sensors' CPU time per request (from /proc) is reported beside the rates: it is the figure that
 survives a busy machine. Target: detection on >= 0.8 of detection off.
+
+Then, in this process, what labelling costs a distinct request of the first two streams (CPU per
+event, the sensor's batches of 64, its gc settings): the whole of ``BatchLabeler.label_many``, and
+IOC extraction alone (``subjects_iocs`` after the rules matched, as the labeler runs it), beside the
+same extraction without ``_iocscan`` (the Python scans), its gates on the pip binding: what the native parts save.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -252,14 +258,172 @@ def wrk(port: int, seconds: int, lua: str) -> dict[str, float]:
     return {"rps": float(rps.group(1)), "requests": int(total.group(1))}
 
 
+def in_process(quick: bool) -> None:
+    """CPU per distinct request for labelling, and for IOC extraction alone (native, fallback)."""
+    import gc
+    import time
+
+    from honeyguard.detect import load_labeler
+    from honeyguard.detect.sensorapi import BatchLabeler
+
+    labeler = load_labeler()
+    count, rounds = (4_000, 2) if quick else (20_000, 3)
+    counter = itertools.count(10**9)
+    gc.freeze()  # as the sensor runs (sensor/sensor.py)
+    gc.set_threshold(10_000, 10, 10)
+    for name in ("ordinary requests", "exploit requests"):
+        before, after = PATHS[name]
+        cost: dict[str, list[float]] = {"label": [], "iocs": [], "fallback": []}
+        for _ in range(rounds):
+            events = [_event(f"{before}{next(counter)}{after}") for _ in range(count)]
+            started = time.process_time()
+            batches = BatchLabeler(labeler)
+            for at in range(0, count, 64):
+                batches.label_many(events[at : at + 64])
+            cost["label"].append((time.process_time() - started) / count * 1e6)
+            cost["iocs"].append(_extraction_cost(labeler, [_event(f"{before}{next(counter)}{after}") for _ in events]))
+            with _python_fallback():
+                cost["fallback"].append(
+                    _extraction_cost(labeler, [_event(f"{before}{next(counter)}{after}") for _ in events])
+                )
+        label, iocs, fallback = (round(min(cost[key]), 2) for key in ("label", "iocs", "fallback"))
+        params = {"path": f"{before}<counter>{after}", "events": count, "rounds": rounds, "quick": quick}
+        print(
+            json.dumps(
+                {
+                    "figure": f"in-process labelling CPU per distinct request ({name})",
+                    "value": label,
+                    "unit": "us/request",
+                    "reference": {"name": "of which IOC extraction", "value": iocs, "unit": "us/request"},
+                    "ratio": round(iocs / label, 3),
+                    "target": "labelling <= 0.25 x the detection-off sensor's CPU per request (0.8 of its rate)",
+                    "params": {**params, "rounds_us": [round(v, 2) for v in cost["label"]]},
+                }
+            ),
+            flush=True,
+        )
+        print(
+            json.dumps(
+                {
+                    "figure": f"in-process IOC extraction CPU per distinct request ({name})",
+                    "value": iocs,
+                    "unit": "us/request",
+                    "reference": {
+                        "name": "the same without _iocscan (Python scans), gates on the pip binding",
+                        "value": fallback,
+                        "unit": "us/request",
+                    },
+                    "ratio": round(iocs / fallback, 3) if fallback else None,
+                    "target": "as low as it goes",
+                    "params": {**params, "native": _native_scans()},
+                }
+            ),
+            flush=True,
+        )
+
+
+def _event(target: str) -> object:
+    """A request as the sensor records it from wrk (a Host header only)."""
+    from datetime import UTC, datetime
+
+    from honeyguard.model import Event, HttpRequest
+
+    body = HttpRequest(
+        method="GET",
+        target=target,
+        version="HTTP/1.1",
+        headers=[("Host", "127.0.0.1:8080")],
+        header_size=len(target) + 40,
+    )
+    return Event(
+        id="0190d3f0-0000-7000-8000-000000000001",
+        ts=datetime(2026, 1, 1, tzinfo=UTC),
+        sensor="s",
+        location="l",
+        session="x",
+        kind="http.request",
+        src_ip="198.51.100.1",
+        src_port=40000,
+        dst_port=8080,
+        protocol="http",
+        body=body,
+    )
+
+
+def _extraction_cost(labeler: object, events: list[object]) -> float:
+    """CPU per event of ``subjects_iocs`` over batches of 64 whose rules were matched first (the
+    subjects' lazy parts the engine built are there, as in BatchLabeler._match)."""
+    import time
+
+    from honeyguard.detect.fields import event_subject
+    from honeyguard.detect.iocs import subjects_iocs
+
+    spent = 0.0
+    for at in range(0, len(events), 64):
+        subjects = [event_subject(e) for e in events[at : at + 64]]  # type: ignore[arg-type]
+        labeler.engine.match_many(subjects)  # type: ignore[attr-defined]
+        started = time.process_time()
+        subjects_iocs(subjects)  # type: ignore[arg-type]
+        spent += time.process_time() - started
+    return spent / len(events) * 1e6
+
+
+def _native_scans() -> dict[str, object]:
+    from honeyguard.detect.iocs import anchored, gates
+
+    return {"iocscan": anchored.NATIVE_AVAILABLE, "gates": gates.BACKEND, "gates_db": type(gates._DB).__name__}
+
+
+@contextlib.contextmanager
+def _python_fallback() -> Iterator[None]:
+    """IOC extraction as it runs without _iocscan (the tests' fallback), its gates scanned through
+    the pip binding of Hyperscan as before the native scans (pure Python without it)."""
+    from honeyguard.detect import hsnative
+    from honeyguard.detect.iocs import anchored, collector, downloads, hosts
+    from honeyguard.detect.iocs import gates as G
+
+    package = sys.modules["honeyguard.detect.iocs"]
+    gates = G.python_gates
+    if hsnative.PIP is not None:
+        expressions, ids = G._expressions()
+        flags = [hsnative.CASELESS | hsnative.SINGLEMATCH] * len(expressions)
+        gates = hsnative.PIP.compile(expressions, ids, flags).scan
+    swaps = [
+        (sys.modules["honeyguard.detect.iocs.extract"], "urls", anchored.py_urls),
+        (sys.modules["honeyguard.detect.iocs.extract"], "ipv4s", anchored.py_ipv4s),
+        (sys.modules["honeyguard.detect.iocs.extract"], "download_commands", anchored.py_download_commands),
+        (anchored, "urls", anchored.py_urls),
+        (collector, "url_parts", collector.py_url_parts),
+        (collector, "parse_url", collector.py_parse_url),
+        (sys.modules["honeyguard.detect.iocs.layers"], "gates", gates),
+        (package, "_open_gates", gates),
+    ]
+    saved = [(module, attr, getattr(module, attr)) for module, attr, _ in swaps]
+    memos = (downloads.download_ops, collector._parsed_url, collector.host_class, hosts.ip_kind)
+    try:
+        for module, attr, value in swaps:
+            setattr(module, attr, value)
+        for memo in memos:
+            memo.cache_clear()
+        yield
+    finally:
+        for module, attr, value in saved:
+            setattr(module, attr, value)
+        for memo in memos:
+            memo.cache_clear()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--in-process", action="store_true", help="only the in-process labelling figures")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--detect", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is None:
-        compare(args.quick)
+        if not args.in_process:
+            compare(args.quick)
+        in_process(args.quick)
         return
     try:
         import uvloop

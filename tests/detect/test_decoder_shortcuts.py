@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from honeyguard.detect import raw_http_subject
-from honeyguard.detect.httpsubject import _PATH_AS_SENT, HttpSubject, _path_differs
+from honeyguard.detect.httpfields import PATH_AS_SENT, path_differs
+from honeyguard.detect.httpsubject import HttpSubject
 from honeyguard.detect.normalize import (
     MAX_DECODE_ROUNDS,
     decode_numeric_entities,
@@ -81,4 +82,4 @@ PATHS = _pieces(b"/", b".", b"..", b"a", b"%", b"\\", b"\xc0", b"\xc1", b"\xe0",
 @settings(max_examples=600, deadline=None)
 @given(PATHS)
 def test_the_path_test_is_the_regex(path: bytes) -> None:
-    assert _path_differs(path) == (_PATH_AS_SENT.search(path) is not None or path[:1] == b".")
+    assert path_differs(path) == (PATH_AS_SENT.search(path) is not None or path[:1] == b".")

@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from honeyguard.detect import Ruleset, raw_http_subject
+from honeyguard.detect.httpfields import body_may_decode, query_may_decode
 from honeyguard.detect.httpsplit import _REQUEST_LINE, _cut_head, _parse_request_line, head_ends
-from honeyguard.detect.httpsubject import HttpSubject, _body_may_decode, _query_may_decode
+from honeyguard.detect.httpsubject import HttpSubject
 from honeyguard.detect.prefilter import Prefilter
 from tests.detect._support import SCANNER_UA_RULE, post_to_script_rule, write_rules
 
@@ -122,8 +123,8 @@ _NOT_BODY_ESCAPE = bytes(sorted(set(range(256)) - set(b"+%\xc0\xc1\xe0$\\&")))
 @settings(max_examples=500, deadline=None)
 @given(BYTES)
 def test_membership_tests_see_the_escape_bytes_translate_saw(data: bytes) -> None:
-    assert _query_may_decode(data) == bool(data.translate(None, _NOT_QUERY_ESCAPE))
-    assert _body_may_decode(data) == bool(data.translate(None, _NOT_BODY_ESCAPE))
+    assert query_may_decode(data) == bool(data.translate(None, _NOT_QUERY_ESCAPE))
+    assert body_may_decode(data) == bool(data.translate(None, _NOT_BODY_ESCAPE))
 
 
 @settings(max_examples=300, deadline=None)

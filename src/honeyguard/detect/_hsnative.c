@@ -139,16 +139,23 @@ static PyObject *take_hits(Database *self)
 static PyObject *scan_one(Database *self, PyObject *data)
 {
     Py_buffer view;
-    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+    int is_bytes = PyBytes_Check(data); /* (the engine's texts: no buffer to take and release) */
+    if (is_bytes) {
+        view.buf = PyBytes_AS_STRING(data);
+        view.len = PyBytes_GET_SIZE(data);
+    } else if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
         return NULL;
+    }
     if ((size_t)view.len > UINT_MAX) {
-        PyBuffer_Release(&view);
+        if (!is_bytes)
+            PyBuffer_Release(&view);
         PyErr_SetString(PyExc_ValueError, "hyperscan scans at most 4 GiB at once");
         return NULL;
     }
     hs_error_t code = hs_scan(self->db, view.len ? (const char *)view.buf : "", (unsigned int)view.len, 0,
                               scratch, on_match, self);
-    PyBuffer_Release(&view);
+    if (!is_bytes)
+        PyBuffer_Release(&view);
     PyObject *found = take_hits(self);
     if (code != HS_SUCCESS) {
         Py_XDECREF(found);
@@ -337,22 +344,13 @@ static PyObject *stripped(const char *start, const char *end)
     return PyBytes_FromStringAndSize(start, end - start);
 }
 
-/* split_header_lines(head: bytes, limit: int) -> list[tuple[bytes, bytes]]: the lines of ``head``
- * after its first, each without its trailing CRs, cut at its first ':' into (name, value), both
- * stripped; a line with neither a name nor a ':' (an empty one) is skipped; at most ``limit``.
- * Exactly httpsplit.split_http's unfolded case (a test compares them), without a Python
- * object for every line and every piece of it. */
-static PyObject *native_split_header_lines(PyObject *module, PyObject *args)
+/* The (name, value) pairs of the lines of head[0:n] after its first (see split_header_lines). */
+static PyObject *header_lines(const char *start, Py_ssize_t n, Py_ssize_t limit)
 {
-    (void)module;
-    Py_buffer head;
-    Py_ssize_t limit;
-    if (!PyArg_ParseTuple(args, "y*n", &head, &limit))
-        return NULL;
     PyObject *out = PyList_New(0);
-    const char *at = (const char *)head.buf;
-    const char *end = at + head.len;
-    const char *first = memchr(at, '\n', (size_t)head.len);
+    const char *at = start;
+    const char *end = at + n;
+    const char *first = memchr(at, '\n', (size_t)n);
     at = first != NULL ? first + 1 : end;
     while (out != NULL && first != NULL && PyList_GET_SIZE(out) < limit) {
         const char *line_end = memchr(at, '\n', (size_t)(end - at));
@@ -379,7 +377,94 @@ static PyObject *native_split_header_lines(PyObject *module, PyObject *args)
             break;
         at = next;
     }
+    return out;
+}
+
+/* split_header_lines(head: bytes, limit: int) -> list[tuple[bytes, bytes]]: the lines of ``head``
+ * after its first, each without its trailing CRs, cut at its first ':' into (name, value), both
+ * stripped; a line with neither a name nor a ':' (an empty one) is skipped; at most ``limit``.
+ * Exactly httpsplit.split_http's unfolded case (a test compares them), without a Python
+ * object for every line and every piece of it. */
+static PyObject *native_split_header_lines(PyObject *module, PyObject *args)
+{
+    (void)module;
+    Py_buffer head;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "y*n", &head, &limit))
+        return NULL;
+    PyObject *out = header_lines((const char *)head.buf, head.len, limit);
     PyBuffer_Release(&head);
+    return out;
+}
+
+/* The first occurrence of needle (length bytes, at least 1) in text[0:n], or NULL: memchr for its
+ * first byte, then a compare (glibc's memmem is several times slower on short needles). */
+static const char *find_bytes(const char *text, Py_ssize_t n, const char *needle, size_t length)
+{
+    const char *end = text + n;
+    for (const char *at = text; (size_t)(end - at) >= length; at++) {
+        at = memchr(at, needle[0], (size_t)(end - at) - length + 1);
+        if (at == NULL)
+            return NULL;
+        if (memcmp(at + 1, needle + 1, length - 1) == 0)
+            return at;
+    }
+    return NULL;
+}
+
+/* split_head(raw: bytes, limit: int, line: tuple, cls: type) -> cls | None: the request
+ * cls(*line, headers, body), raw's head cut at its first blank line as httpsplit cuts it
+ * ('\r\n\r\n', or an earlier '\n\n'), its lines after the first split as split_header_lines
+ * does; None when the head holds a folded line (a line starting with a space or a tab: httpsplit
+ * joins those). cls is a tuple subclass of tuple's layout (httpsplit.SplitRequest), made here as
+ * tuple.__new__ makes it: its Python constructor cost as much as the split. */
+static PyObject *native_split_head(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *raw, *line, *cls;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "O!nO!O!", &PyBytes_Type, &raw, &limit, &PyTuple_Type, &line, &PyType_Type, &cls))
+        return NULL;
+    PyTypeObject *type = (PyTypeObject *)cls;
+    if (PyTuple_GET_SIZE(line) != 3 || !PyType_IsSubtype(type, &PyTuple_Type) ||
+        type->tp_basicsize != PyTuple_Type.tp_basicsize || type->tp_itemsize != PyTuple_Type.tp_itemsize) {
+        PyErr_SetString(PyExc_TypeError, "split_head takes a request line of 3 and a tuple subclass");
+        return NULL;
+    }
+    const char *data = PyBytes_AS_STRING(raw);
+    Py_ssize_t size = PyBytes_GET_SIZE(raw);
+    const char *crlf = find_bytes(data, size, "\r\n\r\n", 4);
+    /* '\n\n' looked for only before the CRLF blank line (httpsplit.head_ends) */
+    const char *lf = find_bytes(data, crlf != NULL ? crlf - data : size, "\n\n", 2);
+    Py_ssize_t head_end = size, body_start = size;
+    if (crlf != NULL && (lf == NULL || crlf < lf)) {
+        head_end = crlf - data;
+        body_start = head_end + 4;
+    } else if (lf != NULL) {
+        head_end = lf - data;
+        body_start = head_end + 2;
+    }
+    for (const char *at = data; (at = memchr(at, '\n', (size_t)(data + head_end - at))) != NULL; at++)
+        if (at + 1 < data + head_end && (at[1] == ' ' || at[1] == '\t'))
+            Py_RETURN_NONE; /* a folded line: httpsplit's own case */
+    PyObject *headers = header_lines(data, head_end, limit);
+    if (headers == NULL)
+        return NULL;
+    PyObject *body = PyBytes_FromStringAndSize(data + body_start, size - body_start);
+    if (body == NULL) {
+        Py_DECREF(headers);
+        return NULL;
+    }
+    PyObject *out = type->tp_alloc(type, 5);
+    if (out == NULL) {
+        Py_DECREF(headers);
+        Py_DECREF(body);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < 3; i++)
+        PyTuple_SET_ITEM(out, i, Py_NewRef(PyTuple_GET_ITEM(line, i)));
+    PyTuple_SET_ITEM(out, 3, headers);
+    PyTuple_SET_ITEM(out, 4, body);
     return out;
 }
 
@@ -444,8 +529,19 @@ static PyObject *native_split_request_line(PyObject *module, PyObject *data)
                 target_end--;
         }
     }
-    return Py_BuildValue("(y#y#y#)", line, method_end, line + rest_start, target_end - rest_start,
-                         line + version_start, rest_end - version_start);
+    PyObject *parts[3] = {
+        PyBytes_FromStringAndSize(line, method_end),
+        PyBytes_FromStringAndSize(line + rest_start, target_end - rest_start),
+        PyBytes_FromStringAndSize(line + version_start, rest_end - version_start),
+    };
+    PyObject *out = parts[0] != NULL && parts[1] != NULL && parts[2] != NULL ? PyTuple_New(3) : NULL;
+    for (int i = 0; i < 3; i++) {
+        if (out != NULL)
+            PyTuple_SET_ITEM(out, i, parts[i]); /* (no format to parse, as Py_BuildValue does) */
+        else
+            Py_XDECREF(parts[i]);
+    }
+    return out;
 }
 
 static PyObject *native_version(PyObject *module, PyObject *Py_UNUSED(ignored))
@@ -462,6 +558,7 @@ static PyMethodDef module_methods[] = {
      "split_request_line(data) -> (method, target, version) | None"},
     {"split_header_lines", native_split_header_lines, METH_VARARGS,
      "split_header_lines(head, limit) -> list[tuple[bytes, bytes]]"},
+    {"split_head", native_split_head, METH_VARARGS, "split_head(raw, limit, line, cls) -> cls(*line, headers, body) | None"},
     {NULL, NULL, 0, NULL},
 };
 

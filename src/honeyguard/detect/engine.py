@@ -187,64 +187,62 @@ class Engine:
         if prefilter is None:
             return [self.match(subject) for subject in subjects]
         results = [NO_MATCH] * len(subjects)
-        http: list[Subject] = []
-        where: list[int] = []
-        for index, subject in enumerate(subjects):
-            if subject.protocol == "http":
-                http.append(subject)
-                where.append(index)
-            else:
-                results[index] = self.match(subject)
-        possible: list[tuple[int, Subject, Candidates]] = [
-            (index, subject, candidates)
-            for index, subject, candidates in zip(where, http, prefilter.candidates_many(http), strict=True)
-            if candidates.rules
-        ]
+        http = [subject for subject in subjects if subject.protocol == "http"]
+        where: Sequence[int] = range(len(subjects))
+        if len(http) != len(subjects):  # (a batch of raw HTTP bytes is all HTTP)
+            where = [index for index, subject in enumerate(subjects) if subject.protocol == "http"]
+            for index, subject in enumerate(subjects):
+                if subject.protocol != "http":
+                    results[index] = self.match(subject)
+        answers = prefilter.candidates_many(http)
         if not isinstance(self._matcher, HyperscanMatcher) or not self._matcher.exact:
-            for index, subject, candidates in possible:
-                results[index] = self._confirmed(subject, candidates)
+            for index, subject, candidates in zip(where, http, answers, strict=True):
+                if candidates.rules:
+                    results[index] = self._confirmed(subject, candidates)
             return results
-        found_hits = self._stage_two_many(self._matcher, possible)
-        for (index, _subject, candidates), hits in zip(possible, found_hits, strict=True):
-            if hits:
-                results[index] = self._outcome(candidates, hits)
+        self._stage_two_many(zip(where, http, answers, strict=True), results)
         return results
 
-    @staticmethod
-    def _stage_two_many(matcher: HyperscanMatcher, possible: list[tuple[int, Subject, Candidates]]) -> list[int]:
-        """The atoms each request hit (as bits), field by field over the batch: the texts of a
-        field built, then its database scanned for all of them in a row."""
+    def _stage_two_many(self, batch: Iterable[tuple[int, Subject, Candidates]], results: list[Match]) -> None:
+        """Stage two for the (index into results, subject, candidates) of a batch, field by field:
+        the texts of a field built, then its database scanned for all of them in a row."""
         # requests with the same candidates read the same fields: grouped first (a batch holds
         # a few requests a candidate set), then each group's requests are added to its fields
-        groups: dict[int, tuple[Candidates, list[Subject], list[int]]] = {}
-        for at, (_index, subject, candidates) in enumerate(possible):
-            group = groups.get(id(candidates))
-            if group is None:
-                groups[id(candidates)] = (candidates, [subject], [at])
-            else:
-                group[1].append(subject)
-                group[2].append(at)
-        by_field: dict[str, list[Subject]] = {}
-        positions: dict[str, list[int]] = {}
-        for candidates, subjects, ats in groups.values():
-            for name in candidates.fields:
-                wanted = by_field.get(name)  # (not setdefault: it makes a list on every call)
-                if wanted is None:
-                    by_field[name] = subjects.copy()
-                    positions[name] = ats.copy()
-                else:
-                    wanted += subjects
-                    positions[name] += ats
-        found_hits = [0] * len(possible)
-        for name, wanted in by_field.items():
-            database = matcher.database("http", name)
-            if database is None:
+        groups: dict[Candidates, tuple[list[Subject], list[int]]] = {}  # (identity: one object an answer)
+        for index, subject, candidates in batch:
+            if not candidates.rules:
                 continue
-            texts = [subject.field(name) for subject in wanted]
-            for at, hits in zip(positions[name], database.scan_many(texts), strict=True):
+            group = groups.get(candidates)
+            if group is None:
+                groups[candidates] = ([subject], [index])
+            else:
+                group[0].append(subject)
+                group[1].append(index)
+        by_field: dict[str, tuple[Any, list[Subject], list[int]]] = {}
+        for candidates, (subjects, indexes) in groups.items():
+            plan = candidates.plan
+            if plan is None:
+                plan = candidates.plan = self._plan(candidates)
+            for name, database in plan:  # (the fields that have a database)
+                wanted = by_field.get(name)  # (not setdefault: it makes a tuple on every call)
+                if wanted is None:
+                    by_field[name] = (database, subjects.copy(), indexes.copy())
+                else:
+                    wanted[1].extend(subjects)
+                    wanted[2].extend(indexes)
+        found_hits = [0] * len(results)
+        for name, (database, wanted_subjects, wanted_indexes) in by_field.items():
+            texts = [subject.field(name) for subject in wanted_subjects]
+            for index, hits in zip(wanted_indexes, database.scan_many(texts), strict=True):
                 if hits:
-                    found_hits[at] |= hits
-        return found_hits
+                    found_hits[index] |= hits
+        for candidates, (_subjects, indexes) in groups.items():
+            outcomes = candidates.outcomes  # (_outcome's table, read here: most answers are in it)
+            for index in indexes:
+                hits = found_hits[index]
+                if hits:
+                    found = outcomes.get(hits)
+                    results[index] = found if found is not None else self._outcome(candidates, hits)
 
     def match(self, subject: Subject) -> Match:
         prefilter = self._prefilter

@@ -17,7 +17,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from honeyguard.detect.httpsplit import SplitRequest
 
 _native: ModuleType | None
 try:
@@ -146,12 +149,17 @@ class PipLib:
 
 
 NATIVE: HsLib | None = NativeLib(_native) if _native is not None else None
-# The module's two other helpers (None without it), for the HTTP subject: exactly what httpsplit's
+# The module's other helpers (None without it), for the HTTP subject: exactly what httpsplit's
 # functions give (tests compare them on random input), without a Python object for every piece.
 #: (head, limit) -> the (name, value) pairs of an unfolded head after its first line, as
 #: httpsplit.split_http makes them
 split_header_lines: Callable[[bytes, int], list[tuple[bytes, bytes]]] | None = (
     _native.split_header_lines if _native is not None else None
+)
+#: (raw, limit, request line, SplitRequest) -> SplitRequest(*line, headers, body) of raw bytes whose
+#: head holds no folded line (else None), as httpsplit.split_http makes them
+split_head: Callable[[bytes, int, tuple[bytes, bytes, bytes], type[SplitRequest]], SplitRequest | None] | None = (
+    _native.split_head if _native is not None else None
 )
 #: data -> (method, target, version) of its first line, or None: httpsplit.split_request_line
 split_request_line: Callable[[bytes], tuple[bytes, bytes, bytes] | None] | None = (

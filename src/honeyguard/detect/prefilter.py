@@ -187,7 +187,7 @@ def tree_fields(tree: Tree, program: Program) -> frozenset[str]:
     return frozenset().union(*(tree_fields(child, program) for child in tree[1]))
 
 
-@dataclass
+@dataclass(eq=False)  # one object a distinct answer (shared): compared and hashed by identity
 class Candidates:
     """Stage one's answer: the rules that could match, and the fields they read.
 
@@ -357,8 +357,12 @@ class Prefilter:
         it is in the CPU's caches: the prefilter of a full rule set is megabytes)."""
         views = [subject.prefilter_view(False) for subject in subjects]
         scanned = [view for view in views if view is not None and len(view) <= MAX_VIEW]
-        found = iter(self._db.scan_many(scanned) if self._db is not None else [0] * len(scanned))
-        decided = self._decided
+        if self._db is None:  # (no factor to scan for: every answer is worked out)
+            found = iter([0] * len(scanned))
+            decided: dict[int, Candidates] = {}
+        else:
+            found = iter(self._db.scan_many(scanned))
+            decided = self._decided
         out: list[Candidates] = []
         for subject, view in zip(subjects, views, strict=True):
             if view is None or len(view) > MAX_VIEW:
@@ -366,7 +370,7 @@ class Prefilter:
                 continue
             hits = next(found)
             # the common case first: a set of factors decided before, no fold (its bit is 1)
-            answer = decided.get(hits) if self._db is not None and not hits & 1 else None
+            answer = decided.get(hits) if not hits & 1 else None
             out.append(answer if answer is not None else self._answer(hits, subject.head_folded))
         return out
 

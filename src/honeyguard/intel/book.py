@@ -16,6 +16,7 @@ from datetime import datetime
 
 import msgspec
 
+from honeyguard.intel import foldnative
 from honeyguard.intel.params import ScoringParams, load_params
 from honeyguard.intel.scoring import (
     Accumulator,
@@ -71,6 +72,10 @@ class _Entry(msgspec.Struct, gc=False):
     slowest: float = 0.0
 
 
+_native = foldnative.load(_Entry, _Source)
+NATIVE_AVAILABLE = _native is not None
+
+
 @dataclass(frozen=True)
 class Explanation:
     indicator: Indicator
@@ -110,14 +115,18 @@ def _evidence(entry: _Entry) -> list[EvidenceItem]:
 
 
 class IndicatorBook:
-    def __init__(self, params: ScoringParams | None = None) -> None:
+    def __init__(self, params: ScoringParams | None = None, *, native: bool = True) -> None:
+        """``native``: fold with _foldnative when it is built (False: always the Python fold, the
+        reference the tests hold it to)."""
         self.params = params or load_params()
+        self._native = _native if native else None
         self._entries: dict[str, dict[str, _Entry]] = {}  # type -> value -> entry (no key tuple per sighting)
         self._half_lives: dict[str, dict[str, float]] = {}  # type -> role -> seconds
         self._strengths = dict(self.params.strength)
         self._evidence_kept = self.params.evidence_kept
         self._evidence_seq = 0
         self._sources: dict[str, str] = {}  # sensor -> "sensor:<name>"
+        self._names: dict[str, str] = {}  # the native fold's one copy of each sensor and location name
         self._touched: list[_Entry] = []  # changed since take_touched, in order
 
     def _half_life(self, type_: str, role: str) -> float:
@@ -132,30 +141,46 @@ class IndicatorBook:
     def __len__(self) -> int:
         return sum(len(by_value) for by_value in self._entries.values())
 
-    def take_touched(self, now: datetime, wanted: Callable[[str, str, int], bool] | None = None) -> list[Indicator]:
+    def take_touched(
+        self, now: datetime, wanted: Callable[[str, str, int], bool] | None = None, *, evidence: bool = True
+    ) -> list[Indicator]:
         """The indicators changed since the last call, as of ``now``; with ``wanted``, only those for
-        which ``wanted(type, value, confidence)`` is true (the others are not built at all).
+        which ``wanted(type, value, confidence)`` is true (the others are not built at all); without
+        ``evidence``, their evidence lists are left empty (the defense loop decides without them).
         ``wanted`` must not accept a confidence it refuses a higher one for: it is asked first with
         an upper bound, and only what it accepts is scored exactly (most touched indicators of a
         busy stream are weak or decayed, and their exact figure would only be dropped)."""
         touched, self._touched = self._touched, []
-        for entry in touched:
-            entry.touched = False
         if wanted is None:
+            for entry in touched:
+                entry.touched = False
             return [self._indicator(entry, now) for entry in touched]
         posix = now.timestamp()
         out = []
-        for entry in touched:
-            # ``wanted`` does not want a lower confidence more than a higher one: when it refuses
-            # the upper bound, the exact figure (several decays and logs) need not be computed
-            if not wanted(entry.type, entry.value, _upper_confidence(entry, posix)):
-                continue
+        for entry in self._candidates(touched, posix, wanted):
             found = self._confidence(entry, posix)
             if wanted(entry.type, entry.value, found):
-                out.append(self._build(entry, now, found, self._state(entry, found)[0]))
+                out.append(self._build(entry, now, found, self._state(entry, found)[0], evidence=evidence))
         return out
 
+    def _candidates(self, touched: list[_Entry], posix: float, wanted: Callable[[str, str, int], bool]) -> list[_Entry]:
+        """The touched entries, unmarked, that ``wanted`` accepts at their confidence's upper bound:
+        ``wanted`` does not want a lower confidence more than a higher one, so when it refuses the
+        bound the exact figure (several decays and logs) need not be computed."""
+        if self._native is not None:
+            return list(self._native.candidates(touched, posix, wanted))
+        for entry in touched:
+            entry.touched = False
+        return [e for e in touched if wanted(e.type, e.value, _upper_confidence(e, posix))]
+
     def observe_events(self, events: Iterable[Event]) -> int:
+        """Fold the events' sightings in; the number of events."""
+        if self._native is not None:
+            return int(self._native.observe(self, events))
+        return self._observe_events(events)
+
+    def _observe_events(self, events: Iterable[Event]) -> int:
+        """The fold in Python: the reference _foldnative.observe follows step by step."""
         count = 0
         sources = self._sources
         add = self._add
@@ -351,7 +376,7 @@ class IndicatorBook:
             now,
         )
 
-    def _build(self, entry: _Entry, now: datetime, confidence: int, state: str) -> Indicator:
+    def _build(self, entry: _Entry, now: datetime, confidence: int, state: str, *, evidence: bool = True) -> Indicator:
         if entry.id is None:
             entry.id = indicator_id(entry.type, entry.value)
         return Indicator(
@@ -369,7 +394,7 @@ class IndicatorBook:
             state=state,  # type: ignore[arg-type]
             cves=sorted(entry.cves or ()),
             techniques=sorted(entry.techniques or ()),
-            evidence=_evidence(entry),
+            evidence=_evidence(entry) if evidence else [],
             updated_at=now,
         )
 

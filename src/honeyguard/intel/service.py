@@ -85,7 +85,10 @@ class IntelService:
         found = [self.book.explain(i.type, i.value, now) for i in self.book.find(value, now)]
         return [e for e in found if e is not None]
 
-    def take_changed(self, wanted: Callable[[str, str, int], bool] | None = None) -> list[Indicator]:
+    def take_changed(
+        self, wanted: Callable[[str, str, int], bool] | None = None, *, evidence: bool = True
+    ) -> list[Indicator]:
         """Indicators touched since the last call (for the mitigation loop); with ``wanted``, only
-        those for which ``wanted(type, value, confidence)`` holds."""
-        return self.book.take_touched(self.clock.now(), wanted)
+        those for which ``wanted(type, value, confidence)`` holds; without ``evidence``, with their
+        evidence lists empty."""
+        return self.book.take_touched(self.clock.now(), wanted, evidence=evidence)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from honeyguard.detect.fields import HttpSubject, Subject, looks_like_payload
 from honeyguard.detect.iocs.collector import MAX_IOCS
 from honeyguard.detect.iocs.extract import Job, extract_iocs, extract_many
+from honeyguard.detect.iocs.gates import EXTRACTORS, PAYLOAD
 from honeyguard.detect.iocs.gates import gates as _open_gates
 from honeyguard.detect.iocs.layers import layers
 from honeyguard.model import Ioc
@@ -26,24 +27,30 @@ def subjects_iocs(subjects: Sequence[Subject], limit: int = MAX_IOCS) -> list[li
     CPU's caches: subject by subject, the same work on a batch of distinct droppers took about a
     third more CPU."""
     out: list[list[Ioc]] = [[] for _ in subjects]
-    todo = [i for i, s in enumerate(subjects) if not (isinstance(s, HttpSubject) and _nothing_to_extract(s))]
+    todo: list[tuple[int, bool]] = []  # (index, whether a header value may look like a payload)
+    for i, subject in enumerate(subjects):
+        headers_may = _what_to_extract(subject) if isinstance(subject, HttpSubject) else True
+        if headers_may is not None:
+            todo.append((i, headers_may))
     if not todo:
         return out
-    texts = [subjects[i].texts for i in todo]  # (the lazy parts in the order subject_iocs always asked)
-    headers = [tuple(v for v in subjects[i].header_values if looks_like_payload(v)) for i in todo]
-    jobs = [
-        Job(text + header, subjects[i].host, limit, _rogue_master(subjects[i]))
-        for i, text, header in zip(todo, texts, headers, strict=True)
-    ]
-    for i, iocs in zip(todo, extract_many(jobs), strict=True):
+    jobs = []
+    for i, headers_may in todo:
+        subject = subjects[i]
+        texts = subject.texts  # (the lazy parts in the order subject_iocs always asked)
+        headers = [v for v in subject.header_values if looks_like_payload(v)] if headers_may else []
+        rogue = _rogue_master(subject) if subject.protocol == "redis" else ()
+        job = (texts + tuple(headers) if headers else texts, subject.host, limit, rogue)
+        jobs.append(tuple.__new__(Job, job))  # (Job(...) runs a Python __new__: a frame a request)
+    for (i, _), iocs in zip(todo, extract_many(jobs), strict=True):
         out[i] = iocs
     return out
 
 
-def _rogue_master(subject: Subject) -> list[tuple[bytes, bytes, IocRole]]:
+def _rogue_master(subject: Subject) -> list[tuple[bytes, bytes, IocRole]]:  # (a Redis subject)
     """``SLAVEOF host port`` / ``REPLICAOF host port``: the master the attacker wants the victim
     to replicate from serves the module it then loads (the rogue-master attack), a c2."""
-    if subject.protocol != "redis" or subject.field("command") not in (b"SLAVEOF", b"REPLICAOF"):
+    if subject.field("command") not in (b"SLAVEOF", b"REPLICAOF"):
         return []
     words = subject.field("args").split()
     if len(words) < 2 or words[0].lower() == b"no":  # SLAVEOF NO ONE stops replicating
@@ -51,15 +58,25 @@ def _rogue_master(subject: Subject) -> list[tuple[bytes, bytes, IocRole]]:
     return [(words[0], words[1], "c2")]
 
 
-def _nothing_to_extract(subject: HttpSubject) -> bool:
-    """True when no extractor or decoder could fire on any payload part: ordinary requests skip
-    building the parts. The request line and body are what the payload texts are made of ('+' read
-    as a space, as for queries and forms); a header counts only when it looks like a payload."""
+def _what_to_extract(subject: HttpSubject) -> bool | None:
+    """None when no extractor or decoder could fire on any payload part: ordinary requests skip
+    building the parts. The request line and body are what the payload texts are made of ('+'
+    read as a space, as for queries and forms); a header counts only when it looks like a payload.
+
+    Else whether a header value may look like one. Each value is a piece of the head as sent (a
+    folded one joined with a space, which no marker spans), with line ends turned to spaces and
+    Log4j lookups resolved (only where '${' is) and, when it holds a '%', decoded: without a
+    '%' or a fold in a head that does not look like a payload, no value does, and the values
+    are not built (most exploits carry their payload in the target)."""
     line, head, body = subject.payload_parts()
-    text = line + b"\n" + body if body else line  # no gate's word spans a line end
-    if b"+"[0] in text:
-        text = text.replace(b"+", b" ")
-    return not _open_gates(text) and not looks_like_payload(head)
+    head_payload = _open_gates(head) & PAYLOAD != 0  # looks_like_payload(head), in the gates' scan
+    if not head_payload:
+        text = line + b"\n" + body if body else line  # no gate's word spans a line end
+        if b"+"[0] in text:
+            text = text.replace(b"+", b" ")
+        if not _open_gates(text) & EXTRACTORS:
+            return None
+    return head_payload or b"%"[0] in head or head.find(b"\n ") >= 0 or head.find(b"\n\t") >= 0
 
 
 __all__ = ["MAX_IOCS", "extract_iocs", "extract_many", "layers", "subject_iocs", "subjects_iocs"]

@@ -7,13 +7,25 @@ Every match of these patterns holds a short literal at a bounded distance from i
 jumps to the next such literal and the pattern is tried only at the few starts that can reach
 it. Each scan returns exactly what ``findall`` returns: same matches, same order (the search
 state sees the whole text, so ``\\b`` and look-behinds still look before the start tried).
+
+These are the fallback: where the C extension ``_iocscan`` is built, ``urls``, ``ipv4s`` and
+``download_commands`` are its scans (one pass in C, no Python call a match tried), which the
+tests hold to the same answers as these and as ``re``.
 """
 
 from __future__ import annotations
 
-import re
+import importlib
+from collections.abc import Callable
+from types import ModuleType
+from typing import TypeVar
 
 from honeyguard.detect.iocs import patterns as P
+
+#: a download command: (the whole match, the tool's name lower-cased, its arguments), from the
+#: groups of P.DOWNLOAD_CMD
+Command = tuple[bytes, bytes, bytes]
+_F = TypeVar("_F", bound=Callable[..., object])
 
 _LONGEST_SCHEME = 12  # 'stratum2+tcp'
 _DIGITS = b"0123456789"
@@ -25,7 +37,7 @@ _SCHEME_RUN_BEFORE = (b"_",)
 _TOOLS = (b"wget", b"curl", b"tftp", b"ftpget", b"fetch", b"lwp-download", b"lynx", b"aria2c", b"busybox")
 
 
-def urls(text: bytes) -> list[bytes]:
+def py_urls(text: bytes) -> list[bytes]:
     """``P.URL.findall(text)``."""
     out: list[bytes] = []
     pos = 0
@@ -60,7 +72,7 @@ def _scheme_starts(text: bytes, low: int, mark: int) -> list[int]:
     return starts
 
 
-def ipv4s(text: bytes) -> list[bytes]:
+def py_ipv4s(text: bytes) -> list[bytes]:
     """``P.IPV4.findall(text)``: an address starts one to three digits before its first '.', and
     after neither a digit nor a '.' (its look-behind): only the start of the digits before a '.'
     is tried."""
@@ -81,9 +93,10 @@ def ipv4s(text: bytes) -> list[bytes]:
     return out
 
 
-def download_commands(text: bytes, lower: bytes) -> list[re.Match[bytes]]:
-    """``list(P.DOWNLOAD_CMD.finditer(text))``: a match starts at a tool's name (``lower`` is
-    ``text.lower()``, same offsets)."""
+def py_download_commands(text: bytes) -> list[Command]:
+    """(match, group 1 lower-cased, group 2) of each ``P.DOWNLOAD_CMD.finditer(text)``: a match
+    starts at a tool's name."""
+    lower = text.lower()  # (same offsets)
     starts: list[int] = []
     for tool in _TOOLS:
         at = lower.find(tool)
@@ -91,7 +104,7 @@ def download_commands(text: bytes, lower: bytes) -> list[re.Match[bytes]]:
             starts.append(at)
             at = lower.find(tool, at + 1)
     starts.sort()  # no two tools start at the same byte
-    out: list[re.Match[bytes]] = []
+    out: list[Command] = []
     end = 0
     match = P.DOWNLOAD_CMD.match
     for start in starts:
@@ -99,6 +112,30 @@ def download_commands(text: bytes, lower: bytes) -> list[re.Match[bytes]]:
             continue
         found = match(text, start)
         if found is not None:
-            out.append(found)
+            out.append((found.group(), found.group(1).lower(), found.group(2)))
             end = found.end()
     return out
+
+
+_native: ModuleType | None
+try:
+    _native = importlib.import_module("honeyguard.detect.iocs._iocscan")
+except ImportError:  # built without a C compiler: the scans above do the work
+    _native = None
+
+NATIVE_AVAILABLE = _native is not None
+
+
+def native(name: str, fallback: _F) -> _F:
+    """The extension's function ``name`` where it is built, else ``fallback`` (its Python twin;
+    also for an extension built from an older source that lacks it)."""
+    found: _F = getattr(_native, name, fallback)
+    return found
+
+
+#: ``P.URL.findall(text)``
+urls = native("urls", py_urls)
+#: ``P.IPV4.findall(text)``
+ipv4s = native("ipv4s", py_ipv4s)
+#: (match, group 1 lower-cased, group 2) of each ``P.DOWNLOAD_CMD.finditer(text)``
+download_commands = native("download_commands", py_download_commands)

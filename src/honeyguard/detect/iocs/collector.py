@@ -9,8 +9,11 @@ their hosts across requests that differ elsewhere: both are memoised, bounded.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
+from honeyguard.detect.iocs import anchored
 from honeyguard.detect.iocs import patterns as P
+from honeyguard.detect.iocs.downloads import MEMO_SIZE
 from honeyguard.detect.iocs.hosts import NOT_IP, ROUTABLE, ip_kind, is_domain, pool_role
 from honeyguard.model import Ioc
 from honeyguard.model.event import IocRole
@@ -39,6 +42,8 @@ _IP, _DOMAIN = "ip", "domain"
 
 
 class Collector:
+    __slots__ = ("_host_ranks", "_url_ranks", "found", "ignore", "limit", "plus_is_space", "seen")
+
     def __init__(self, ignore: frozenset[str], limit: int) -> None:
         self.found: dict[tuple[str, str], str] = {}
         self.ignore = ignore
@@ -129,24 +134,37 @@ def host_class(host: bytes) -> tuple[str, str | None, bool, bool]:
 _ParsedUrl = tuple[str, bool, bytes, bytes | None, str]
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=MEMO_SIZE)  # (sized as download_ops' memo, for the same reason)
 def _parsed_url(url: bytes) -> _ParsedUrl | None:
+    """``parse_url(url)``. Dropper URLs repeat across requests that differ elsewhere: memoised
+    (bounded, pure; a URL is at most about 2 KB)."""
+    return parse_url(url)
+
+
+def py_parse_url(url: bytes) -> _ParsedUrl | None:
     """``url`` without trailing punctuation, as text; whether its scheme is stratum; its host, port
-    and host name lower-cased; None when it has no host. Dropper URLs repeat across requests that
-    differ elsewhere: memoised (bounded, pure; a URL is at most about 2 KB)."""
+    and host name lower-cased; None when it has no host."""
     url = url.rstrip(b".,:'\")")
+    parts = url_parts(url)
+    if parts is None:
+        return None
+    scheme, host, port = parts
+    return (url.decode("latin-1"), scheme.lower().startswith(b"stratum"), host, port, host.decode("latin-1").lower())
+
+
+def py_url_parts(url: bytes) -> tuple[bytes, bytes, bytes | None] | None:
+    """``P.URL_PARTS.match(url).groups()``, or None: (scheme, host, port)."""
     # no '@': the user-info group cannot match, and a pattern without it backtracks less
     parts = (P.URL_PARTS if b"@"[0] in url else P.URL_PARTS_NO_USERINFO).match(url)
     if parts is None:
         return None
-    host = parts.group(2)
-    return (
-        url.decode("latin-1"),
-        parts.group(1).lower().startswith(b"stratum"),
-        host,
-        parts.group(3),
-        host.decode("latin-1").lower(),
-    )
+    scheme, host, port = parts.groups()
+    return scheme, host, port
+
+
+# in C where the extension is built (one call, no regex; the tests hold them to the Python ones)
+url_parts: Callable[[bytes], tuple[bytes, bytes, bytes | None] | None] = anchored.native("url_parts", py_url_parts)
+parse_url: Callable[[bytes], _ParsedUrl | None] = anchored.native("parse_url", py_parse_url)
 
 
 @functools.lru_cache(maxsize=256)

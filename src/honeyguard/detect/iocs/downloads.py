@@ -15,7 +15,10 @@ from honeyguard.detect.iocs.hosts import host_like
 
 #: One call to make on the collector: (a URL?, the URL or host, the port, the role).
 Op = tuple[bool, bytes, bytes | None, str]
-MEMO_SIZE = 1024  # commands remembered; arguments are at most 1,024 bytes (P.DOWNLOAD_CMD)
+# commands remembered (arguments are at most 1,024 bytes, P.DOWNLOAD_CMD): a burst's droppers, not
+# more: each miss evicts the oldest entry, and in a table of 1,024 that entry is out of the CPU's
+# caches (a stream of distinct droppers took 0.7 us a request more)
+MEMO_SIZE = 256
 
 
 @functools.lru_cache(maxsize=MEMO_SIZE)
@@ -25,7 +28,7 @@ def download_ops(tool: bytes, args: bytes) -> tuple[Op, ...]:
     role = "exfil" if _exfil(args) else "download"
     urls = anchored.urls(args)
     if urls:
-        return tuple((True, url, None, role) for url in urls)
+        return tuple([(True, url, None, role) for url in urls])
     ops: list[Op] = []
     tftp = tool.endswith((b"tftp", b"ftpget")) or P.TFTP_GET.search(args) is not None
     remote = P.TFTP_REMOTE.search(args) if tftp else None
@@ -48,6 +51,8 @@ def _exfil(args: bytes) -> bool:
     first, which most download commands lack."""
     # (an int or find: 'bytes in bytes' raises and clears a TypeError inside CPython 3.11)
     if b"@"[0] not in args and args.find(b"$(") < 0 and b"`"[0] not in args:
+        if b"-"[0] not in args:  # the other alternatives are flags: each holds a '-'
+            return False
         lower = args.lower()
         if lower.find(b"-t") < 0 and lower.find(b"--upload-file") < 0 and lower.find(b"--post-file") < 0:
             return False

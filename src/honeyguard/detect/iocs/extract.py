@@ -12,9 +12,9 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from honeyguard.detect.iocs import anchored
 from honeyguard.detect.iocs import gates as G
 from honeyguard.detect.iocs import patterns as P
+from honeyguard.detect.iocs.anchored import download_commands, ipv4s, urls
 from honeyguard.detect.iocs.collector import MAX_IOCS, Collector, own_names
 from honeyguard.detect.iocs.downloads import Op, download_ops
 from honeyguard.detect.iocs.hosts import host_like
@@ -76,7 +76,7 @@ def extract_many(jobs: Sequence[Job]) -> list[list[Ioc]]:
 #: a download command's text, and what it fetches (downloads.download_ops)
 _Commands = list[tuple[bytes, tuple[Op, ...]]]
 #: a layer, its open gates, and its download commands
-_Layer = tuple[bytes, set[int], _Commands]
+_Layer = tuple[bytes, int, _Commands]
 _TextLayers = tuple[list[_Layer], list[_Layer], bool]
 
 
@@ -93,17 +93,14 @@ def _with_commands(text: bytes) -> list[_Layer]:
     """The layers of ``text``, each with its download commands parsed: the heaviest extractor's
     parsing runs in the layer stage (pure, it needs no collector), which saves a tenth of the
     extraction of a batch of droppers."""
-    return [
-        (layer, open_gates, _download_commands(layer) if G.DOWNLOAD in open_gates else [])
-        for layer, open_gates in layers(text)
-    ]
-
-
-def _download_commands(text: bytes) -> _Commands:
-    return [
-        (match.group(), download_ops(match.group(1).lower(), match.group(2)))
-        for match in anchored.download_commands(text, text.lower())
-    ]
+    out: list[_Layer] = []
+    for layer, open_gates in layers(text):
+        if open_gates & G.DOWNLOAD:
+            commands = [(command, download_ops(tool, args)) for command, tool, args in download_commands(layer)]
+        else:
+            commands = []
+        out.append((layer, open_gates, commands))
+    return out
 
 
 def _collect(job: Job, text_layers: list[_TextLayers]) -> list[Ioc]:
@@ -133,34 +130,38 @@ def _endpoint(peer: bytes, port: bytes, role: str, found: Collector) -> None:
 def _extract_layer(layer: _Layer, found: Collector) -> None:
     """Each extractor runs only when its gate is open (one Hyperscan pass decided)."""
     text, open_gates, commands = layer
-    if not found.first_time("layer", text):  # another text of the subject decoded to this one
+    seen, key = found.seen, ("layer", text, found.plus_is_space)  # (Collector.first_time, inline)
+    if key in seen:  # another text of the subject decoded to this one
         return
-    if G.JNDI in open_gates:
+    seen.add(key)
+    if open_gates & G.JNDI:
         _jndi(text, found)
-    lower = text.lower()
-    if G.SHELL in open_gates or G.NC in open_gates:
-        _reverse_shells(text, lower, found)
+    if open_gates & _SHELLS:
+        _reverse_shells(text, text.lower(), found)
     if commands:
         _downloads(commands, found)
-    if G.MINER in open_gates:
-        _mining(text, lower, found)
-    if G.URL in open_gates:
-        if lower.find(b"swp_url") >= 0:
+    if open_gates & G.MINER:
+        _mining(text, text.lower(), found)
+    if open_gates & G.URL:
+        if b"_"[0] in text and text.lower().find(b"swp_url") >= 0:
             for url in P.FETCH_PARAM.findall(text):  # before 'unknown': a fetched URL is a download
                 found.url(url, "download")
-        for url in anchored.urls(text):
+        for url in urls(text):
             found.url(url, "unknown")
-    if G.IPV4 in open_gates:
-        for ip in anchored.ipv4s(text):
+    if open_gates & G.IPV4:
+        for ip in ipv4s(text):
             found.host(ip, None, "unknown")
-    if G.IMAGE in open_gates:
+    if open_gates & G.IMAGE:
         for image in _DOCKER_IMAGE.findall(text):
             found.add("container-image", image.decode("latin-1"), "download")
-    if G.HASH in open_gates:
+    if open_gates & G.HASH:
         for hashed in P.HASH.finditer(text):
             if _HASH_CONTEXT.search(text, max(0, hashed.start() - 12), hashed.start()):
                 value = hashed.group().decode("latin-1").lower()
                 found.add({32: "md5", 40: "sha1", 64: "sha256"}[len(value)], value, "unknown")
+
+
+_SHELLS = G.SHELL | G.NC
 
 
 def _jndi(text: bytes, found: Collector) -> None:
@@ -217,9 +218,12 @@ def _reverse_shells(text: bytes, lower: bytes, found: Collector) -> None:
 
 
 def _downloads(commands: _Commands, found: Collector) -> None:
+    seen, plus_is_space = found.seen, found.plus_is_space
     for command, ops in commands:
-        if not found.first_time("download", command):  # the same command in another layer
+        key = ("download", command, plus_is_space)  # (Collector.first_time, inline)
+        if key in seen:  # the same command in another layer
             continue
+        seen.add(key)
         for is_url, value, port, role in ops:
             if is_url:
                 found.url(value, role)

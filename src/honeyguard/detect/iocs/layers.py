@@ -27,23 +27,23 @@ _BASE64_RUN = b"a" * 16
 MAX_TOKENS = 16
 _PRINTABLE = b"\t\n\r" + bytes(range(0x20, 0x7F))
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
-_DECODERS = frozenset((PERCENT, JNDI, JSON_ESCAPE, SHELL_NOISE, HEX, BASE64))  # the gates _decodings reads
+_DECODERS = PERCENT | JNDI | JSON_ESCAPE | SHELL_NOISE | HEX | BASE64  # the gates _decodings reads
 
 
-def layers(text: bytes) -> list[tuple[bytes, set[int]]]:
+def layers(text: bytes) -> list[tuple[bytes, int]]:
     """``text`` and its decodings (each a new layer, itself decoded up to MAX_DEPTH), with the
-    gates (see gates.py) open for each."""
+    gates (see gates.py) open for each, as bits."""
     text = text[:MAX_TEXT_BYTES]
     first = (text, gates(text))
     out = [first]
-    if _DECODERS.isdisjoint(first[1]):
+    if not first[1] & _DECODERS:
         return out  # nothing decodes it (a plain command line, most payloads)
     seen = {text}
     frontier = [first]
     total = len(text)
     tokens: dict[bytes, bytes | None] = {}  # base64 token -> its text: the layers repeat their tokens
     for _ in range(MAX_DEPTH):
-        next_frontier: list[tuple[bytes, set[int]]] = []
+        next_frontier: list[tuple[bytes, int]] = []
         for layer, open_gates in frontier:
             for decoded in _decodings(layer, open_gates, tokens):
                 if decoded in seen or len(out) >= MAX_LAYERS or total + len(decoded) > MAX_TOTAL_BYTES:
@@ -59,25 +59,25 @@ def layers(text: bytes) -> list[tuple[bytes, set[int]]]:
     return out
 
 
-def _decodings(layer: bytes, open_gates: set[int], tokens: dict[bytes, bytes | None]) -> list[bytes]:
+def _decodings(layer: bytes, open_gates: int, tokens: dict[bytes, bytes | None]) -> list[bytes]:
     found = []
-    if PERCENT in open_gates or JNDI in open_gates:
+    if open_gates & PERCENT or open_gates & JNDI:
         url = resolve_log4j_lookups(decode_repeated(layer))
         if url != layer:
             found.append(url)
-    if JSON_ESCAPE in open_gates:
+    if open_gates & JSON_ESCAPE:
         unescaped = unescape_json(layer)
         if unescaped != layer:
             found.append(unescaped)
-    if SHELL_NOISE in open_gates:
+    if open_gates & SHELL_NOISE:
         shell = deobfuscate_shell(layer)
         if shell != layer:
             found.append(shell)
-    if HEX in open_gates:
+    if open_gates & HEX:
         unhexed = _HEX_RUN.sub(lambda m: binascii.unhexlify(m.group().replace(b"\\x", b"")), layer)
         if unhexed != layer:
             found.append(unhexed)
-    if BASE64 in open_gates:
+    if open_gates & BASE64:
         found.extend(_base64_texts(layer, tokens))
     return found
 

@@ -1,0 +1,523 @@
+/* The indicator book's fold (IndicatorBook.observe_events, intel/book.py) in C.
+ *
+ * Why native: the fold runs for every ingested event with the GIL held, and in Python it measured
+ * 7-9 us an event, the largest share of the collector's GIL time. This is the same fold over the
+ * same Python objects: the book's dicts and records (_Entry, _Source, Accumulator), the same
+ * evidence tuples in the same heap, the same float operations in the same order. Only the
+ * interpreter's dispatch is gone; every reader of the book stays in Python.
+ *
+ * What an event reveals (sightings.seen_in) is computed here for the common shapes: the source's
+ * behaviour, and its IOCs through sightings._from_ioc (Python, cached). The rare shapes (download
+ * and upload events, a body that is not the kind's type) go to sightings.seen_in itself.
+ *
+ * ``candidates`` is take_touched's first pass (the upper bound of each touched indicator's
+ * confidence, asked of the defense loop's filter) over the same records.
+ *
+ * The Python objects the fold needs (record types, heapq's functions, the sightings tables) are
+ * handed over once by ``configure`` (intel/foldnative.py); the book's own state is read from the
+ * book on each call. _foldnative_seen.h reads the events, _foldnative_book.h updates the book.
+ * Every call runs with the GIL held. An odd input raises where the Python fold raises, the book
+ * left as the Python fold leaves it (the same steps in the same order; the tests compare both).
+ * Memory: only the book's own records grow, as in Python; nothing is kept between calls.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <datetime.h>
+#include <math.h>
+#include <stdint.h>
+
+/* handed over by configure() */
+static PyObject *EntryType, *SourceType, *AccumulatorType, *SshLoginType;
+static PyObject *heappush, *heapreplace, *from_ioc, *seen_in_py;
+static PyObject *after_login, *unlabelled, *scan_techniques;
+
+/* interned names and constants */
+static PyObject *s_kind, *s_cves, *s_techniques, *s_rules, *s_iocs, *s_src_ip, *s_sensor, *s_location, *s_id, *s_ts,
+    *s_body, *s_success, *s_method, *s_username, *s_type, *s_value, *s_role;
+static PyObject *s_entries, *s_touched_list, *s_sources, *s_strengths, *s_half_lives, *s_evidence_kept,
+    *s_evidence_seq, *s_half_life_method, *s_timestamp, *s_names;
+static PyObject *s_first_seen, *s_last_seen, *s_sightings, *s_weights, *s_roles, *s_sensors, *s_locations,
+    *s_touched, *s_tallies, *s_evidence, *s_slowest, *s_at;
+static PyObject *c_ip, *c_exploiter, *c_exploit, *c_post_exploit, *c_bruteforcer, *c_login, *c_bruteforce,
+    *c_scanner, *c_scan, *c_technique, *c_probe, *c_ssh_login, *c_download, *c_upload, *c_comma, *c_zero, *c_one,
+    *acc_kwnames;
+
+/* ---- small helpers ------------------------------------------------------------------------- */
+
+static int set_double(PyObject *obj, PyObject *name, double value)
+{
+    PyObject *f = PyFloat_FromDouble(value);
+    if (f == NULL)
+        return -1;
+    int rc = PyObject_SetAttr(obj, name, f);
+    Py_DECREF(f);
+    return rc;
+}
+
+static int get_double(PyObject *obj, PyObject *name, double *out)
+{
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL)
+        return -1;
+    *out = PyFloat_AsDouble(v);
+    Py_DECREF(v);
+    return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* days from 1970-01-01 to y-m-d (proleptic Gregorian), Howard Hinnant's days_from_civil */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* at.timestamp(): for a UTC datetime the same integer microseconds over 10**6 Python computes
+ * (exact below 2**53, then one correctly rounded division); any other datetime asks Python. */
+static int posix_of(PyObject *at, double *out)
+{
+    if (PyDateTime_CheckExact(at) && ((PyDateTime_DateTime *)at)->hastzinfo &&
+        ((PyDateTime_DateTime *)at)->tzinfo == PyDateTime_TimeZone_UTC) {
+        int64_t days = days_from_civil(PyDateTime_GET_YEAR(at), (unsigned)PyDateTime_GET_MONTH(at),
+                                       (unsigned)PyDateTime_GET_DAY(at));
+        int64_t seconds = days * 86400 + PyDateTime_DATE_GET_HOUR(at) * 3600 +
+                          PyDateTime_DATE_GET_MINUTE(at) * 60 + PyDateTime_DATE_GET_SECOND(at);
+        int64_t micro = seconds * 1000000 + PyDateTime_DATE_GET_MICROSECOND(at);
+        *out = (double)micro / 1e6;
+        return 0;
+    }
+    PyObject *v = PyObject_CallMethodNoArgs(at, s_timestamp);
+    if (v == NULL)
+        return -1;
+    *out = PyFloat_AsDouble(v);
+    Py_DECREF(v);
+    return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* ", ".join(items[:3]) */
+static PyObject *join_three(PyObject *items)
+{
+    PyObject *head = PySequence_GetSlice(items, 0, 3);
+    if (head == NULL)
+        return NULL;
+    PyObject *joined = PyUnicode_Join(c_comma, head);
+    Py_DECREF(head);
+    return joined;
+}
+
+static PyObject *seen5(PyObject *type, PyObject *value, PyObject *role, PyObject *behaviour, PyObject *reason)
+{
+    if (reason == NULL)
+        return NULL;
+    PyObject *t = PyTuple_Pack(5, type, value, role, behaviour, reason);
+    Py_DECREF(reason);
+    return t;
+}
+
+#include "_foldnative_seen.h"
+#include "_foldnative_book.h"
+
+/* ---- one event ------------------------------------------------------------------------------- */
+
+static void clear_view(EventView *ev, Sighted *s)
+{
+    Py_CLEAR(ev->kind);
+    Py_CLEAR(ev->cves);
+    Py_CLEAR(ev->techniques);
+    Py_CLEAR(ev->iocs);
+    Py_CLEAR(ev->src_ip);
+    Py_CLEAR(s->at);
+    Py_CLEAR(s->location);
+    Py_CLEAR(s->sensor);
+    Py_CLEAR(s->event_id);
+    Py_CLEAR(s->source);
+}
+
+/* seen_in(event): a new tuple (one sighting), list, or Py_None (none) */
+static PyObject *seen_of(PyObject *event, EventView *ev)
+{
+    int download = PyObject_RichCompareBool(ev->kind, c_download, Py_EQ);
+    int upload = download == 0 ? PyObject_RichCompareBool(ev->kind, c_upload, Py_EQ) : 0;
+    if (download < 0 || upload < 0)
+        return NULL;
+    if (download || upload) /* the rare shapes (a body to read as an IOC): Python's own seen_in */
+        return PyObject_CallOneArg(seen_in_py, event);
+    int python = 0;
+    PyObject *source = source_behaviour(event, ev, &python);
+    if (python) /* a body that is not its kind's type: Python's seen_in says what it says */
+        return PyObject_CallOneArg(seen_in_py, event);
+    if (source == NULL)
+        return NULL;
+    int iocs = PyObject_IsTrue(ev->iocs);
+    if (iocs <= 0) {
+        if (iocs < 0)
+            Py_CLEAR(source);
+        return source; /* a tuple, or None */
+    }
+    PyObject *out = with_revealed(source, ev);
+    Py_DECREF(source);
+    return out;
+}
+
+static int load_view(PyObject *event, EventView *ev, Sighted *s)
+{
+    if ((ev->kind = PyObject_GetAttr(event, s_kind)) == NULL || (ev->cves = PyObject_GetAttr(event, s_cves)) == NULL ||
+        (ev->techniques = PyObject_GetAttr(event, s_techniques)) == NULL ||
+        (ev->iocs = PyObject_GetAttr(event, s_iocs)) == NULL || (ev->src_ip = PyObject_GetAttr(event, s_src_ip)) == NULL)
+        return -1;
+    s->cves = ev->cves;
+    s->techniques = ev->techniques;
+    return 0;
+}
+
+#define MAX_NAMES 4096 /* sensors and locations are a deployment's few; odd streams stop adding */
+
+/* *name replaced by the book's first copy of that text (an exact str only): the entries' sets of
+ * sensors and locations, and the sources, then find their key by identity instead of comparing
+ * text they last read events ago (a cache miss each), and the evidence shares one copy. */
+static int canonical(Book *b, PyObject **name)
+{
+    if (!PyUnicode_CheckExact(*name))
+        return 0;
+    PyObject *found = PyDict_GetItemWithError(b->names, *name);
+    if (found != NULL) {
+        Py_INCREF(found);
+        Py_SETREF(*name, found);
+        return 0;
+    }
+    if (PyErr_Occurred())
+        return -1;
+    return PyDict_GET_SIZE(b->names) < MAX_NAMES ? PyDict_SetItem(b->names, *name, *name) : 0;
+}
+
+static int load_sighted(Book *b, PyObject *event, PyObject *sources, Sighted *s)
+{
+    if ((s->sensor = PyObject_GetAttr(event, s_sensor)) == NULL || (s->at = PyObject_GetAttr(event, s_ts)) == NULL ||
+        (s->location = PyObject_GetAttr(event, s_location)) == NULL ||
+        (s->event_id = PyObject_GetAttr(event, s_id)) == NULL)
+        return -1;
+    if (canonical(b, &s->sensor) < 0 || canonical(b, &s->location) < 0)
+        return -1;
+    PyObject *source = PyDict_GetItemWithError(sources, s->sensor);
+    if (source != NULL) {
+        Py_INCREF(source);
+    } else {
+        if (PyErr_Occurred())
+            return -1;
+        source = PyUnicode_FromFormat("sensor:%S", s->sensor);
+        if (source == NULL || PyDict_SetItem(sources, s->sensor, source) < 0) {
+            Py_XDECREF(source);
+            return -1;
+        }
+    }
+    s->source = source;
+    return posix_of(s->at, &s->posix);
+}
+
+static int fold_event(Book *b, PyObject *sources, PyObject *event)
+{
+    EventView ev = {0};
+    Sighted s = {0};
+    int rc = -1;
+    if (load_view(event, &ev, &s) < 0)
+        goto out;
+    PyObject *seen = seen_of(event, &ev);
+    if (seen == NULL)
+        goto out;
+    if (seen == Py_None) {
+        rc = 0;
+    } else if (PyTuple_Check(seen)) {
+        rc = load_sighted(b, event, sources, &s) < 0 ? -1 : add(b, seen, &s);
+    } else {
+        PyObject *fast = PySequence_Fast(seen, "seen_in must return a sequence");
+        if (fast != NULL) {
+            Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+            rc = n == 0 ? 0 : load_sighted(b, event, sources, &s);
+            for (Py_ssize_t i = 0; rc == 0 && i < n; i++)
+                rc = add(b, PySequence_Fast_GET_ITEM(fast, i), &s);
+            Py_DECREF(fast);
+        }
+    }
+    Py_DECREF(seen);
+out:
+    clear_view(&ev, &s);
+    return rc;
+}
+
+/* ---- module ---------------------------------------------------------------------------------- */
+
+static int load_book(PyObject *book, Book *b)
+{
+    b->book = book;
+    if ((b->entries = PyObject_GetAttr(book, s_entries)) == NULL ||
+        (b->touched = PyObject_GetAttr(book, s_touched_list)) == NULL ||
+        (b->strengths = PyObject_GetAttr(book, s_strengths)) == NULL ||
+        (b->half_lives = PyObject_GetAttr(book, s_half_lives)) == NULL ||
+        (b->names = PyObject_GetAttr(book, s_names)) == NULL)
+        return -1;
+    if (!PyDict_Check(b->entries) || !PyList_Check(b->touched) || !PyDict_Check(b->strengths) ||
+        !PyDict_Check(b->half_lives) || !PyDict_Check(b->names)) {
+        PyErr_SetString(PyExc_TypeError, "not an IndicatorBook");
+        return -1;
+    }
+    PyObject *kept = PyObject_GetAttr(book, s_evidence_kept);
+    if (kept == NULL)
+        return -1;
+    b->evidence_kept = PyLong_AsSsize_t(kept);
+    Py_DECREF(kept);
+    if (b->evidence_kept == -1 && PyErr_Occurred())
+        return -1;
+    PyObject *seq = PyObject_GetAttr(book, s_evidence_seq);
+    if (seq == NULL)
+        return -1;
+    b->evidence_seq = PyLong_AsLongLong(seq);
+    Py_DECREF(seq);
+    return (b->evidence_seq == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static PyObject *observe(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "observe(book, events)");
+        return NULL;
+    }
+    if (EntryType == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_foldnative.configure was not called");
+        return NULL;
+    }
+    Book b = {0};
+    PyObject *sources = NULL, *it = NULL, *event;
+    long long count = 0, seq_before;
+    int failed = load_book(args[0], &b) < 0;
+    seq_before = b.evidence_seq;
+    if (!failed && (sources = PyObject_GetAttr(args[0], s_sources)) == NULL)
+        failed = 1;
+    if (!failed && !PyDict_Check(sources)) {
+        PyErr_SetString(PyExc_TypeError, "not an IndicatorBook");
+        failed = 1;
+    }
+    if (!failed && (it = PyObject_GetIter(args[1])) == NULL)
+        failed = 1;
+    while (!failed && (event = PyIter_Next(it)) != NULL) {
+        count += 1;
+        failed = fold_event(&b, sources, event) < 0;
+        Py_DECREF(event);
+    }
+    if (!failed && PyErr_Occurred())
+        failed = 1;
+    if (b.evidence_seq != seq_before) { /* written back even after an error: items carry it */
+        PyObject *exc_type, *exc_value, *exc_tb;
+        PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+        PyObject *seq = PyLong_FromLongLong(b.evidence_seq);
+        if (seq == NULL || PyObject_SetAttr(args[0], s_evidence_seq, seq) < 0)
+            failed = 1;
+        Py_XDECREF(seq);
+        if (exc_type != NULL)
+            PyErr_Restore(exc_type, exc_value, exc_tb);
+    }
+    Py_XDECREF(it);
+    Py_XDECREF(sources);
+    Py_XDECREF(b.entries);
+    Py_XDECREF(b.touched);
+    Py_XDECREF(b.strengths);
+    Py_XDECREF(b.half_lives);
+    Py_XDECREF(b.names);
+    return failed ? NULL : PyLong_FromLongLong(count);
+}
+
+/* book._upper_confidence(entry, now): the same float operations (see book.py) */
+static int upper_confidence(PyObject *entry, double now, long *out)
+{
+    double weights, slowest, last;
+    if (get_double(entry, s_weights, &weights) < 0 || get_double(entry, s_slowest, &slowest) < 0)
+        return -1;
+    PyObject *last_seen = PyObject_GetAttr(entry, s_last_seen);
+    if (last_seen == NULL)
+        return -1;
+    int rc = posix_of(last_seen, &last);
+    Py_DECREF(last_seen);
+    if (rc < 0)
+        return -1;
+    double age = now - last;
+    if (age > 0.0 && slowest > 0.0)
+        weights *= pow(2.0, -age / slowest);
+    double decayed = exp(-weights);
+    if (isinf(decayed)) {
+        PyErr_SetString(PyExc_OverflowError, "math range error");
+        return -1;
+    }
+    double bound = ceil(100.0 * (1.0 - decayed));
+    if (isnan(bound) || bound < -1e15) { /* weights are sums of strengths (>= 0): never here */
+        PyErr_SetString(PyExc_ValueError, "confidence bound out of range");
+        return -1;
+    }
+    long above = (long)bound + 1;
+    *out = above > 100 ? 100 : above;
+    return 0;
+}
+
+/* candidates(entries, now, wanted): clears each entry's touched mark; returns those for which
+ * wanted(type, value, upper bound of the confidence at now) is true (IndicatorBook.take_touched). */
+static PyObject *candidates(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyList_Check(args[0]) || !PyFloat_Check(args[1]) || !PyCallable_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "candidates(entries: list, now: float, wanted)");
+        return NULL;
+    }
+    PyObject *entries = args[0], *wanted = args[2];
+    double now = PyFloat_AS_DOUBLE(args[1]);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++)
+        if (PyObject_SetAttr(PyList_GET_ITEM(entries, i), s_touched, Py_False) < 0)
+            return NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
+        PyObject *entry = PyList_GET_ITEM(entries, i);
+        Py_INCREF(entry); /* wanted may run any code, the list included */
+        long bound;
+        PyObject *call[3] = {NULL, NULL, NULL};
+        int keep = -1;
+        if (upper_confidence(entry, now, &bound) == 0 && (call[0] = PyObject_GetAttr(entry, s_type)) != NULL &&
+            (call[1] = PyObject_GetAttr(entry, s_value)) != NULL && (call[2] = PyLong_FromLong(bound)) != NULL) {
+            PyObject *answer = PyObject_Vectorcall(wanted, call, 3, NULL);
+            if (answer != NULL) {
+                keep = PyObject_IsTrue(answer);
+                Py_DECREF(answer);
+            }
+        }
+        Py_XDECREF(call[0]);
+        Py_XDECREF(call[1]);
+        Py_XDECREF(call[2]);
+        if (keep == 1 && PyList_Append(out, entry) < 0)
+            keep = -1;
+        Py_DECREF(entry);
+        if (keep < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *v[11];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO!O!O:configure", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
+                          &PyDict_Type, &v[8], &PyDict_Type, &v[9], &v[10]))
+        return NULL;
+    for (int i = 0; i < 4; i++) {
+        if (!PyType_Check(v[i])) {
+            PyErr_SetString(PyExc_TypeError, "configure: the first four arguments are types");
+            return NULL;
+        }
+    }
+    if (!PyAnySet_Check(v[10])) {
+        PyErr_SetString(PyExc_TypeError, "configure: scan techniques must be a set");
+        return NULL;
+    }
+    PyObject **slots[11] = {&EntryType,  &SourceType, &AccumulatorType, &SshLoginType, &heappush,       &heapreplace,
+                            &from_ioc,   &seen_in_py, &after_login,     &unlabelled,   &scan_techniques};
+    for (int i = 0; i < 11; i++) {
+        Py_INCREF(v[i]);
+        Py_XSETREF(*slots[i], v[i]);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"observe", (PyCFunction)(void (*)(void))observe, METH_FASTCALL,
+     "observe(book, events) -> int: IndicatorBook.observe_events, natively."},
+    {"candidates", (PyCFunction)(void (*)(void))candidates, METH_FASTCALL,
+     "candidates(entries, now, wanted) -> list: the touched entries whose confidence bound wanted accepts."},
+    {"configure", configure, METH_VARARGS,
+     "configure(Entry, Source, Accumulator, SshLogin, heappush, heapreplace, from_ioc, seen_in, after_login, "
+     "unlabelled, scan_techniques)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "_foldnative", "The indicator book's fold, natively (see intel/book.py).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+static int intern(PyObject **slot, const char *text)
+{
+    *slot = PyUnicode_InternFromString(text);
+    return *slot == NULL ? -1 : 0;
+}
+
+PyMODINIT_FUNC PyInit__foldnative(void)
+{
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL)
+        return NULL;
+    struct {
+        PyObject **slot;
+        const char *text;
+    } names[] = {
+        {&s_kind, "kind"},
+        {&s_cves, "cves"},
+        {&s_techniques, "techniques"},
+        {&s_rules, "rules"},
+        {&s_iocs, "iocs"},
+        {&s_src_ip, "src_ip"},
+        {&s_sensor, "sensor"},
+        {&s_location, "location"},
+        {&s_id, "id"},
+        {&s_ts, "ts"},
+        {&s_body, "body"},
+        {&s_success, "success"},
+        {&s_method, "method"},
+        {&s_username, "username"},
+        {&s_type, "type"},
+        {&s_value, "value"},
+        {&s_role, "role"},
+        {&s_entries, "_entries"},
+        {&s_touched_list, "_touched"},
+        {&s_sources, "_sources"},
+        {&s_strengths, "_strengths"},
+        {&s_half_lives, "_half_lives"},
+        {&s_evidence_kept, "_evidence_kept"},
+        {&s_evidence_seq, "_evidence_seq"},
+        {&s_half_life_method, "_half_life"},
+        {&s_names, "_names"},
+        {&s_timestamp, "timestamp"},
+        {&s_first_seen, "first_seen"},
+        {&s_last_seen, "last_seen"},
+        {&s_sightings, "sightings"},
+        {&s_weights, "weights"},
+        {&s_roles, "roles"},
+        {&s_sensors, "sensors"},
+        {&s_locations, "locations"},
+        {&s_touched, "touched"},
+        {&s_tallies, "tallies"},
+        {&s_evidence, "evidence"},
+        {&s_slowest, "slowest"},
+        {&s_at, "at"},
+        {&c_ip, "ip"},
+        {&c_exploiter, "exploiter"},
+        {&c_exploit, "exploit"},
+        {&c_post_exploit, "post-exploit"},
+        {&c_bruteforcer, "bruteforcer"},
+        {&c_login, "login"},
+        {&c_bruteforce, "bruteforce"},
+        {&c_scanner, "scanner"},
+        {&c_scan, "scan"},
+        {&c_technique, "technique"},
+        {&c_probe, "probe"},
+        {&c_ssh_login, "ssh.login"},
+        {&c_download, "download"},
+        {&c_upload, "upload"},
+        {&c_comma, ", "},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (intern(names[i].slot, names[i].text) < 0)
+            return NULL;
+    if ((c_zero = PyFloat_FromDouble(0.0)) == NULL || (c_one = PyLong_FromLong(1)) == NULL || (acc_kwnames = PyTuple_Pack(2, s_value, s_at)) == NULL)
+        return NULL;
+    return PyModule_Create(&module_def);
+}

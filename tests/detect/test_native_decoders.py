@@ -1,0 +1,208 @@
+"""The C decoders and field helpers (_decoders.c, _hsnative.split_head) give exactly what their
+Python twins give, on random and adversarial bytes, never crash, and are built in CI; a whole
+HTTP subject built with them is the subject built by the Python alone."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from honeyguard.detect import hsnative, httpfields, httpsplit, httpsubject, nativesplit, normalize, raw_http_subject
+from honeyguard.detect.httpsubject import HttpSubject
+from tests.detect._support import byte_pieces
+
+NATIVE = normalize.NATIVE_DECODERS
+
+#: the shapes decoders trip on: escapes cut short, at the end, nested, overlong forms, lookups,
+#: line ends, NULs and bytes that are not UTF-8
+_PIECES = (
+    b"%", b"%2", b"%25", b"%2525", b"%2e", b"%2E", b"%2f", b"%5c", b"%41", b"%u", b"%u00", b"%u002e", b"%U20ac",
+    b"%uD800", b"%c0%ae", b"\xc0", b"\xc0\xae", b"\xc1\xbf", b"\xe0", b"\xe0\x80\xae", b"\xe0\x81", b"+", b"\\",
+    b"\\u", b"\\u00", b"\\u003e", b"\\u20ac", b"\\uD83D", b'\\"', b"\\/", b"\\\\", b"&", b"#", b"&#", b"&#x",
+    b"&#x3c;", b"&#60", b"&#1114111;", b"&#1114112;", b"&#x110000", b"&#99999999", b"&#x1F600;", b";", b"$",
+    b"{", b"}", b"${", b"%24%7b", b"\\u0024{", b"&#36;{", b"/", b"//", b".", b"..", b"/..", b"..;", b"?", b"=",
+    b"http://", b"HTTPS://", b"a", b"F", b"0", b"9", b"x", b"\x00", b"\xff", b"\r", b"\n", b"\r\n", b"\r\n\r\n",
+    b"\n\n", b"\n ", b"\t", b":",
+)  # fmt: skip
+ODD = st.one_of(byte_pieces(*_PIECES, max_size=24), st.binary(max_size=64))
+
+
+def test_the_decoders_are_built_in_ci() -> None:
+    assert NATIVE is not None or os.environ.get("CI") != "true"
+    assert hsnative.split_head is not None or os.environ.get("CI") != "true"
+
+
+def test_the_native_decoders_are_in_use_where_built() -> None:
+    if NATIVE is None:
+        assert normalize.decode_repeated is normalize.python_decode_repeated
+        return
+    assert normalize.decode_repeated is NATIVE.decode_repeated
+    assert normalize.unescape_json is NATIVE.unescape_json
+    assert normalize.decode_numeric_entities is NATIVE.decode_numeric_entities
+    assert httpfields.view_marks is NATIVE.view_marks
+    assert httpfields.head_bounds is NATIVE.head_bounds
+    assert httpfields.head_folded is NATIVE.head_folded
+
+
+@settings(max_examples=1500, deadline=None)
+@given(ODD, st.booleans())
+def test_native_decoders_are_the_python_ones(data: bytes, plus_is_space: bool) -> None:
+    if NATIVE is None:
+        assert os.environ.get("CI") != "true"
+        return
+    assert NATIVE.decode_repeated(data, plus_is_space=plus_is_space) == normalize.python_decode_repeated(
+        data, plus_is_space=plus_is_space
+    )
+    assert NATIVE.unescape_json(data) == normalize.python_unescape_json(data)
+    assert NATIVE.decode_numeric_entities(data) == normalize.python_decode_numeric_entities(data)
+    assert NATIVE.view_marks(data) == httpfields.python_view_marks(data)
+    assert NATIVE.head_bounds(data) == httpfields.python_head_bounds(data)
+    assert NATIVE.head_folded(data) == httpfields.python_head_folded(data)
+
+
+def _raw_plus_decoded_reference(data: bytes) -> bytes:
+    text = normalize.resolve_log4j_lookups(normalize.python_decode_repeated(data, plus_is_space=True))
+    decoded = normalize.python_decode_numeric_entities(normalize.python_unescape_json(text))
+    return data if decoded == data else data + b"\n" + decoded
+
+
+@settings(max_examples=1500, deadline=None)
+@given(ODD)
+def test_native_body_decoding_is_the_python_one_or_leaves_lookups_to_it(data: bytes) -> None:
+    if NATIVE is None:
+        assert os.environ.get("CI") != "true"
+        return
+    expected = _raw_plus_decoded_reference(data)
+    found = NATIVE.raw_plus_decoded(data)
+    if found is None:  # only for a lookup decoding leaves, which the Python resolves
+        assert normalize.python_decode_repeated(data, plus_is_space=True).find(b"${") >= 0
+    else:
+        assert found == expected
+    assert normalize.raw_plus_decoded(data) == expected
+
+
+@settings(max_examples=1500, deadline=None)
+@given(ODD)
+def test_native_target_fields_are_the_python_ones(target: bytes) -> None:
+    expected = httpfields.python_target_fields(target)
+    assert httpfields.target_fields(target) == expected
+    if NATIVE is None:
+        return
+    found = NATIVE.target_fields(target)
+    assert found is None or found == expected
+    if found is None:  # only for a Log4j lookup, left to the Python: a '$', as sent or encoded
+        assert target.find(b"$") >= 0 or target.find(b"%") >= 0 or normalize.has_overlong_lead(target)
+
+
+@settings(max_examples=600, deadline=None)
+@given(ODD)
+@example(b"GET /\r\r\n\r\n HTTP/1.1\r\n\r\n")  # a head of one line ending in '\r': raw's first line is not
+def test_native_head_split_is_httpsplits(data: bytes) -> None:
+    for raw in (data, b"GET /a?b HTTP/1.1\r\n" + data, b"POST / HTTP/1.0\nHost: x\n" + data):
+        line = httpsplit.split_request_line(raw)
+        assert nativesplit.split_http(raw) == httpsplit.split_http(raw)
+        assert nativesplit.split_http(raw, line) == httpsplit.split_http(raw, line)
+
+
+def test_native_helpers_take_empty_huge_and_odd_inputs() -> None:
+    if NATIVE is None:
+        assert os.environ.get("CI") != "true"
+        return
+    huge = [
+        b"%25" * 400_000 + b"%",  # a long chain of rounds, a '%' at the very end
+        b"\xe0\x80\xae" * 300_000,
+        b"\\u0041" * 200_000 + b"\\u00",
+        b"&#x10FFFF;" * 100_000 + b"&#",
+        b"/" + b"a/../" * 100_000 + b"%2e%2e/" * 10_000 + b"?" + b"%41+" * 50_000,
+        b"\x00" * 1_000_000,
+        bytes(range(256)) * 4000,
+    ]
+    for data in [b"", b"%", b"\\", b"&#", b"${", *huge]:
+        assert NATIVE.decode_repeated(data) == normalize.python_decode_repeated(data)
+        assert NATIVE.unescape_json(data) == normalize.python_unescape_json(data)
+        assert NATIVE.decode_numeric_entities(data) == normalize.python_decode_numeric_entities(data)
+        assert httpfields.target_fields(data) == httpfields.python_target_fields(data)
+        assert normalize.raw_plus_decoded(data) == _raw_plus_decoded_reference(data)
+    for call in (NATIVE.decode_repeated, NATIVE.unescape_json, NATIVE.decode_numeric_entities, NATIVE.target_fields):
+        with pytest.raises(TypeError):
+            call("text")
+        with pytest.raises(TypeError):
+            call(bytearray(b"%41"))
+    with pytest.raises(TypeError):
+        NATIVE.decode_repeated(b"a", True)  # plus_is_space is keyword-only
+    with pytest.raises(TypeError):
+        NATIVE.decode_repeated(b"a", plus=True)
+    assert NATIVE.decode_repeated(b"a+%2B", plus_is_space=True) == b"a +"
+    split_head = hsnative.split_head
+    if split_head is not None:  # the request is made as the given tuple subclass, or refused
+        line = (b"GET", b"/", b"HTTP/1.1")
+        found = split_head(b"GET / HTTP/1.1\r\nA: b\r\n\r\nbody", 200, line, httpsplit.SplitRequest)
+        assert found == httpsplit.SplitRequest(*line, [(b"A", b"b")], b"body")
+        assert type(found) is httpsplit.SplitRequest
+        for bad in ((b"GET / HTTP/1.1", 200, line, dict), (b"GET /", 200, line[:2], tuple), ("GET /", 2, line, tuple)):
+            with pytest.raises(TypeError):
+                split_head(*bad)
+
+
+@contextmanager
+def _python_only() -> Iterator[None]:
+    """Every native helper the HTTP subject uses swapped for its Python twin."""
+    with pytest.MonkeyPatch.context() as patch:
+        for module in (normalize, httpfields, httpsubject):
+            for name, python in (
+                ("decode_repeated", normalize.python_decode_repeated),
+                ("unescape_json", normalize.python_unescape_json),
+                ("decode_numeric_entities", normalize.python_decode_numeric_entities),
+            ):
+                if hasattr(module, name):
+                    patch.setattr(module, name, python)
+        patch.setattr(normalize, "NATIVE_DECODERS", None)
+        patch.setattr(httpfields, "native_target_fields", None)
+        patch.setattr(httpsubject, "native_target_fields", None)
+        patch.setattr(httpfields, "head_bounds", httpfields.python_head_bounds)
+        patch.setattr(httpsubject, "head_folded", httpfields.python_head_folded)
+        patch.setattr(httpfields, "view_marks", httpfields.python_view_marks)
+        patch.setattr(httpsubject, "view_marks", httpfields.python_view_marks)
+        patch.setattr(httpsubject, "split_request_line", httpsplit.split_request_line)
+        patch.setattr(httpsubject, "split_http", httpsplit.split_http)
+        yield
+
+
+def _everything(raw: bytes) -> tuple[object, ...]:
+    subject = raw_http_subject(raw)
+    assert isinstance(subject, HttpSubject)
+    view = subject.prefilter_view(False)
+    return (view, subject.prefilter_view(True), sorted(subject.fields.items()), subject.texts, subject.host,
+            subject.header_values, subject.payload_parts(), subject.head_folded())  # fmt: skip
+
+
+_REQUESTS = st.tuples(
+    st.sampled_from([b"GET ", b"POST ", b"get  ", b"X ", b""]),
+    ODD,
+    st.sampled_from([b" HTTP/1.1\r\n", b"\n", b" HTTP/1.0\r\n", b""]),
+    st.lists(st.tuples(st.sampled_from([b"Host", b"Cookie", b"X-A", b"", b" F"]), ODD), max_size=4),
+    st.sampled_from([b"\r\n", b"\n", b""]),
+    ODD,
+).map(lambda p: p[0] + b"/" + p[1] + p[2] + b"".join(n + b": " + v + b"\r\n" for n, v in p[3]) + p[4] + p[5])
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_REQUESTS)
+@example(b"GET /\r\r\n\r\n HTTP/1.1\r\n\r\n")
+@example(b'GET /%24%7Blower:x%7D?a=%2524%257B HTTP/1.1\r\nCookie: ${env:X:-j}%41\r\n\r\n{"a":"\\u0041&#60;"}+%2B')
+def test_a_subject_built_natively_is_the_python_subject(raw: bytes) -> None:
+    native = _everything(raw)
+    with _python_only():
+        python = _everything(raw)
+    assert native == python
+    # and field by field, in the engine's order (lazily: the line fields first, then the rest)
+    subject = raw_http_subject(raw)
+    subject.prefilter_view(False)
+    lazily = {name: subject.field(name) for name in ("path", "body", "request", "header.*", "query", "url")}
+    fields = dict(native[2])  # type: ignore[call-overload]
+    assert lazily == {name: fields.get(name, b"") for name in lazily}
