@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NATIVE_SOURCES := $(shell find src/honeyguard -name '*.[ch]')  # the optional C extensions (setup.py)
 
 .PHONY: run test lint bench system-deps clean help
 
@@ -12,10 +13,7 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks, one JSON line per figure"
 
-$(STAMP): pyproject.toml setup.py src/honeyguard/intel/flows/_fastscan.c src/honeyguard/intel/flows/_fastscan_lines.h src/honeyguard/intel/flows/_fastscan_conv.h \
-          src/honeyguard/sensor/sshd/_sshcipher.c src/honeyguard/detect/_hsnative.c \
-          src/honeyguard/detect/iocs/_iocscan.c src/honeyguard/detect/_decoders.c src/honeyguard/detect/_decoders_fields.h src/honeyguard/intel/_foldnative.c src/honeyguard/intel/_foldnative_seen.h \
-          src/honeyguard/intel/_foldnative_book.h
+$(STAMP): pyproject.toml setup.py $(NATIVE_SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'

@@ -13,50 +13,62 @@ equal to.
 from setuptools import Extension, setup
 
 WARNINGS = ["-Wall", "-Wextra", "-Wno-missing-field-initializers"]
+DETECT_TEXT = "src/honeyguard/detect/_detect_text.h"  # shared by _decoders and _hsnative
+
+
+def native(
+    name: str,
+    source: str,
+    *,
+    headers: tuple[str, ...] = (),
+    flags: tuple[str, ...] = ("-O2",),
+    libraries: tuple[str, ...] = (),
+    include_dirs: tuple[str, ...] = (),
+) -> Extension:
+    """One optional extension, built with the warnings on; its headers are its ``depends`` (a
+    header's change rebuilds it). Where it cannot be built, the install goes on without it."""
+    return Extension(
+        name,
+        [source],
+        depends=list(headers),
+        extra_compile_args=[*flags, *WARNINGS],
+        libraries=list(libraries),
+        include_dirs=list(include_dirs),
+        optional=True,
+    )
+
 
 setup(
     ext_modules=[
-        Extension(
+        native(
             "honeyguard.intel.flows._fastscan",
-            ["src/honeyguard/intel/flows/_fastscan.c"],
-            depends=["src/honeyguard/intel/flows/_fastscan_lines.h", "src/honeyguard/intel/flows/_fastscan_conv.h"],
-            extra_compile_args=["-O3", *WARNINGS],
-            optional=True,
+            "src/honeyguard/intel/flows/_fastscan.c",
+            flags=("-O3",),
+            headers=("src/honeyguard/intel/flows/_fastscan_lines.h", "src/honeyguard/intel/flows/_fastscan_conv.h"),
         ),
-        Extension(
+        native(
             "honeyguard.intel._foldnative",
-            ["src/honeyguard/intel/_foldnative.c"],
-            depends=["src/honeyguard/intel/_foldnative_seen.h", "src/honeyguard/intel/_foldnative_book.h"],
-            extra_compile_args=["-O2", "-ffp-contract=off", *WARNINGS],  # no fused multiply-add: Python's floats
-            optional=True,
+            "src/honeyguard/intel/_foldnative.c",
+            headers=(
+                "src/honeyguard/intel/_foldnative_seen.h",
+                "src/honeyguard/intel/_foldnative_book.h",
+                "src/honeyguard/intel/_foldnative_event.h",
+            ),
+            flags=("-O2", "-ffp-contract=off"),  # no fused multiply-add: Python's floats
         ),
-        Extension(
-            "honeyguard.sensor.sshd._sshcipher",
-            ["src/honeyguard/sensor/sshd/_sshcipher.c"],
-            libraries=["crypto"],
-            extra_compile_args=["-O2", *WARNINGS],
-            optional=True,
-        ),
-        Extension(
+        native("honeyguard.sensor.sshd._sshcipher", "src/honeyguard/sensor/sshd/_sshcipher.c", libraries=("crypto",)),
+        native(
             "honeyguard.detect._hsnative",
-            ["src/honeyguard/detect/_hsnative.c"],
-            include_dirs=["/usr/include/hs"],
-            libraries=["hs"],
-            extra_compile_args=["-O2", *WARNINGS],
-            optional=True,
+            "src/honeyguard/detect/_hsnative.c",
+            headers=("src/honeyguard/detect/_hsnative_split.h", DETECT_TEXT),
+            include_dirs=("/usr/include/hs",),
+            libraries=("hs",),
         ),
-        Extension(
+        native(
             "honeyguard.detect._decoders",
-            ["src/honeyguard/detect/_decoders.c"],
-            depends=["src/honeyguard/detect/_decoders_fields.h"],
-            extra_compile_args=["-O2", *WARNINGS],
-            optional=True,
+            "src/honeyguard/detect/_decoders.c",
+            headers=("src/honeyguard/detect/_decoders_fields.h", DETECT_TEXT),
         ),
-        Extension(
-            "honeyguard.detect.iocs._iocscan",
-            ["src/honeyguard/detect/iocs/_iocscan.c"],
-            extra_compile_args=["-O2", *WARNINGS],
-            optional=True,
-        ),
+        native("honeyguard.detect.iocs._iocscan", "src/honeyguard/detect/iocs/_iocscan.c"),
     ]
 )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -35,8 +34,8 @@ from honeyguard.detect.normalize import (
     unescape_json,
 )
 from honeyguard.detect.prefilter import Prefilter
-from honeyguard.model import Event, HttpRequest
-from tests.detect._support import byte_pieces, write_rules
+from honeyguard.model import HttpRequest
+from tests.detect._support import byte_pieces, http_event, write_rules
 
 _pieces = byte_pieces
 PERCENT = _pieces(b"%", b"%2", b"%41", b"%25", b"%u0041", b"%uD800", b"%c0%ae", b"u", b"4", b"g", b"\\", b"\\x", b"a")
@@ -170,7 +169,7 @@ def test_a_recorded_request_s_lazy_subject_is_its_parts_subject(
     """A recorded request's subject makes its raw bytes from the strings and its parts only when
     a field needs them: every field, view and IOC input is the one its parts give."""
     request = HttpRequest(method="GET", target="/" + target, version="HTTP/1.1", headers=headers, body=body)
-    lazy = event_subject(_event(request))
+    lazy = event_subject(http_event(request))
     eager = HttpSubject(_request_parts(request), None)
     assert isinstance(lazy, HttpSubject)
     assert lazy.raw_bytes() == eager.raw_bytes()
@@ -178,24 +177,6 @@ def test_a_recorded_request_s_lazy_subject_is_its_parts_subject(
     assert lazy.payload_parts() == eager.payload_parts()
     assert (lazy.texts, lazy.host, lazy.header_values) == (eager.texts, eager.host, eager.header_values)
     assert lazy.fields == eager.fields
-
-
-def _event(body: HttpRequest) -> Event:
-    return Event(
-        id="0",
-        ts=datetime(2026, 1, 1, tzinfo=UTC),
-        sensor="s",
-        location="l",
-        session="x",
-        kind="http.request",
-        src_ip="192.0.2.1",
-        src_port=1,
-        dst_ip="127.0.0.1",
-        dst_port=80,
-        protocol="http",
-        persona="p",
-        body=body,
-    )
 
 
 def test_payload_parts_do_not_depend_on_whether_the_request_was_split() -> None:

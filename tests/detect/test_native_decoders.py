@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from honeyguard.detect import hsnative, httpfields, httpsplit, httpsubject, nativesplit, normalize, raw_http_subject
 from honeyguard.detect.httpsubject import HttpSubject
-from tests.detect._support import byte_pieces
+from tests.detect._support import byte_pieces, swap_all
 
 NATIVE = normalize.NATIVE_DECODERS
 
@@ -153,24 +153,25 @@ def test_native_helpers_take_empty_huge_and_odd_inputs() -> None:
 def _python_only() -> Iterator[None]:
     """Every native helper the HTTP subject uses swapped for its Python twin."""
     with pytest.MonkeyPatch.context() as patch:
-        for module in (normalize, httpfields, httpsubject):
-            for name, python in (
-                ("decode_repeated", normalize.python_decode_repeated),
-                ("unescape_json", normalize.python_unescape_json),
-                ("decode_numeric_entities", normalize.python_decode_numeric_entities),
-            ):
-                if hasattr(module, name):
-                    patch.setattr(module, name, python)
-        patch.setattr(normalize, "NATIVE_DECODERS", None)
-        patch.setattr(httpfields, "native_target_fields", None)
-        patch.setattr(httpsubject, "native_target_fields", None)
-        patch.setattr(httpfields, "head_bounds", httpfields.python_head_bounds)
-        patch.setattr(httpsubject, "head_folded", httpfields.python_head_folded)
-        patch.setattr(httpfields, "view_marks", httpfields.python_view_marks)
-        patch.setattr(httpsubject, "view_marks", httpfields.python_view_marks)
-        patch.setattr(httpsubject, "split_request_line", httpsplit.split_request_line)
-        patch.setattr(httpsubject, "split_http", httpsplit.split_http)
+        swap_all(patch, [(m, name, twin) for m in _READERS for name, twin in _TWINS.items() if hasattr(m, name)])
         yield
+
+
+#: the modules that bind a native helper (or the decoders' module) under its own name
+_READERS = (normalize, httpfields, httpsubject)
+#: each such name's Python twin (None: no native decoders at all), swapped wherever it is bound
+_TWINS = {
+    "decode_repeated": normalize.python_decode_repeated,
+    "unescape_json": normalize.python_unescape_json,
+    "decode_numeric_entities": normalize.python_decode_numeric_entities,
+    "NATIVE_DECODERS": None,
+    "native_target_fields": None,
+    "head_bounds": httpfields.python_head_bounds,
+    "head_folded": httpfields.python_head_folded,
+    "view_marks": httpfields.python_view_marks,
+    "split_request_line": httpsplit.split_request_line,
+    "split_http": httpsplit.split_http,
+}
 
 
 def _everything(raw: bytes) -> tuple[object, ...]:

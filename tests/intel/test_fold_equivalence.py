@@ -15,6 +15,7 @@ from honeyguard.intel.params import load_params
 from honeyguard.intel.scoring import Accumulator, SourceTally, score
 from honeyguard.intel.sightings import seen_in
 from honeyguard.model import Connect, Download, Event, EventBody, HttpRequest, Ioc, SshCommand, SshLogin
+from tests.intel.steps import hours_after, stepped
 from tests.intel.test_indicator_book import ev
 
 PARAMS = load_params()
@@ -115,16 +116,10 @@ class _Plain:
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    stream=st.lists(events, max_size=60), cuts=st.lists(st.integers(1, 15), max_size=20), later=st.integers(0, 24 * 90)
-)
-def test_the_fold_is_the_plain_fold_whatever_the_steps(stream: list[Event], cuts: list[int], later: int) -> None:
+@given(steps=stepped(events, most_events=60, largest_step=15, most_steps=20), now=hours_after(T0, first=0))
+def test_the_fold_is_the_plain_fold_whatever_the_steps(steps: list[list[Event]], now: datetime) -> None:
     book, plain = IndicatorBook(PARAMS), _Plain()
-    now = T0 + timedelta(hours=later)
-    start = 0
-    for size in [*cuts, len(stream)]:
-        step = stream[start : start + size]
-        start += size
+    for step in steps:
         for event in step:
             plain.observe(event)
         book.observe_events(step)
@@ -153,24 +148,19 @@ def test_the_fold_is_the_plain_fold_whatever_the_steps(stream: list[Event], cuts
 
 @settings(max_examples=200, deadline=None)
 @given(
-    stream=st.lists(events, max_size=60),
-    cuts=st.lists(st.integers(1, 15), max_size=20),
-    later=st.integers(-24, 24 * 90),
+    steps=stepped(events, most_events=60, largest_step=15, most_steps=20),
+    now=hours_after(T0),
     pick=st.integers(0, 100),
     decided=st.sets(st.integers(0, 4)),
 )
 def test_take_touched_with_wanted_keeps_what_wanted_accepts(
-    stream: list[Event], cuts: list[int], later: int, pick: int, decided: set[int]
+    steps: list[list[Event]], now: datetime, pick: int, decided: set[int]
 ) -> None:
     """``wanted`` as the defense loop's: the policy floor, or a decision in force for the value. The
     floor is set to one touched indicator's exact confidence, where a bound too low would drop it."""
     asked, everything = IndicatorBook(PARAMS), IndicatorBook(PARAMS)
-    now = T0 + timedelta(hours=later)
     chosen = {f"198.51.100.{i}" for i in decided}
-    start = 0
-    for size in [*cuts, len(stream)]:
-        step = stream[start : start + size]
-        start += size
+    for step in steps:
         asked.observe_events(step)
         everything.observe_events(step)
         touched = everything.take_touched(now)

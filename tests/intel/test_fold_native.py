@@ -28,6 +28,7 @@ from honeyguard.model import (
     SshLogin,
     Upload,
 )
+from tests.intel.steps import hours_after, stepped
 from tests.intel.test_indicator_book import ev
 
 PARAMS = load_params()
@@ -144,20 +145,13 @@ def _pair() -> tuple[IndicatorBook, IndicatorBook]:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    stream=st.lists(events, max_size=50),
-    cuts=st.lists(st.integers(1, 12), max_size=10),
-    later=st.integers(-24, 24 * 90),
-    kept=st.integers(1, 4),
+    steps=stepped(events, most_events=50, largest_step=12, most_steps=10), now=hours_after(T0), kept=st.integers(1, 4)
 )
-def test_the_native_fold_is_the_python_fold(stream: list[Any], cuts: list[int], later: int, kept: int) -> None:
+def test_the_native_fold_is_the_python_fold(steps: list[list[Any]], now: datetime, kept: int) -> None:
     native, python = _pair()
     for book in (native, python):  # a small heap: the replace and skip paths run often
         book._evidence_kept = kept
-    now = T0 + timedelta(hours=later)
-    start = 0
-    for size in [*cuts, len(stream)]:
-        step = stream[start : start + size]
-        start += size
+    for step in steps:
         assert native.observe_events(step) == python.observe_events(step) == len(step)
         assert snapshot(native) == snapshot(python)
         assert native.take_touched(now) == python.take_touched(now)
@@ -167,22 +161,15 @@ def test_the_native_fold_is_the_python_fold(stream: list[Any], cuts: list[int], 
 
 @settings(max_examples=150, deadline=None)
 @given(
-    stream=st.lists(events, max_size=40),
-    cuts=st.lists(st.integers(1, 12), max_size=8),
-    later=st.integers(-24, 24 * 90),
+    steps=stepped(events, most_events=40, largest_step=12, most_steps=8),
+    now=hours_after(T0),
     floor=st.integers(0, 101),
 )
-def test_take_touched_asks_wanted_the_same_questions(
-    stream: list[Any], cuts: list[int], later: int, floor: int
-) -> None:
+def test_take_touched_asks_wanted_the_same_questions(steps: list[list[Any]], now: datetime, floor: int) -> None:
     """The native candidates (the confidence bound, computed in C) ask ``wanted`` exactly what the
     Python loop asks, in the same order, and the same indicators come out."""
     native, python = _pair()
-    now = T0 + timedelta(hours=later)
-    start = 0
-    for size in [*cuts, len(stream)]:
-        step = stream[start : start + size]
-        start += size
+    for step in steps:
         asked: list[list[tuple[str, str, int]]] = [[], []]
         taken = []
         for number, book in enumerate((native, python)):

@@ -113,8 +113,8 @@ def test_batch_labels_equal_one_at_a_time(labeler: RuleLabeler) -> None:
     expected = [labeler.label(e) for e in events]
     batch = BatchLabeler(labeler)
     assert batch.label_many(events) == expected
-    assert batch.label_many(events) == expected  # again, now from the cache
-    assert [batch.label(e) for e in events] == expected
+    assert batch.label_many(events) == expected  # again: now cached (a request is cached at its second coming)
+    assert [batch.label(e) for e in events] == expected  # from the cache
     assert expected[2].cves and expected[2].rules  # the dropper is labelled...
     assert Ioc(type="url", value="http://198.51.100.7/jaws", role="download") in expected[2].iocs
     assert not expected[1].rules and not expected[1].iocs  # ...an ordinary page is not
@@ -143,7 +143,7 @@ def test_wild_capture_as_the_sensor_records_it(labeler: RuleLabeler) -> None:
                 )
             )
     assert len(events) > 3000
-    events += events[:500]  # repeats
+    events += events[:500] * 2  # repeats: cached at the second coming, answered from the cache at the third
     expected = [labeler.label(e) for e in events]
     assert sum(bool(e.rules) for e in expected) > 1000
     batch = BatchLabeler(labeler)
@@ -153,6 +153,8 @@ def test_wild_capture_as_the_sensor_records_it(labeler: RuleLabeler) -> None:
 def test_cache_stays_within_its_byte_budget(labeler: RuleLabeler) -> None:
     batch = BatchLabeler(labeler, cache_bytes=20_000)
     events = [get(f"/index.html?page={n}") for n in range(200)]
+    assert batch.label_many(events) == [labeler.label(e) for e in events]
+    assert batch._cached_bytes == 0  # a request met once is not cached (admitted on its second coming)
     assert batch.label_many(events) == [labeler.label(e) for e in events]
     assert 0 < batch._cached_bytes <= 20_000
     assert len(batch._cache) < 200

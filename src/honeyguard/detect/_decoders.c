@@ -16,6 +16,8 @@
 #include <Python.h>
 #include <string.h>
 
+#include "_detect_text.h" /* find_bytes, find_head_end, has_folded_line, steal_tuple */
+
 #define MAX_DECODE_ROUNDS 4 /* normalize.MAX_DECODE_ROUNDS */
 
 static int hex_value(unsigned char c)
@@ -68,19 +70,25 @@ static Py_ssize_t put_utf8(unsigned char *out, unsigned long code)
     return 4;
 }
 
+/* Copies in[*i:] up to the next ``marker`` byte (or the end) to out + *o, both advanced; whether
+ * a marker was reached. The scan every decoder makes between its escapes. */
+static int copy_until(const unsigned char *in, Py_ssize_t n, Py_ssize_t *i, int marker, unsigned char *out,
+                      Py_ssize_t *o)
+{
+    const unsigned char *found = memchr(in + *i, marker, (size_t)(n - *i));
+    Py_ssize_t stop = found != NULL ? found - in : n;
+    memmove(out + *o, in + *i, (size_t)(stop - *i));
+    *o += stop - *i;
+    *i = stop;
+    return stop < n;
+}
+
 /* percent_decode_once: %XX, then %uXXXX; a '%' that starts neither stays (left to right, as
  * normalize._PERCENT.sub). Writes at most n bytes; returns how many. */
 static Py_ssize_t percent_once(const unsigned char *in, Py_ssize_t n, unsigned char *out)
 {
     Py_ssize_t i = 0, o = 0;
-    while (i < n) {
-        const unsigned char *percent = memchr(in + i, '%', (size_t)(n - i));
-        Py_ssize_t stop = percent != NULL ? percent - in : n;
-        memmove(out + o, in + i, (size_t)(stop - i));
-        o += stop - i;
-        i = stop;
-        if (i >= n)
-            break;
+    while (copy_until(in, n, &i, '%', out, &o)) {
         long value = i + 2 < n ? hex_run(in + i + 1, 2) : -1;
         if (value >= 0) {
             out[o++] = (unsigned char)value;
@@ -134,41 +142,6 @@ static int has_byte(const unsigned char *data, Py_ssize_t n, int byte)
     return memchr(data, byte, (size_t)n) != NULL;
 }
 
-/* The first occurrence of needle (length bytes, at least 1) in text[0:n], or NULL: memchr for its
- * first byte, then a compare (glibc's memmem is several times slower on short needles: it was
- * most of a request's view_marks). */
-static const unsigned char *find_bytes(const unsigned char *text, Py_ssize_t n, const char *needle, size_t length)
-{
-    const unsigned char *end = text + n;
-    for (const unsigned char *at = text; (size_t)(end - at) >= length; at++) {
-        at = memchr(at, (unsigned char)needle[0], (size_t)(end - at) - length + 1);
-        if (at == NULL)
-            return NULL;
-        if (memcmp(at + 1, needle + 1, length - 1) == 0)
-            return at;
-    }
-    return NULL;
-}
-
-/* A tuple of the n objects given, stealing their references (each may be NULL: then all are
- * released and NULL returned, an error set). Py_BuildValue parses its format on every call. */
-static PyObject *steal_tuple(Py_ssize_t n, PyObject **items)
-{
-    PyObject *out = NULL;
-    int complete = 1;
-    for (Py_ssize_t i = 0; i < n; i++)
-        complete = complete && items[i] != NULL;
-    if (complete)
-        out = PyTuple_New(n);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (out != NULL)
-            PyTuple_SET_ITEM(out, i, items[i]);
-        else
-            Py_XDECREF(items[i]);
-    }
-    return out;
-}
-
 /* The input as bytes (exactly or a subclass), or NULL with a TypeError. */
 static int read_bytes(PyObject *data, const unsigned char **at, Py_ssize_t *n)
 {
@@ -180,6 +153,17 @@ static int read_bytes(PyObject *data, const unsigned char **at, Py_ssize_t *n)
     *n = PyBytes_GET_SIZE(data);
     return 0;
 }
+
+/* name(module, data), a METH_O function of one bytes object: its bytes read (a TypeError when it
+ * is not bytes), then answered by name_of(data, bytes, length). One copy of that check. */
+#define BYTES_FUNCTION(name)                                                                       \
+    static PyObject *name(PyObject *module, PyObject *data)                                        \
+    {                                                                                              \
+        (void)module;                                                                              \
+        const unsigned char *in;                                                                   \
+        Py_ssize_t n;                                                                              \
+        return read_bytes(data, &in, &n) < 0 ? NULL : name##_of(data, in, n);                      \
+    }
 
 /* decode_repeated over a piece into buffer (n bytes at least), its length returned; the input
  * is not changed. spare: n more bytes. */
@@ -244,31 +228,12 @@ static PyObject *decode_repeated(PyObject *module, PyObject *const *args, Py_ssi
     return out;
 }
 
-/* unescape_json(data) -> bytes: \uXXXX (lower-case u) as UTF-8, \" \\ \/ as the character; any
- * other backslash stays (normalize.unescape_json). */
-static PyObject *unescape_json(PyObject *module, PyObject *data)
+/* normalize.unescape_json of in[0:n] into out (n bytes at least), the length written returned:
+ * \uXXXX (lower-case u) as UTF-8, \" \\ \/ as the character; any other backslash stays. */
+static Py_ssize_t json_unescape_into(const unsigned char *in, Py_ssize_t n, unsigned char *out)
 {
-    (void)module;
-    const unsigned char *in;
-    Py_ssize_t n;
-    if (read_bytes(data, &in, &n) < 0)
-        return NULL;
-    if (!has_byte(in, n, '\\')) {
-        Py_INCREF(data);
-        return data;
-    }
-    unsigned char *out = PyMem_Malloc((size_t)n);
-    if (out == NULL)
-        return PyErr_NoMemory();
     Py_ssize_t i = 0, o = 0;
-    while (i < n) {
-        const unsigned char *slash = memchr(in + i, '\\', (size_t)(n - i));
-        Py_ssize_t stop = slash != NULL ? slash - in : n;
-        memcpy(out + o, in + i, (size_t)(stop - i));
-        o += stop - i;
-        i = stop;
-        if (i >= n)
-            break;
+    while (copy_until(in, n, &i, '\\', out, &o)) {
         long code = i + 5 < n && in[i + 1] == 'u' ? hex_run(in + i + 2, 4) : -1;
         if (code >= 0) {
             o += put_utf8(out + o, (unsigned long)code);
@@ -280,15 +245,7 @@ static PyObject *unescape_json(PyObject *module, PyObject *data)
             out[o++] = in[i++];
         }
     }
-    PyObject *result;
-    if (o == n) {
-        Py_INCREF(data);
-        result = data;
-    } else {
-        result = PyBytes_FromStringAndSize((const char *)out, o);
-    }
-    PyMem_Free(out);
-    return result;
+    return o;
 }
 
 /* One entity at in[i] ('&#' there): its length (0: none) and the code it names in *code. */
@@ -320,31 +277,12 @@ static Py_ssize_t read_entity(const unsigned char *in, Py_ssize_t n, Py_ssize_t 
     return at - i;
 }
 
-/* decode_numeric_entities(data) -> bytes: &#x3c; and &#60; (the ';' optional) as UTF-8; a code
- * past U+10FFFF stays as written (normalize.decode_numeric_entities). */
-static PyObject *decode_numeric_entities(PyObject *module, PyObject *data)
+/* normalize.decode_numeric_entities of in[0:n] into out (n bytes at least), the length written
+ * returned: &#x3c; and &#60; (the ';' optional) as UTF-8; a code past U+10FFFF stays as written. */
+static Py_ssize_t entities_into(const unsigned char *in, Py_ssize_t n, unsigned char *out)
 {
-    (void)module;
-    const unsigned char *in;
-    Py_ssize_t n;
-    if (read_bytes(data, &in, &n) < 0)
-        return NULL;
-    if (!has_byte(in, n, '&') || !has_byte(in, n, '#')) {
-        Py_INCREF(data);
-        return data;
-    }
-    unsigned char *out = PyMem_Malloc((size_t)n);
-    if (out == NULL)
-        return PyErr_NoMemory();
     Py_ssize_t i = 0, o = 0;
-    while (i < n) {
-        const unsigned char *amp = memchr(in + i, '&', (size_t)(n - i));
-        Py_ssize_t stop = amp != NULL ? amp - in : n;
-        memcpy(out + o, in + i, (size_t)(stop - i));
-        o += stop - i;
-        i = stop;
-        if (i >= n)
-            break;
+    while (copy_until(in, n, &i, '&', out, &o)) {
         unsigned long code = 0;
         Py_ssize_t length = i + 1 < n && in[i + 1] == '#' ? read_entity(in, n, i, &code) : 0;
         if (length == 0) {
@@ -358,16 +296,39 @@ static PyObject *decode_numeric_entities(PyObject *module, PyObject *data)
             i += length;
         }
     }
-    PyObject *result;
-    if (o == n) {
-        Py_INCREF(data);
-        result = data;
-    } else {
-        result = PyBytes_FromStringAndSize((const char *)out, o);
-    }
+    return o;
+}
+
+/* One whole-text decoder's answer: data itself when it lacks one of the bytes in ``needs`` or
+ * decodes to itself (every escape shortens: the same length is the same text), else new bytes. */
+static PyObject *decode_whole(PyObject *data, const unsigned char *in, Py_ssize_t n, const char *needs,
+                              Py_ssize_t (*decode)(const unsigned char *, Py_ssize_t, unsigned char *))
+{
+    for (const char *need = needs; *need != '\0'; need++)
+        if (!has_byte(in, n, *need))
+            return Py_NewRef(data);
+    unsigned char *out = PyMem_Malloc((size_t)n);
+    if (out == NULL)
+        return PyErr_NoMemory();
+    Py_ssize_t o = decode(in, n, out);
+    PyObject *result = o == n ? Py_NewRef(data) : PyBytes_FromStringAndSize((const char *)out, o);
     PyMem_Free(out);
     return result;
 }
+
+/* unescape_json(data) -> bytes: normalize.unescape_json. */
+static PyObject *unescape_json_of(PyObject *data, const unsigned char *in, Py_ssize_t n)
+{
+    return decode_whole(data, in, n, "\\", json_unescape_into);
+}
+BYTES_FUNCTION(unescape_json)
+
+/* decode_numeric_entities(data) -> bytes: normalize.decode_numeric_entities. */
+static PyObject *decode_numeric_entities_of(PyObject *data, const unsigned char *in, Py_ssize_t n)
+{
+    return decode_whole(data, in, n, "&#", entities_into);
+}
+BYTES_FUNCTION(decode_numeric_entities)
 
 #include "_decoders_fields.h" /* the field helpers built on the decoders above */
 

@@ -163,13 +163,8 @@ static PyObject *query_field(const unsigned char *query, Py_ssize_t n, unsigned 
 
 /* target_fields(target) -> (path, query, url) | None: the three fields a target gives, exactly
  * httpfields.python_target_fields; None when one holds a Log4j lookup (the Python resolves those). */
-static PyObject *target_fields(PyObject *module, PyObject *data)
+static PyObject *target_fields_of(PyObject *Py_UNUSED(data), const unsigned char *target, Py_ssize_t n)
 {
-    (void)module;
-    const unsigned char *target;
-    Py_ssize_t n;
-    if (read_bytes(data, &target, &n) < 0)
-        return NULL;
     unsigned char small[3 * 256 + 1]; /* most targets: no allocation */
     unsigned char *work = n <= 256 ? small : PyMem_Malloc(3 * (size_t)n + 1); /* see path_field */
     if (work == NULL)
@@ -216,71 +211,14 @@ failed:
         Py_XDECREF(fields[i]);
     return NULL;
 }
+BYTES_FUNCTION(target_fields)
 
 /* ---- the body field and the head's end ------------------------------------------------------- */
 
-/* unescape_json then decode_numeric_entities of in[0:n] into out (n bytes at least); the length
- * written returned. Both only shrink, so a second buffer is the only room needed. */
-static Py_ssize_t unescape_into(const unsigned char *in, Py_ssize_t n, unsigned char *out, unsigned char *spare)
-{
-    /* JSON escapes into spare (a copy when there is no backslash) */
-    Py_ssize_t i = 0, o = 0;
-    while (i < n) {
-        const unsigned char *slash = memchr(in + i, '\\', (size_t)(n - i));
-        Py_ssize_t stop = slash != NULL ? slash - in : n;
-        memcpy(spare + o, in + i, (size_t)(stop - i));
-        o += stop - i;
-        i = stop;
-        if (i >= n)
-            break;
-        long code = i + 5 < n && in[i + 1] == 'u' ? hex_run(in + i + 2, 4) : -1;
-        if (code >= 0) {
-            o += put_utf8(spare + o, (unsigned long)code);
-            i += 6;
-        } else if (i + 1 < n && (in[i + 1] == '"' || in[i + 1] == '\\' || in[i + 1] == '/')) {
-            spare[o++] = in[i + 1];
-            i += 2;
-        } else {
-            spare[o++] = in[i++];
-        }
-    }
-    /* then entities into out */
-    Py_ssize_t length = o;
-    i = 0;
-    o = 0;
-    while (i < length) {
-        const unsigned char *amp = memchr(spare + i, '&', (size_t)(length - i));
-        Py_ssize_t stop = amp != NULL ? amp - spare : length;
-        memcpy(out + o, spare + i, (size_t)(stop - i));
-        o += stop - i;
-        i = stop;
-        if (i >= length)
-            break;
-        unsigned long code = 0;
-        Py_ssize_t entity = i + 1 < length && spare[i + 1] == '#' ? read_entity(spare, length, i, &code) : 0;
-        if (entity == 0) {
-            out[o++] = spare[i++];
-        } else if (code > 0x10FFFF) {
-            memcpy(out + o, spare + i, (size_t)entity);
-            o += entity;
-            i += entity;
-        } else {
-            o += put_utf8(out + o, code);
-            i += entity;
-        }
-    }
-    return o;
-}
-
 /* raw_plus_decoded(data, *, plus_is_space=True) -> bytes | None: normalize.raw_plus_decoded, None
  * when decoding leaves a Log4j lookup ('${': the Python resolves those). */
-static PyObject *raw_plus_decoded(PyObject *module, PyObject *data)
+static PyObject *raw_plus_decoded_of(PyObject *data, const unsigned char *in, Py_ssize_t n)
 {
-    (void)module;
-    const unsigned char *in;
-    Py_ssize_t n;
-    if (read_bytes(data, &in, &n) < 0)
-        return NULL;
     unsigned char *work = PyMem_Malloc(3 * (size_t)n + 1); /* decode: two buffers; unescape: one more */
     if (work == NULL)
         return PyErr_NoMemory();
@@ -292,7 +230,8 @@ static PyObject *raw_plus_decoded(PyObject *module, PyObject *data)
     } else {
         unsigned char *spare = decoded == work ? work + n : work;
         unsigned char *result = work + 2 * n;
-        length = unescape_into(decoded, length, result, spare);
+        /* unescape_json, then decode_numeric_entities: each only shrinks, so spare is room */
+        length = entities_into(spare, json_unescape_into(decoded, length, spare), result);
         if (length == n && memcmp(result, in, (size_t)n) == 0) {
             out = Py_NewRef(data);
         } else {
@@ -308,67 +247,34 @@ static PyObject *raw_plus_decoded(PyObject *module, PyObject *data)
     PyMem_Free(work);
     return out;
 }
-
-/* The head's end in[0:n] as httpsplit cuts it: its first blank line ('\r\n\r\n' or an earlier
- * '\n\n'); *body_start where the body starts (both n: no blank line). */
-static Py_ssize_t find_head_end(const unsigned char *in, Py_ssize_t n, Py_ssize_t *body_start)
-{
-    const unsigned char *crlf = find_bytes(in, n, "\r\n\r\n", 4);
-    const unsigned char *lf = find_bytes(in, crlf != NULL ? crlf - in : n, "\n\n", 2);
-    if (crlf != NULL && (lf == NULL || crlf < lf)) {
-        *body_start = crlf - in + 4;
-        return crlf - in;
-    }
-    if (lf != NULL) {
-        *body_start = lf - in + 2;
-        return lf - in;
-    }
-    *body_start = n;
-    return n;
-}
+BYTES_FUNCTION(raw_plus_decoded)
 
 /* head_folded(raw) -> bool: whether a line of raw's head starts with a space or a tab (a header
  * value folded onto the next line), as httpfields.python_head_folded says. */
-static PyObject *head_folded(PyObject *module, PyObject *data)
+static PyObject *head_folded_of(PyObject *Py_UNUSED(data), const unsigned char *in, Py_ssize_t n)
 {
-    (void)module;
-    const unsigned char *in;
-    Py_ssize_t n, body_start;
-    if (read_bytes(data, &in, &n) < 0)
-        return NULL;
-    const unsigned char *end = in + find_head_end(in, n, &body_start);
-    for (const unsigned char *at = in; (at = memchr(at, '\n', (size_t)(end - at))) != NULL; at++)
-        if (at + 1 < end && (at[1] == ' ' || at[1] == '\t'))
-            Py_RETURN_TRUE;
-    Py_RETURN_FALSE;
+    Py_ssize_t body_start;
+    return PyBool_FromLong(has_folded_line(in, find_head_end(in, n, &body_start)));
 }
+BYTES_FUNCTION(head_folded)
 
 /* head_bounds(raw) -> (head_end, body_start): where httpsplit cuts the head (its first blank
  * line, '\r\n\r\n' or an earlier '\n\n') and where the body starts (both len(raw): none). */
-static PyObject *head_bounds(PyObject *module, PyObject *data)
+static PyObject *head_bounds_of(PyObject *Py_UNUSED(data), const unsigned char *in, Py_ssize_t n)
 {
-    (void)module;
-    const unsigned char *in;
-    Py_ssize_t n;
-    if (read_bytes(data, &in, &n) < 0)
-        return NULL;
     Py_ssize_t start;
     Py_ssize_t end = find_head_end(in, n, &start);
     PyObject *bounds[2] = {PyLong_FromSsize_t(end), PyLong_FromSsize_t(start)};
     return steal_tuple(2, bounds);
 }
+BYTES_FUNCTION(head_bounds)
 
 /* view_marks(raw) -> int: what the prefilter view of raw bytes must undo, as bits (httpfields
  * python_view_marks): 1 a Log4j lookup ('${'), 2 a '%' or an overlong UTF-8 lead byte, 4 a
  * backslash, 8 an HTML numeric entity's start ('&#'). One call where the Python asks seven
  * times, for every request. */
-static PyObject *view_marks(PyObject *module, PyObject *data)
+static PyObject *view_marks_of(PyObject *Py_UNUSED(data), const unsigned char *in, Py_ssize_t n)
 {
-    (void)module;
-    const unsigned char *in;
-    Py_ssize_t n;
-    if (read_bytes(data, &in, &n) < 0)
-        return NULL;
     long marks = 0;
     if (find_bytes(in, n, "${", 2) != NULL)
         marks |= 1;
@@ -380,3 +286,4 @@ static PyObject *view_marks(PyObject *module, PyObject *data)
         marks |= 8;
     return PyLong_FromLong(marks);
 }
+BYTES_FUNCTION(view_marks)

@@ -359,6 +359,17 @@ class HttpSubject(Subject):
             self._headers()
         return self._host
 
+    def first_host(self) -> bytes:
+        """``host`` without building the header fields (IOC extraction needs only this): the
+        first Host value that is not blank once stripped, as ``_headers`` finds it."""
+        if self._header_fields is not None or self._split() is None:
+            return self._host
+        assert self._parts is not None
+        for name, value in self._parts.headers:
+            if len(name) == 4 and name.lower() == b"host" and (value := value.strip()):
+                return value
+        return b""
+
     @property
     def header_values(self) -> tuple[bytes, ...]:
         if self._split() is None:

@@ -15,7 +15,8 @@
  *
  * The Python objects the fold needs (record types, heapq's functions, the sightings tables) are
  * handed over once by ``configure`` (intel/foldnative.py); the book's own state is read from the
- * book on each call. _foldnative_seen.h reads the events, _foldnative_book.h updates the book.
+ * book on each call. _foldnative_seen.h reads the events, _foldnative_book.h updates the book,
+ * _foldnative_event.h folds one event with both.
  * Every call runs with the GIL held. An odd input raises where the Python fold raises, the book
  * left as the Python fold leaves it (the same steps in the same order; the tests compare both).
  * Memory: only the book's own records grow, as in Python; nothing is kept between calls.
@@ -54,14 +55,30 @@ static int set_double(PyObject *obj, PyObject *name, double value)
     return rc;
 }
 
-static int get_double(PyObject *obj, PyObject *name, double *out)
+/* float(v) into *out, v's reference stolen (v NULL: the error of whatever made it) */
+static int take_double(PyObject *v, double *out)
 {
-    PyObject *v = PyObject_GetAttr(obj, name);
     if (v == NULL)
         return -1;
     *out = PyFloat_AsDouble(v);
     Py_DECREF(v);
     return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static int get_double(PyObject *obj, PyObject *name, double *out)
+{
+    return take_double(PyObject_GetAttr(obj, name), out);
+}
+
+/* int(getattr(obj, name)) into *out */
+static int get_long_long(PyObject *obj, PyObject *name, long long *out)
+{
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL)
+        return -1;
+    *out = PyLong_AsLongLong(v);
+    Py_DECREF(v);
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
 /* days from 1970-01-01 to y-m-d (proleptic Gregorian), Howard Hinnant's days_from_civil */
@@ -89,12 +106,7 @@ static int posix_of(PyObject *at, double *out)
         *out = (double)micro / 1e6;
         return 0;
     }
-    PyObject *v = PyObject_CallMethodNoArgs(at, s_timestamp);
-    if (v == NULL)
-        return -1;
-    *out = PyFloat_AsDouble(v);
-    Py_DECREF(v);
-    return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
+    return take_double(PyObject_CallMethodNoArgs(at, s_timestamp), out);
 }
 
 /* ", ".join(items[:3]) */
@@ -119,133 +131,7 @@ static PyObject *seen5(PyObject *type, PyObject *value, PyObject *role, PyObject
 
 #include "_foldnative_seen.h"
 #include "_foldnative_book.h"
-
-/* ---- one event ------------------------------------------------------------------------------- */
-
-static void clear_view(EventView *ev, Sighted *s)
-{
-    Py_CLEAR(ev->kind);
-    Py_CLEAR(ev->cves);
-    Py_CLEAR(ev->techniques);
-    Py_CLEAR(ev->iocs);
-    Py_CLEAR(ev->src_ip);
-    Py_CLEAR(s->at);
-    Py_CLEAR(s->location);
-    Py_CLEAR(s->sensor);
-    Py_CLEAR(s->event_id);
-    Py_CLEAR(s->source);
-}
-
-/* seen_in(event): a new tuple (one sighting), list, or Py_None (none) */
-static PyObject *seen_of(PyObject *event, EventView *ev)
-{
-    int download = PyObject_RichCompareBool(ev->kind, c_download, Py_EQ);
-    int upload = download == 0 ? PyObject_RichCompareBool(ev->kind, c_upload, Py_EQ) : 0;
-    if (download < 0 || upload < 0)
-        return NULL;
-    if (download || upload) /* the rare shapes (a body to read as an IOC): Python's own seen_in */
-        return PyObject_CallOneArg(seen_in_py, event);
-    int python = 0;
-    PyObject *source = source_behaviour(event, ev, &python);
-    if (python) /* a body that is not its kind's type: Python's seen_in says what it says */
-        return PyObject_CallOneArg(seen_in_py, event);
-    if (source == NULL)
-        return NULL;
-    int iocs = PyObject_IsTrue(ev->iocs);
-    if (iocs <= 0) {
-        if (iocs < 0)
-            Py_CLEAR(source);
-        return source; /* a tuple, or None */
-    }
-    PyObject *out = with_revealed(source, ev);
-    Py_DECREF(source);
-    return out;
-}
-
-static int load_view(PyObject *event, EventView *ev, Sighted *s)
-{
-    if ((ev->kind = PyObject_GetAttr(event, s_kind)) == NULL || (ev->cves = PyObject_GetAttr(event, s_cves)) == NULL ||
-        (ev->techniques = PyObject_GetAttr(event, s_techniques)) == NULL ||
-        (ev->iocs = PyObject_GetAttr(event, s_iocs)) == NULL || (ev->src_ip = PyObject_GetAttr(event, s_src_ip)) == NULL)
-        return -1;
-    s->cves = ev->cves;
-    s->techniques = ev->techniques;
-    return 0;
-}
-
-#define MAX_NAMES 4096 /* sensors and locations are a deployment's few; odd streams stop adding */
-
-/* *name replaced by the book's first copy of that text (an exact str only): the entries' sets of
- * sensors and locations, and the sources, then find their key by identity instead of comparing
- * text they last read events ago (a cache miss each), and the evidence shares one copy. */
-static int canonical(Book *b, PyObject **name)
-{
-    if (!PyUnicode_CheckExact(*name))
-        return 0;
-    PyObject *found = PyDict_GetItemWithError(b->names, *name);
-    if (found != NULL) {
-        Py_INCREF(found);
-        Py_SETREF(*name, found);
-        return 0;
-    }
-    if (PyErr_Occurred())
-        return -1;
-    return PyDict_GET_SIZE(b->names) < MAX_NAMES ? PyDict_SetItem(b->names, *name, *name) : 0;
-}
-
-static int load_sighted(Book *b, PyObject *event, PyObject *sources, Sighted *s)
-{
-    if ((s->sensor = PyObject_GetAttr(event, s_sensor)) == NULL || (s->at = PyObject_GetAttr(event, s_ts)) == NULL ||
-        (s->location = PyObject_GetAttr(event, s_location)) == NULL ||
-        (s->event_id = PyObject_GetAttr(event, s_id)) == NULL)
-        return -1;
-    if (canonical(b, &s->sensor) < 0 || canonical(b, &s->location) < 0)
-        return -1;
-    PyObject *source = PyDict_GetItemWithError(sources, s->sensor);
-    if (source != NULL) {
-        Py_INCREF(source);
-    } else {
-        if (PyErr_Occurred())
-            return -1;
-        source = PyUnicode_FromFormat("sensor:%S", s->sensor);
-        if (source == NULL || PyDict_SetItem(sources, s->sensor, source) < 0) {
-            Py_XDECREF(source);
-            return -1;
-        }
-    }
-    s->source = source;
-    return posix_of(s->at, &s->posix);
-}
-
-static int fold_event(Book *b, PyObject *sources, PyObject *event)
-{
-    EventView ev = {0};
-    Sighted s = {0};
-    int rc = -1;
-    if (load_view(event, &ev, &s) < 0)
-        goto out;
-    PyObject *seen = seen_of(event, &ev);
-    if (seen == NULL)
-        goto out;
-    if (seen == Py_None) {
-        rc = 0;
-    } else if (PyTuple_Check(seen)) {
-        rc = load_sighted(b, event, sources, &s) < 0 ? -1 : add(b, seen, &s);
-    } else {
-        PyObject *fast = PySequence_Fast(seen, "seen_in must return a sequence");
-        if (fast != NULL) {
-            Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-            rc = n == 0 ? 0 : load_sighted(b, event, sources, &s);
-            for (Py_ssize_t i = 0; rc == 0 && i < n; i++)
-                rc = add(b, PySequence_Fast_GET_ITEM(fast, i), &s);
-            Py_DECREF(fast);
-        }
-    }
-    Py_DECREF(seen);
-out:
-    clear_view(&ev, &s);
-    return rc;
-}
+#include "_foldnative_event.h"
 
 /* ---- module ---------------------------------------------------------------------------------- */
 
@@ -263,19 +149,15 @@ static int load_book(PyObject *book, Book *b)
         PyErr_SetString(PyExc_TypeError, "not an IndicatorBook");
         return -1;
     }
-    PyObject *kept = PyObject_GetAttr(book, s_evidence_kept);
-    if (kept == NULL)
+    long long kept;
+    if (get_long_long(book, s_evidence_kept, &kept) < 0)
         return -1;
-    b->evidence_kept = PyLong_AsSsize_t(kept);
-    Py_DECREF(kept);
-    if (b->evidence_kept == -1 && PyErr_Occurred())
+    if (kept > PY_SSIZE_T_MAX || kept < PY_SSIZE_T_MIN) { /* (PyLong_AsSsize_t's error) */
+        PyErr_SetString(PyExc_OverflowError, "Python int too large to convert to C ssize_t");
         return -1;
-    PyObject *seq = PyObject_GetAttr(book, s_evidence_seq);
-    if (seq == NULL)
-        return -1;
-    b->evidence_seq = PyLong_AsLongLong(seq);
-    Py_DECREF(seq);
-    return (b->evidence_seq == -1 && PyErr_Occurred()) ? -1 : 0;
+    }
+    b->evidence_kept = (Py_ssize_t)kept;
+    return get_long_long(book, s_evidence_seq, &b->evidence_seq);
 }
 
 static PyObject *observe(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)

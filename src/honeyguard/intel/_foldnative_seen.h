@@ -6,6 +6,29 @@ typedef struct {
     PyObject *kind, *cves, *techniques, *iocs, *src_ip;
 } EventView;
 
+/* The reason of a sighting: format with ", ".join(items[:3]) (then kind, where format asks for
+ * it); NULL on error. */
+static PyObject *why_joined(const char *format, PyObject *items, PyObject *kind)
+{
+    PyObject *joined = join_three(items);
+    if (joined == NULL)
+        return NULL;
+    PyObject *why = PyUnicode_FromFormat(format, joined, kind);
+    Py_DECREF(joined);
+    return why;
+}
+
+/* The source's sighting when the event's kind is in table (kind -> reason): a new 5-tuple; NULL
+ * with no error when it is not, NULL with one on error. */
+static PyObject *seen_if_listed(PyObject *table, EventView *ev, PyObject *role, PyObject *behaviour)
+{
+    PyObject *reason = PyDict_GetItemWithError(table, ev->kind);
+    if (reason == NULL)
+        return NULL;
+    Py_INCREF(reason);
+    return seen5(c_ip, ev->src_ip, role, behaviour, reason);
+}
+
 /* sightings._source_behaviour: a new 5-tuple, Py_None (new ref) when none, NULL on error,
  * or *python set when the event must go to sightings.seen_in. */
 static PyObject *source_behaviour(PyObject *event, EventView *ev, int *python)
@@ -14,20 +37,12 @@ static PyObject *source_behaviour(PyObject *event, EventView *ev, int *python)
     if (truth < 0)
         return NULL;
     if (truth) {
-        PyObject *joined = join_three(ev->cves);
-        if (joined == NULL)
-            return NULL;
-        PyObject *why = PyUnicode_FromFormat("exploit %S (%S)", joined, ev->kind);
-        Py_DECREF(joined);
+        PyObject *why = why_joined("exploit %S (%S)", ev->cves, ev->kind);
         return seen5(c_ip, ev->src_ip, c_exploiter, c_exploit, why);
     }
-    PyObject *after = PyDict_GetItemWithError(after_login, ev->kind);
-    if (after != NULL) {
-        Py_INCREF(after);
-        return seen5(c_ip, ev->src_ip, c_exploiter, c_post_exploit, after);
-    }
-    if (PyErr_Occurred())
-        return NULL;
+    PyObject *after = seen_if_listed(after_login, ev, c_exploiter, c_post_exploit);
+    if (after != NULL || PyErr_Occurred())
+        return after;
     int is_login = PyObject_RichCompareBool(ev->kind, c_ssh_login, Py_EQ);
     if (is_login < 0)
         return NULL;
@@ -86,28 +101,16 @@ static PyObject *source_behaviour(PyObject *event, EventView *ev, int *python)
             PyObject *rules = PyObject_GetAttr(event, s_rules);
             if (rules == NULL)
                 return NULL;
-            PyObject *joined = join_three(rules);
+            PyObject *why = why_joined("scan (%S)", rules, NULL);
             Py_DECREF(rules);
-            if (joined == NULL)
-                return NULL;
-            PyObject *why = PyUnicode_FromFormat("scan (%S)", joined);
-            Py_DECREF(joined);
             return seen5(c_ip, ev->src_ip, c_scanner, c_scan, why);
         }
-        PyObject *joined = join_three(ev->techniques);
-        if (joined == NULL)
-            return NULL;
-        PyObject *why = PyUnicode_FromFormat("attack technique %S", joined);
-        Py_DECREF(joined);
+        PyObject *why = why_joined("attack technique %S", ev->techniques, NULL);
         return seen5(c_ip, ev->src_ip, c_exploiter, c_technique, why);
     }
-    PyObject *probe = PyDict_GetItemWithError(unlabelled, ev->kind);
-    if (probe != NULL) {
-        Py_INCREF(probe);
-        return seen5(c_ip, ev->src_ip, c_scanner, c_probe, probe);
-    }
-    if (PyErr_Occurred())
-        return NULL;
+    PyObject *probe = seen_if_listed(unlabelled, ev, c_scanner, c_probe);
+    if (probe != NULL || PyErr_Occurred())
+        return probe;
     Py_RETURN_NONE;
 }
 

@@ -32,12 +32,13 @@ static int starts_with_caseless(const unsigned char *s, Py_ssize_t n, Py_ssize_t
     return 1;
 }
 
-static int append_bytes(PyObject *list, const unsigned char *s, Py_ssize_t start, Py_ssize_t end) {
+/* appends s[start:end] to *list; on failure drops the list (*list becomes NULL) and gives -1 */
+static int append_or_drop(PyObject **list, const unsigned char *s, Py_ssize_t start, Py_ssize_t end) {
     PyObject *item = PyBytes_FromStringAndSize((const char *)s + start, end - start);
-    if (item == NULL) return -1;
-    int failed = PyList_Append(list, item);
-    Py_DECREF(item);
-    return failed;
+    int failed = item == NULL || PyList_Append(*list, item) < 0;
+    Py_XDECREF(item);
+    if (failed) Py_CLEAR(*list);
+    return failed ? -1 : 0;
 }
 
 /* ---- URL: \b(?:SCHEMES)://[^\s"'<>`|;,(){}\[\]\\^]{1,2048}, re.I ---------------------------- */
@@ -106,10 +107,7 @@ static PyObject *scan_urls(const unsigned char *s, Py_ssize_t n) {
             pos = mark + 1;
             continue;
         }
-        if (append_bytes(out, s, start, end) < 0) {
-            Py_DECREF(out);
-            return NULL;
-        }
+        if (append_or_drop(&out, s, start, end) < 0) return NULL;
         pos = end;
     }
     return out;
@@ -161,10 +159,7 @@ static PyObject *scan_ipv4s(const unsigned char *s, Py_ssize_t n) {
             i++;
             continue;
         }
-        if (append_bytes(out, s, i, end) < 0) {
-            Py_DECREF(out);
-            return NULL;
-        }
+        if (append_or_drop(&out, s, i, end) < 0) return NULL;
         i = end;
     }
     return out;
@@ -364,30 +359,18 @@ static PyObject *run_scan(PyObject *arg, Scan scan) {
     return scan((const unsigned char *)PyBytes_AS_STRING(arg), PyBytes_GET_SIZE(arg));
 }
 
-static PyObject *py_urls(PyObject *self, PyObject *arg) {
-    (void)self;
-    return run_scan(arg, scan_urls);
-}
+/* the module's function ``name``: ``scan`` over one bytes argument */
+#define SCAN_FUNCTION(name, scan)                                    \
+    static PyObject *py_##name(PyObject *self, PyObject *arg) {      \
+        (void)self;                                                  \
+        return run_scan(arg, scan);                                  \
+    }
 
-static PyObject *py_ipv4s(PyObject *self, PyObject *arg) {
-    (void)self;
-    return run_scan(arg, scan_ipv4s);
-}
-
-static PyObject *py_download_commands(PyObject *self, PyObject *arg) {
-    (void)self;
-    return run_scan(arg, scan_download_commands);
-}
-
-static PyObject *py_url_parts(PyObject *self, PyObject *arg) {
-    (void)self;
-    return run_scan(arg, url_parts);
-}
-
-static PyObject *py_parse_url(PyObject *self, PyObject *arg) {
-    (void)self;
-    return run_scan(arg, parse_url);
-}
+SCAN_FUNCTION(urls, scan_urls)
+SCAN_FUNCTION(ipv4s, scan_ipv4s)
+SCAN_FUNCTION(download_commands, scan_download_commands)
+SCAN_FUNCTION(url_parts, url_parts)
+SCAN_FUNCTION(parse_url, parse_url)
 
 static PyMethodDef methods[] = {
     {"urls", py_urls, METH_O, "patterns.URL.findall(text)"},

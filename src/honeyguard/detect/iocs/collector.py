@@ -94,13 +94,13 @@ class Collector:
             self.add("port", str(int(port)), role)
 
     def url(self, url: bytes, role: str) -> None:
-        rank, seen = ROLE_RANK[role], (url, self.plus_is_space)
+        # a URL without '+' reads the same whichever way '+' is taken: one memo entry for both
+        cut = self.plus_is_space and b"+"[0] in url
+        rank, seen = ROLE_RANK[role], (url, cut)
         if self._url_ranks.get(seen, -1) >= rank:
             return
         self._url_ranks[seen] = rank
-        if self.plus_is_space:
-            url = url.split(b"+", 1)[0]
-        parsed = _parsed_url(url)
+        parsed = _parsed_url(url.split(b"+", 1)[0] if cut else url)
         if parsed is None:
             return
         text, stratum, host, port, name = parsed

@@ -110,10 +110,14 @@ def _collect(job: Job, text_layers: list[_TextLayers]) -> list[Ioc]:
     for decoded, sent, plus_encoded in text_layers:
         for layer in decoded:
             _extract_layer(layer, found)
-        found.plus_is_space = plus_encoded
-        for layer in sent:
-            _extract_layer(layer, found)
-        found.plus_is_space = False
+        if plus_encoded:
+            found.plus_is_space = True
+            for layer in sent:
+                _extract_layer(layer, found)
+            found.plus_is_space = False
+        else:
+            for layer in sent:
+                _extract_layer(layer, found)
     return found.iocs()
 
 
@@ -138,8 +142,18 @@ def _extract_layer(layer: _Layer, found: Collector) -> None:
         _jndi(text, found)
     if open_gates & _SHELLS:
         _reverse_shells(text, text.lower(), found)
-    if commands:
-        _downloads(commands, found)
+    if commands:  # (_downloads, inline: one frame fewer a dropper)
+        plus_is_space = found.plus_is_space
+        for command, ops in commands:
+            key = ("download", command, plus_is_space)  # (Collector.first_time, inline)
+            if key in seen:  # the same command in another layer
+                continue
+            seen.add(key)
+            for is_url, where, port, role in ops:
+                if is_url:
+                    found.url(where, role)
+                else:
+                    found.host(where, port, role)
     if open_gates & G.MINER:
         _mining(text, text.lower(), found)
     if open_gates & G.URL:
@@ -215,20 +229,6 @@ def _reverse_shells(text: bytes, lower: bytes, found: Collector) -> None:
             later = P.PORT_TOKEN.search(args, first.end())
             port = later.group(1) if later else None
         found.host(first.group(1), port, role)
-
-
-def _downloads(commands: _Commands, found: Collector) -> None:
-    seen, plus_is_space = found.seen, found.plus_is_space
-    for command, ops in commands:
-        key = ("download", command, plus_is_space)  # (Collector.first_time, inline)
-        if key in seen:  # the same command in another layer
-            continue
-        seen.add(key)
-        for is_url, value, port, role in ops:
-            if is_url:
-                found.url(value, role)
-            else:
-                found.host(value, port, role)
 
 
 # a word of each alternative of P.MINER_CONTEXT; each byte as 'a' (a letter or digit) or ' '

@@ -1,0 +1,129 @@
+/* One event's fold for _foldnative.c (included once, after _foldnative_seen.h and
+ * _foldnative_book.h): the event read, what it reveals (seen_in), and each sighting added to the
+ * book with the event's sensor, location, time and id. */
+/* ---- one event ------------------------------------------------------------------------------- */
+
+static void clear_view(EventView *ev, Sighted *s)
+{
+    Py_CLEAR(ev->kind);
+    Py_CLEAR(ev->cves);
+    Py_CLEAR(ev->techniques);
+    Py_CLEAR(ev->iocs);
+    Py_CLEAR(ev->src_ip);
+    Py_CLEAR(s->at);
+    Py_CLEAR(s->location);
+    Py_CLEAR(s->sensor);
+    Py_CLEAR(s->event_id);
+    Py_CLEAR(s->source);
+}
+
+/* seen_in(event): a new tuple (one sighting), list, or Py_None (none) */
+static PyObject *seen_of(PyObject *event, EventView *ev)
+{
+    int download = PyObject_RichCompareBool(ev->kind, c_download, Py_EQ);
+    int upload = download == 0 ? PyObject_RichCompareBool(ev->kind, c_upload, Py_EQ) : 0;
+    if (download < 0 || upload < 0)
+        return NULL;
+    if (download || upload) /* the rare shapes (a body to read as an IOC): Python's own seen_in */
+        return PyObject_CallOneArg(seen_in_py, event);
+    int python = 0;
+    PyObject *source = source_behaviour(event, ev, &python);
+    if (python) /* a body that is not its kind's type: Python's seen_in says what it says */
+        return PyObject_CallOneArg(seen_in_py, event);
+    if (source == NULL)
+        return NULL;
+    int iocs = PyObject_IsTrue(ev->iocs);
+    if (iocs <= 0) {
+        if (iocs < 0)
+            Py_CLEAR(source);
+        return source; /* a tuple, or None */
+    }
+    PyObject *out = with_revealed(source, ev);
+    Py_DECREF(source);
+    return out;
+}
+
+static int load_view(PyObject *event, EventView *ev, Sighted *s)
+{
+    if ((ev->kind = PyObject_GetAttr(event, s_kind)) == NULL || (ev->cves = PyObject_GetAttr(event, s_cves)) == NULL ||
+        (ev->techniques = PyObject_GetAttr(event, s_techniques)) == NULL ||
+        (ev->iocs = PyObject_GetAttr(event, s_iocs)) == NULL || (ev->src_ip = PyObject_GetAttr(event, s_src_ip)) == NULL)
+        return -1;
+    s->cves = ev->cves;
+    s->techniques = ev->techniques;
+    return 0;
+}
+
+#define MAX_NAMES 4096 /* sensors and locations are a deployment's few; odd streams stop adding */
+
+/* *name replaced by the book's first copy of that text (an exact str only): the entries' sets of
+ * sensors and locations, and the sources, then find their key by identity instead of comparing
+ * text they last read events ago (a cache miss each), and the evidence shares one copy. */
+static int canonical(Book *b, PyObject **name)
+{
+    if (!PyUnicode_CheckExact(*name))
+        return 0;
+    PyObject *found = PyDict_GetItemWithError(b->names, *name);
+    if (found != NULL) {
+        Py_INCREF(found);
+        Py_SETREF(*name, found);
+        return 0;
+    }
+    if (PyErr_Occurred())
+        return -1;
+    return PyDict_GET_SIZE(b->names) < MAX_NAMES ? PyDict_SetItem(b->names, *name, *name) : 0;
+}
+
+static int load_sighted(Book *b, PyObject *event, PyObject *sources, Sighted *s)
+{
+    if ((s->sensor = PyObject_GetAttr(event, s_sensor)) == NULL || (s->at = PyObject_GetAttr(event, s_ts)) == NULL ||
+        (s->location = PyObject_GetAttr(event, s_location)) == NULL ||
+        (s->event_id = PyObject_GetAttr(event, s_id)) == NULL)
+        return -1;
+    if (canonical(b, &s->sensor) < 0 || canonical(b, &s->location) < 0)
+        return -1;
+    PyObject *source = PyDict_GetItemWithError(sources, s->sensor);
+    if (source != NULL) {
+        Py_INCREF(source);
+    } else {
+        if (PyErr_Occurred())
+            return -1;
+        source = PyUnicode_FromFormat("sensor:%S", s->sensor);
+        if (source == NULL || PyDict_SetItem(sources, s->sensor, source) < 0) {
+            Py_XDECREF(source);
+            return -1;
+        }
+    }
+    s->source = source;
+    return posix_of(s->at, &s->posix);
+}
+
+static int fold_event(Book *b, PyObject *sources, PyObject *event)
+{
+    EventView ev = {0};
+    Sighted s = {0};
+    int rc = -1;
+    if (load_view(event, &ev, &s) < 0)
+        goto out;
+    PyObject *seen = seen_of(event, &ev);
+    if (seen == NULL)
+        goto out;
+    if (seen == Py_None) {
+        rc = 0;
+    } else if (PyTuple_Check(seen)) {
+        rc = load_sighted(b, event, sources, &s) < 0 ? -1 : add(b, seen, &s);
+    } else {
+        PyObject *fast = PySequence_Fast(seen, "seen_in must return a sequence");
+        if (fast != NULL) {
+            Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+            rc = n == 0 ? 0 : load_sighted(b, event, sources, &s);
+            for (Py_ssize_t i = 0; rc == 0 && i < n; i++)
+                rc = add(b, PySequence_Fast_GET_ITEM(fast, i), &s);
+            Py_DECREF(fast);
+        }
+    }
+    Py_DECREF(seen);
+out:
+    clear_view(&ev, &s);
+    return rc;
+}
