@@ -15,7 +15,7 @@ they agree on every input; a test checks it on every rule example.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -65,7 +65,7 @@ def mask_ids(mask: int) -> set[int]:
     return {at for at, bit in enumerate(bits) if bit == "1"}
 
 
-def id_mask(ids: set[int] | frozenset[int]) -> int:
+def id_mask(ids: Iterable[int]) -> int:
     mask = 0
     for at in ids:
         mask |= 1 << at
@@ -112,10 +112,7 @@ class _PipDatabase:
             return 0  # (as the native scan answers; the engine skips empty fields anyway)
         found: list[int] = []
         self.database.scan(text, _collect, 0, found)  # positional: keywords cost the binding ~0.6 us
-        mask = 0
-        for at in found:
-            mask |= 1 << at
-        return mask
+        return id_mask(found)
 
     def scan_many(self, texts: list[bytes], /) -> list[int]:
         return [self.scan(text) for text in texts]

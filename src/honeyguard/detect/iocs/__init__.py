@@ -28,7 +28,7 @@ def subjects_iocs(subjects: Sequence[Subject], limit: int = MAX_IOCS) -> list[li
     third more CPU."""
     todo: list[tuple[int, bool]] = []  # (index, whether a header value may look like a payload)
     for i, subject in enumerate(subjects):
-        headers_may = _what_to_extract(subject) if type(subject) is HttpSubject else _other_subject(subject)
+        headers_may = _what_to_extract(subject) if isinstance(subject, HttpSubject) else True
         if headers_may is not None:
             todo.append((i, headers_may))
     if not todo:
@@ -40,7 +40,7 @@ def subjects_iocs(subjects: Sequence[Subject], limit: int = MAX_IOCS) -> list[li
         texts = subject.texts  # (the lazy parts in the order subject_iocs always asked)
         if headers_may and (headers := [v for v in subject.header_values if looks_like_payload(v)]):
             texts += tuple(headers)
-        if type(subject) is HttpSubject:
+        if isinstance(subject, HttpSubject):
             jobs.append(new_job(Job, (texts, subject.first_host(), limit, ())))  # (no header fields built)
         else:
             rogue = _rogue_master(subject) if subject.protocol == "redis" else ()
@@ -52,12 +52,6 @@ def subjects_iocs(subjects: Sequence[Subject], limit: int = MAX_IOCS) -> list[li
     for (i, _), iocs in zip(todo, found, strict=True):
         out[i] = iocs
     return out
-
-
-def _other_subject(subject: Subject) -> bool | None:
-    """``_what_to_extract`` for a subject that is not a plain HttpSubject: a subclass goes the
-    same way, anything else is mined whole."""
-    return _what_to_extract(subject) if isinstance(subject, HttpSubject) else True
 
 
 def _rogue_master(subject: Subject) -> list[tuple[bytes, bytes, IocRole]]:  # (a Redis subject)

@@ -110,14 +110,10 @@ def _collect(job: Job, text_layers: list[_TextLayers]) -> list[Ioc]:
     for decoded, sent, plus_encoded in text_layers:
         for layer in decoded:
             _extract_layer(layer, found)
-        if plus_encoded:
-            found.plus_is_space = True
-            for layer in sent:
-                _extract_layer(layer, found)
-            found.plus_is_space = False
-        else:
-            for layer in sent:
-                _extract_layer(layer, found)
+        found.plus_is_space = plus_encoded
+        for layer in sent:
+            _extract_layer(layer, found)
+        found.plus_is_space = False
     return found.iocs()
 
 
@@ -134,26 +130,14 @@ def _endpoint(peer: bytes, port: bytes, role: str, found: Collector) -> None:
 def _extract_layer(layer: _Layer, found: Collector) -> None:
     """Each extractor runs only when its gate is open (one Hyperscan pass decided)."""
     text, open_gates, commands = layer
-    seen, key = found.seen, ("layer", text, found.plus_is_space)  # (Collector.first_time, inline)
-    if key in seen:  # another text of the subject decoded to this one
+    if not found.first_time("layer", text):  # another text of the subject decoded to this one
         return
-    seen.add(key)
     if open_gates & G.JNDI:
         _jndi(text, found)
     if open_gates & _SHELLS:
         _reverse_shells(text, text.lower(), found)
-    if commands:  # (_downloads, inline: one frame fewer a dropper)
-        plus_is_space = found.plus_is_space
-        for command, ops in commands:
-            key = ("download", command, plus_is_space)  # (Collector.first_time, inline)
-            if key in seen:  # the same command in another layer
-                continue
-            seen.add(key)
-            for is_url, where, port, role in ops:
-                if is_url:
-                    found.url(where, role)
-                else:
-                    found.host(where, port, role)
+    if commands:
+        _downloads(commands, found)
     if open_gates & G.MINER:
         _mining(text, text.lower(), found)
     if open_gates & G.URL:
@@ -176,6 +160,17 @@ def _extract_layer(layer: _Layer, found: Collector) -> None:
 
 
 _SHELLS = G.SHELL | G.NC
+
+
+def _downloads(commands: _Commands, found: Collector) -> None:
+    for command, ops in commands:
+        if not found.first_time("download", command):  # the same command in another layer
+            continue
+        for is_url, where, port, role in ops:
+            if is_url:
+                found.url(where, role)
+            else:
+                found.host(where, port, role)
 
 
 def _jndi(text: bytes, found: Collector) -> None:
