@@ -106,14 +106,19 @@ static Py_ssize_t percent_once(const unsigned char *in, Py_ssize_t n, unsigned c
     return o;
 }
 
+static int has_overlong_lead(const unsigned char *data, Py_ssize_t n)
+{
+    return memchr(data, 0xC0, (size_t)n) != NULL || memchr(data, 0xC1, (size_t)n) != NULL ||
+           memchr(data, 0xE0, (size_t)n) != NULL;
+}
+
 /* fold_overlong_utf8: \xe0[\x80\x81][\x80-\xbf] and [\xc0\xc1][\x80-\xbf] as the ASCII byte they
  * spell. The Python's two passes (three-byte forms, then two-byte) never compete for a byte (a
  * two-byte form's lead is no byte of a three-byte one, and a pass leaves only ASCII behind), so
  * one pass does both. In place is safe: the output never passes the input. */
 static Py_ssize_t fold_overlong(unsigned char *data, Py_ssize_t n)
 {
-    if (memchr(data, 0xC0, (size_t)n) == NULL && memchr(data, 0xC1, (size_t)n) == NULL &&
-        memchr(data, 0xE0, (size_t)n) == NULL)
+    if (!has_overlong_lead(data, n))
         return n; /* no lead byte (most texts): nothing to fold, nothing to move */
     Py_ssize_t i = 0, o = 0;
     while (i < n) {
@@ -129,12 +134,6 @@ static Py_ssize_t fold_overlong(unsigned char *data, Py_ssize_t n)
         }
     }
     return o;
-}
-
-static int has_overlong_lead(const unsigned char *data, Py_ssize_t n)
-{
-    return memchr(data, 0xC0, (size_t)n) != NULL || memchr(data, 0xC1, (size_t)n) != NULL ||
-           memchr(data, 0xE0, (size_t)n) != NULL;
 }
 
 static int has_byte(const unsigned char *data, Py_ssize_t n, int byte)

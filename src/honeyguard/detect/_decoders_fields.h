@@ -10,9 +10,8 @@
  * Python resolves those), else bytes cut to TEXT_LIMIT. */
 static PyObject *field_or_lookup(const unsigned char *text, Py_ssize_t n)
 {
-    for (const unsigned char *at = text; (at = memchr(at, '$', (size_t)(text + n - at))) != NULL; at++)
-        if (at + 1 < text + n && at[1] == '{')
-            return NULL;
+    if (find_bytes(text, n, "${", 2) != NULL)
+        return NULL;
     return PyBytes_FromStringAndSize((const char *)text, n < TEXT_LIMIT ? n : TEXT_LIMIT);
 }
 
@@ -84,10 +83,8 @@ static int path_differs(const unsigned char *path, Py_ssize_t n)
     for (Py_ssize_t i = 0; i + 1 < n; i++) {
         if (path[i] == '/' && (path[i + 1] == '/' || path[i + 1] == '.'))
             return 1;
-        if (path[i] == '$' && path[i + 1] == '{')
-            return 1;
     }
-    return 0;
+    return find_bytes(path, n, "${", 2) != NULL;
 }
 
 /* Whether text starts with prefix (lower-case ASCII), ASCII letters in any case: bytes.lower

@@ -251,9 +251,14 @@ static PyObject *candidates(PyObject *Py_UNUSED(module), PyObject *const *args, 
     }
     PyObject *entries = args[0], *wanted = args[2];
     double now = PyFloat_AS_DOUBLE(args[1]);
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++)
-        if (PyObject_SetAttr(PyList_GET_ITEM(entries, i), s_touched, Py_False) < 0)
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
+        PyObject *entry = PyList_GET_ITEM(entries, i);
+        Py_INCREF(entry); /* a __setattr__ may run any code, the list included */
+        int failed = PyObject_SetAttr(entry, s_touched, Py_False) < 0;
+        Py_DECREF(entry);
+        if (failed)
             return NULL;
+    }
     PyObject *out = PyList_New(0);
     if (out == NULL)
         return NULL;

@@ -115,10 +115,14 @@ static int fold_event(Book *b, PyObject *sources, PyObject *event)
     } else {
         PyObject *fast = PySequence_Fast(seen, "seen_in must return a sequence");
         if (fast != NULL) {
-            Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-            rc = n == 0 ? 0 : load_sighted(b, event, sources, &s);
-            for (Py_ssize_t i = 0; rc == 0 && i < n; i++)
-                rc = add(b, PySequence_Fast_GET_ITEM(fast, i), &s);
+            rc = PySequence_Fast_GET_SIZE(fast) == 0 ? 0 : load_sighted(b, event, sources, &s);
+            /* the size read on every pass and each item held: add may run any Python code */
+            for (Py_ssize_t i = 0; rc == 0 && i < PySequence_Fast_GET_SIZE(fast); i++) {
+                PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+                Py_INCREF(item);
+                rc = add(b, item, &s);
+                Py_DECREF(item);
+            }
             Py_DECREF(fast);
         }
     }

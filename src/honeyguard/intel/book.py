@@ -36,7 +36,6 @@ FEED_PREFIX = "feed:"
 
 #: (strength, at, tie-breaker, reason, event_id, sensor, location, source); the heap orders by the first three
 _Evidence = tuple[float, datetime, int, str, str | None, str | None, str | None, str]
-_NONE: dict[str, float] = {}  # an empty mapping to look into
 
 
 class _Source(msgspec.Struct, gc=False):
@@ -304,7 +303,7 @@ class IndicatorBook:
         acc = roles.get(role)
         if acc is None:  # a new sum: nothing to decay yet
             roles[role] = Accumulator(value=weight, at=posix)
-            half_life = self._half_lives.get(type_, _NONE).get(role) or self._half_life(type_, role)
+            half_life = self._half_life(type_, role)
             if half_life > entry.slowest:
                 entry.slowest = half_life
         elif (last := acc.at) is None:  # Accumulator.add, inline: this runs once per sighting
@@ -366,8 +365,7 @@ class IndicatorBook:
             if len(roles) == 1:
                 ((role, acc),) = roles.items()
                 return confidence_of_one(acc, self._half_life(type_, role), cap, now)
-            by_role = self._half_lives.get(type_) or {}
-            half_lives = [by_role.get(role) or self._half_life(type_, role) for role in roles]
+            half_lives = [self._half_life(type_, role) for role in roles]
             return confidence_of_source(roles, dict(zip(roles, half_lives, strict=True)), cap, now)
         return confidence(
             ((source.startswith(FEED_PREFIX), tally.roles) for source, tally in entry.tallies.items()),
