@@ -67,8 +67,20 @@ setup(
         native(
             "honeyguard.detect._decoders",
             "src/honeyguard/detect/_decoders.c",
-            headers=("src/honeyguard/detect/_decoders_fields.h", DETECT_TEXT),
+            headers=(
+                "src/honeyguard/detect/_decoders_fields.h",
+                "src/honeyguard/detect/_decoders_recorded.h",
+                DETECT_TEXT,
+            ),
         ),
-        native("honeyguard.detect.iocs._iocscan", "src/honeyguard/detect/iocs/_iocscan.c"),
+        native(
+            "honeyguard.detect.iocs._iocscan",
+            "src/honeyguard/detect/iocs/_iocscan.c",
+            headers=(
+                "src/honeyguard/detect/iocs/_iocgates.h",
+                "src/honeyguard/detect/iocs/_ioccollect.h",
+                "src/honeyguard/detect/iocs/_iocjob.h",
+            ),
+        ),
     ]
 )

@@ -356,9 +356,14 @@ def _extraction_cost(labeler: object, events: list[object]) -> float:
 
 
 def _native_scans() -> dict[str, object]:
-    from honeyguard.detect.iocs import anchored, gates
+    from honeyguard.detect.iocs import anchored, gates, native_jobs
 
-    return {"iocscan": anchored.NATIVE_AVAILABLE, "gates": gates.BACKEND, "gates_db": type(gates._DB).__name__}
+    return {
+        "iocscan": anchored.NATIVE_AVAILABLE,
+        "jobs_in_c": native_jobs.run_jobs is not None,
+        "gates": gates.BACKEND,
+        "gates_db": type(gates._DB).__name__,
+    }
 
 
 @contextlib.contextmanager
@@ -384,6 +389,8 @@ def _python_fallback() -> Iterator[None]:
         (collector, "parse_url", collector.py_parse_url),
         (sys.modules["honeyguard.detect.iocs.layers"], "gates", gates),
         (package, "_open_gates", gates),
+        (sys.modules["honeyguard.detect.iocs.extract"], "run_jobs", None),  # whole jobs in C
+        (package, "what_to_extract", None),
     ]
     saved = [(module, attr, getattr(module, attr)) for module, attr, _ in swaps]
     memos = (downloads.download_ops, collector._parsed_url, collector.host_class, hosts.ip_kind)
@@ -400,6 +407,88 @@ def _python_fallback() -> Iterator[None]:
             memo.cache_clear()
 
 
+def stage_costs(quick: bool) -> None:
+    """CPU per distinct request of labelling without IOC extraction (the other figure's subject),
+    stage by stage: the subject, the engine, and the labeller's own work (cache keys and admission,
+    Result, the event's copy), as ``BatchLabeler.label_many`` runs them in batches of 64."""
+    import gc
+    import time
+
+    from honeyguard.detect import load_labeler, sensorapi
+    from honeyguard.detect.fields import event_subject
+    from honeyguard.detect.sensorapi import BatchLabeler
+
+    labeler = load_labeler()
+    count, rounds = (4_000, 2) if quick else (20_000, 3)
+    counter = itertools.count(3 * 10**9)
+    gc.freeze()  # as the sensor runs (sensor/sensor.py)
+    gc.set_threshold(10_000, 10, 10)
+    extracting = sensorapi.subjects_iocs
+    spent = [0.0]
+
+    def timed_extraction(subjects: list[object]) -> object:
+        started = time.process_time()
+        found = extracting(subjects)  # type: ignore[arg-type]
+        spent[0] += time.process_time() - started
+        return found
+
+    for name in ("ordinary requests", "exploit requests"):
+        before, after = PATHS[name]
+        runs: list[dict[str, float]] = []
+        for _ in range(rounds):
+            events = [_event(f"{before}{next(counter)}{after}") for _ in range(count)]
+            batches, spent[0] = BatchLabeler(labeler), 0.0
+            sensorapi.subjects_iocs = timed_extraction  # type: ignore[assignment]
+            try:
+                started = time.process_time()
+                for at in range(0, count, 64):
+                    batches.label_many(events[at : at + 64])
+                whole = time.process_time() - started - spent[0]
+            finally:
+                sensorapi.subjects_iocs = extracting
+            subject = match = 0.0
+            for _ in range(0, count, 64):  # the first two stages alone, on fresh requests
+                fresh = [_event(f"{before}{next(counter)}{after}") for _ in range(64)]
+                started = time.process_time()
+                subjects = [event_subject(e) for e in fresh]  # type: ignore[arg-type]
+                made = time.process_time()
+                labeler.engine.match_many(subjects)  # type: ignore[arg-type]
+                subject, match = subject + made - started, match + time.process_time() - made
+            runs.append({"whole": whole / count * 1e6, "subject": subject / count * 1e6, "match": match / count * 1e6})
+        best = min(runs, key=lambda run: run["whole"])
+        own = best["whole"] - best["subject"] - best["match"]
+        print(
+            json.dumps(
+                {
+                    "figure": f"in-process labelling CPU per distinct request without IOC extraction ({name})",
+                    "value": round(best["whole"], 2),
+                    "unit": "us/request",
+                    "reference": {
+                        "name": "of which the engine (match_many)",
+                        "value": round(best["match"], 2),
+                        "unit": "us/request",
+                    },
+                    "ratio": round(best["match"] / best["whole"], 3),
+                    "target": "<= 6 us for a distinct dropper (issue 3: 0.25 x the detection-off sensor's CPU, "
+                    "less IOC extraction's share)",
+                    "params": {
+                        "path": f"{before}<counter>{after}",
+                        "events": count,
+                        "rounds": rounds,
+                        "stages_us": {
+                            "event_subject": round(best["subject"], 2),
+                            "match_many": round(best["match"], 2),
+                            "labeller's own (by difference)": round(own, 2),
+                        },
+                        "rounds_us": [round(run["whole"], 2) for run in runs],
+                        "quick": quick,
+                    },
+                }
+            ),
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -411,6 +500,7 @@ def main() -> None:
         if not args.in_process:
             compare(args.quick)
         in_process(args.quick)
+        stage_costs(args.quick)
         return
     try:
         import uvloop

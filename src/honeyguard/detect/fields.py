@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from honeyguard.detect.httpfields import native_recorded_raw, python_recorded_raw
 from honeyguard.detect.httpsplit import SplitRequest
 from honeyguard.detect.httpsubject import HttpSubject
 from honeyguard.detect.normalize import deobfuscate_shell
@@ -152,18 +153,16 @@ def event_subject(event: Event) -> Subject | None:
 
 def _request_subject(request: HttpRequest) -> Subject:
     """A recorded request's subject. Most requests match no rule: the raw bytes the prefilter scans
-    are made with one encode of the whole head, and the parts (a bytes object per header name and
-    value) only when a field needs them."""
+    are made in one go (what HttpSubject.raw_bytes makes of the parts), and the parts (a bytes
+    object per header name and value) only when a field needs them."""
     target = request.target
     if "\n" not in target and "\r" not in target:  # (such a target gets no prefilter view)
-        try:
-            lines = "\r\n".join(map(": ".join, request.headers))
-            head = f"{request.method} {target} {request.version}\r\n{lines}\r\n\r\n"
-            raw = head.encode("latin-1") + request.body  # what HttpSubject.raw_bytes makes of the parts
-        except UnicodeEncodeError:
-            pass
-        else:
-            return HttpSubject(None, raw, lambda: _request_parts(request), request.body)
+        method, version, headers, body = request.method, request.version, request.headers, request.body
+        raw = native_recorded_raw(method, target, version, headers, body) if native_recorded_raw else None
+        if raw is None:  # (not latin-1, or not built)
+            raw = python_recorded_raw(method, target, version, headers, body)
+        if raw is not None:
+            return HttpSubject(None, raw, request, body)
     return HttpSubject(_request_parts(request), None)
 
 

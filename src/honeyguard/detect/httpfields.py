@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from honeyguard.detect.httpsplit import head_ends
+from honeyguard.detect.httpsplit import SplitRequest, head_ends
 from honeyguard.detect.normalize import (
     NATIVE_DECODERS,
     decode_numeric_entities,
@@ -25,8 +25,10 @@ from honeyguard.detect.normalize import (
     unescape_json,
 )
 from honeyguard.detect.subject import FIELD_LIMITS
+from honeyguard.model import HttpRequest
 
-_TEXT, _METHOD = FIELD_LIMITS["target"], FIELD_LIMITS["method"]
+_TEXT, _METHOD, _REQUEST = FIELD_LIMITS["target"], FIELD_LIMITS["method"], FIELD_LIMITS["request"]
+_BLANKS = " \t\n\r\x0b\x0c"  # what bytes.strip strips (str.strip would strip more: '\x85', '\xa0')
 #: What makes a path differ from its bytes as sent: escapes, '\\', dot and empty segments, lookups
 #: (and a leading '.': normalize_path's cases). path_differs is the same without a regex.
 PATH_AS_SENT = re.compile(rb"[%\\\xc0\xc1\xe0]|//|/\.|\$\{")
@@ -196,3 +198,69 @@ def decoded_view(raw: bytes, body: bytes, percent: bool) -> tuple[bytes, bytes, 
         head_decoded, body_decoded, decoded = head, body, raw
     unescaped = decode_numeric_entities(unescape_json(body_decoded))  # raw_plus_decoded's: no '+' in it
     return decoded, decode_numeric_entities(unescape_json(head_decoded)) + unescaped, unescaped
+
+
+def python_recorded_raw(
+    method: str, target: str, version: str, headers: list[tuple[str, str]], body: bytes
+) -> bytes | None:
+    """A recorded request's raw bytes, as HttpSubject.raw_bytes rebuilds them from its parts (each
+    string latin-1), or None when a string is not latin-1."""
+    lines = "\r\n".join(map(": ".join, headers))
+    try:
+        return f"{method} {target} {version}\r\n{lines}\r\n\r\n".encode("latin-1") + body
+    except UnicodeEncodeError:
+        return None
+
+
+#: python_recorded_raw in C where built (one allocation, no join, format or codec); it answers
+#: None for what it cannot read (a header not a (str, str) tuple): ask the Python then
+native_recorded_raw: Callable[[str, str, str, list[tuple[str, str]], bytes], bytes | None] | None = (
+    NATIVE_DECODERS.recorded_raw if NATIVE_DECODERS is not None else None
+)
+
+
+def python_unix_head(head: bytes, line_ends: int) -> bytes | None:
+    """``head`` with each '\\r\\n' made '\\n', when it holds exactly ``line_ends`` line ends, each a
+    '\\r\\n', and no '%' or '$' (nothing a header value's field would decode); else None."""
+    unix = head.replace(b"\r\n", b"\n")
+    if len(head) - len(unix) != line_ends or b"\r"[0] in unix or unix.count(b"\n") != line_ends:
+        return None
+    return None if b"%"[0] in head or b"$"[0] in head else unix
+
+
+#: python_unix_head, in C where built (one pass, where the Python makes four)
+unix_head: Callable[[bytes, int], bytes | None] = (
+    NATIVE_DECODERS.unix_head if NATIVE_DECODERS is not None else python_unix_head
+)
+
+
+# ---- a request the sensor recorded (str strings, each latin-1: see HttpSubject's source) ---------
+
+
+def recorded_parts(request: HttpRequest) -> SplitRequest:
+    """The parts of a recorded request whose strings are latin-1 (as its subject's raw bytes were made)."""
+    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in request.headers]
+    method, target, version = (text.encode("latin-1") for text in (request.method, request.target, request.version))
+    return SplitRequest(method, target, version, headers, request.body)
+
+
+def recorded_first_host(headers: list[tuple[str, str]]) -> bytes:
+    """HttpSubject.first_host of a recorded request's latin-1 headers, without encoding them: on
+    latin-1 text lower() and strip(_BLANKS) change the bytes bytes.lower() and strip() change."""
+    for name, value in headers:
+        if len(name) == 4 and name.lower() == "host" and (host := value.strip(_BLANKS)):
+            return host.encode("latin-1")
+    return b""
+
+
+def request_of_head(unix: bytes, line: tuple[bytes, bytes, bytes], url: bytes, body: bytes) -> bytes:
+    """The 'request' field of a request whose head as sent, one line a line, is ``unix`` (its
+    header values needing no decoding: unix_head), ``line`` its request line and ``url``, ``body``
+    its url and body fields."""
+    method, target, version = line
+    if url == target:  # (the common case) the request line as sent: the whole head
+        request = unix + body
+    else:
+        lines = unix[len(method) + len(target) + len(version) + 3 : -2]
+        request = b"%s %s %s\n%s\n\n%s" % (method, url, version, lines, body)
+    return request if len(request) <= _REQUEST else request[:_REQUEST]

@@ -8,7 +8,6 @@ Raw bytes are split only when a field is asked for.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from operator import itemgetter
 
 from honeyguard.detect.httpfields import (
@@ -22,12 +21,17 @@ from honeyguard.detect.httpfields import (
     native_target_fields,
     origin_form,
     python_target_fields,
+    recorded_first_host,
+    recorded_parts,
+    request_of_head,
+    unix_head,
     view_marks,
 )
 from honeyguard.detect.httpsplit import SplitRequest
 from honeyguard.detect.nativesplit import split_http, split_request_line
 from honeyguard.detect.normalize import decode_repeated, raw_plus_decoded
 from honeyguard.detect.subject import FIELD_LIMITS, Subject, cut
+from honeyguard.model import HttpRequest
 
 _TEXT, _LINES, _BODY = FIELD_LIMITS["target"], FIELD_LIMITS["headers"], FIELD_LIMITS["body"]
 _REQUEST, _RAW, _METHOD = FIELD_LIMITS["request"], FIELD_LIMITS["raw"], FIELD_LIMITS["method"]
@@ -46,10 +50,13 @@ _BUILDERS = ("method", "target", "url", "path", "query", "header.*", "headers", 
 class HttpSubject(Subject):
     """An HTTP request: from its parts (the sensor) or from the raw bytes a client sent.
 
-    ``source`` (with ``raw`` and ``body``): the parts are made by calling it when a field first
-    needs them; ``raw`` must then be the bytes ``raw_bytes`` would rebuild from those parts, and
-    ``body`` their body. The sensor's events are labelled this way: most requests match nothing
-    and their parts are never needed, only the raw bytes the prefilter scans."""
+    ``source`` (with ``raw`` and ``body``): a recorded request whose strings are latin-1, ``raw``
+    the bytes ``raw_bytes`` would rebuild from its parts and ``body`` its body. The sensor's events
+    are labelled this way: most requests match nothing and their parts are never needed, only the
+    raw bytes the prefilter scans; and since latin-1 keeps lengths, the request line and the header
+    lines are pieces of ``raw`` found by the strings' lengths, so the fields exploits make the
+    engine read (the request line's, 'request') and IOC extraction's inputs are cut from ``raw``
+    without making a bytes object a header name and value."""
 
     __slots__ = (
         "_body_unescaped",
@@ -71,7 +78,7 @@ class HttpSubject(Subject):
         self,
         parts: SplitRequest | None,
         raw: bytes | None,
-        source: Callable[[], SplitRequest] | None = None,
+        source: HttpRequest | None = None,
         body: bytes | None = None,
     ) -> None:
         # Subject's fields set here, not through its __init__: one per request, the call shows
@@ -103,7 +110,7 @@ class HttpSubject(Subject):
         if not self._split_done:
             self._split_done = True
             if self._source is not None:
-                self._parts = self._source()
+                self._parts = recorded_parts(self._source)
                 return self._parts
             assert self._raw is not None
             self._parts = split_http(self._raw, self._request)
@@ -117,7 +124,12 @@ class HttpSubject(Subject):
     def _request_line(self) -> tuple[bytes, bytes, bytes] | None:
         """(method, target, version): enough for the fields most rules read, without the headers."""
         if self._request is None:
-            if self._split_done or self._source is not None:
+            source = self._source
+            if source is not None and not self._split_done:  # the line's pieces of raw, by length
+                assert self._raw is not None
+                raw, m, t = self._raw, len(source.method), len(source.target)
+                self._request = (raw[:m], raw[m + 1 : m + 1 + t], raw[m + t + 2 : m + t + 2 + len(source.version)])
+            elif self._split_done:
                 parts = self._split()
                 if parts is not None:
                     self._request = (parts.method, parts.target, parts.version)
@@ -218,12 +230,15 @@ class HttpSubject(Subject):
             return b""
         if self._header_fields is not None and name[:7] == "header." and name != "header.*":
             return b""  # the headers are split, and every header the request has is in _fields
+        value: bytes
         if name == "body":
             if self._request_line() is None:
                 return self._fields.get(name, b"")
             body = self._body()[:_BODY]
             unescaped = self._body_unescaped
-            if unescaped is not None:  # the view decoded it (it holds no '+', nor a lookup decoded)
+            if not body:  # (most requests: nothing to decode)
+                value = body
+            elif unescaped is not None:  # the view decoded it (it holds no '+', nor a lookup decoded)
                 value = body if unescaped == body else body + b"\n" + unescaped
             elif self._escape_free:  # no escape, entity or lookup in it: only a '+' decodes
                 value = raw_plus_decoded(body) if b"+"[0] in body else body
@@ -231,6 +246,8 @@ class HttpSubject(Subject):
                 value = raw_plus_decoded(body) if body_may_decode(body) else body
         elif name == "raw":
             value = cut("raw", self.raw_bytes())  # the same whether or not the bytes are HTTP
+        elif name == "request" and (recorded := self._recorded_request()) is not None:
+            value = recorded
         elif name not in _HEAD_FIELDS and not name.startswith("header."):
             return b""  # a field HTTP does not have (command, username...): nothing to split for
         elif self._split() is None:
@@ -252,6 +269,26 @@ class HttpSubject(Subject):
         fields["path"], fields["query"], fields["url"] = path, query, url
         self._url = url
         return fields
+
+    def _recorded_request(self) -> bytes | None:
+        """The 'request' field of a recorded request not yet split, cut from ``raw`` when no header
+        value has anything to resolve or decode (_resolved_values' test, on the header lines as
+        sent): its header lines are then those of ``raw``, one a line (None: not known so)."""
+        source = self._source
+        if source is None or self._split_done:
+            return None
+        line = self._request if self._request is not None else self._request_line()
+        raw, body = self._raw, self._sent_body
+        assert line is not None and raw is not None and body is not None
+        # raw: 'method target version\r\n', the header lines joined by '\r\n', '\r\n\r\n', body
+        head = raw[: len(raw) - len(body)] if body else raw
+        # those line ends and no other '\r' or '\n' (none in a name or value), no '%' or '$'
+        unix = unix_head(head, (len(source.headers) or 1) + 2)
+        if unix is None or len(head) - len(line[0]) - len(line[1]) - len(line[2]) > _TEXT:  # (values' bound)
+            return None
+        body_field = (self._fields.get("body") or self.field("body")) if body else b""
+        url = self._url if self._url is not None else self._decoded_url()
+        return request_of_head(unix, line, url, body_field)
 
     def _build(self, name: str) -> bytes:
         parts = self._parts
@@ -362,6 +399,8 @@ class HttpSubject(Subject):
     def first_host(self) -> bytes:
         """``host`` without building the header fields (IOC extraction needs only this): the
         first Host value that is not blank once stripped, as ``_headers`` finds it."""
+        if self._source is not None and not self._split_done:
+            return recorded_first_host(self._source.headers)
         if self._header_fields is not None or self._split() is None:
             return self._host
         assert self._parts is not None
@@ -379,13 +418,20 @@ class HttpSubject(Subject):
 
     @property
     def texts(self) -> tuple[bytes, ...]:
-        parts = self._split()
-        if parts is None:
-            return self._texts
+        if self._source is not None and not self._split_done:  # (the line is a piece of raw)
+            line, body = self._request if self._request is not None else self._request_line(), self._sent_body
+            assert line is not None and body is not None
+            target = line[1]
+        else:
+            parts = self._split()
+            if parts is None:
+                return self._texts
+            target, body = parts.target, parts.body
         # '+' is a space in queries and form bodies (wget+http://x/a+-O+y)
-        url, query_raw = self._decoded_url(), origin_form(parts.target).partition(b"?")[2]
+        url = self._url if self._url is not None else self._decoded_url()
+        query_raw = origin_form(target).partition(b"?")[2]
         ioc_url = url.split(b"?", 1)[0] + b"?" + self.field("query") if query_raw else url
-        ioc_body = parts.body[:_BODY]
+        ioc_body = body[:_BODY]
         if b"+"[0] in ioc_body and b"="[0] in ioc_body:
             ioc_body = decode_repeated(ioc_body, plus_is_space=True)
         return (ioc_url, ioc_body)

@@ -8,19 +8,18 @@ database over the whole batch in a row. The labels are the same as ``RuleLabeler
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 
 from honeyguard.detect.fields import Subject, event_subject
 from honeyguard.detect.iocs import subjects_iocs
 from honeyguard.detect.labeler import Result, RuleLabeler, apply_result
+from honeyguard.detect.resultcache import ResultCache
 from honeyguard.model import Event, HttpRequest
 
 CACHE_BYTES = 16 * 1024 * 1024  # request bytes the sensor's result cache may hold
 CACHE_ENTRY_OVERHEAD = 512  # the key's tuple and first strings, a Result, the dict slots, roughly
 HEADER_OVERHEAD = 160  # a header's tuple and its two strings, beyond their characters
 MAX_CACHED_REQUEST = 64 * 1024  # longer requests are matched every time (rare, and would crowd the cache)
-MET_ONCE_KEYS = 65536  # request keys remembered as met once (their hashes), for the cache's admission
 _NOTHING = Result()  # shared by every request that matched nothing and carries no IOC: most of them
 
 RequestKey = tuple[str, str, str, tuple[tuple[str, str], ...], bytes]
@@ -34,21 +33,17 @@ class BatchLabeler:
     so the results of recent requests are kept in an LRU bounded by the bytes of its keys. The key
     is those fields as recorded: a repeat is answered without building its subject.
 
-    A request is cached the second time it comes, not the first (its key's hash is kept meanwhile,
-    in a set cleared when full): in a stream of distinct requests every entry would be evicted
-    unused, and the full cache's churn (each entry freed 20,000 requests after it was made, out of
-    the CPU's caches) cost the sensor 5-10 us of CPU a distinct request. A repeat is answered from
-    its third coming.
+    A request is cached the second time it comes, not the first (ResultCache's admission): in a
+    stream of distinct requests every entry would be evicted unused, 20,000 requests after it was
+    made. A repeat is answered from its third coming.
     """
 
     def __init__(self, labeler: RuleLabeler, *, cache_bytes: int = CACHE_BYTES) -> None:
         self.labeler = labeler
         self.engine = labeler.engine
-        self._cache: OrderedDict[RequestKey, Result] = OrderedDict()
-        self._key_sizes: dict[RequestKey, int] = {}
-        self._cache_budget = cache_bytes
-        self._cached_bytes = 0
-        self._met_once: set[int] = set()
+        self.cache: ResultCache[RequestKey, Result] = ResultCache(
+            cache_bytes, max_entry=MAX_CACHED_REQUEST, entry_overhead=CACHE_ENTRY_OVERHEAD, admit_on_second=True
+        )
 
     def label(self, event: Event) -> Event:
         return self.label_many([event])[0]
@@ -58,7 +53,7 @@ class BatchLabeler:
         results: list[Result | None] = [None] * len(events)
         keys: list[RequestKey | None] = [None] * len(events)
         missing: list[tuple[int, Subject]] = []
-        cache = self._cache
+        cache = self.cache.entries  # (its C methods inline: no Python frame a request)
         for index, event in enumerate(events):
             body = event.body
             if isinstance(body, HttpRequest):
@@ -86,35 +81,19 @@ class BatchLabeler:
         going stage by stage over the batch."""
         subjects = [subject for _, subject in missing]
         matches = self.engine.match_many(subjects)
+        cache = self.cache
         for (index, _), match, iocs in zip(missing, matches, subjects_iocs(subjects), strict=True):
             if match.rules or iocs:
                 result = Result(rules=match.rules, cves=match.cves, techniques=match.techniques, iocs=tuple(iocs))
             else:
                 result = _NOTHING
             key = keys[index]
-            if key is not None:
+            if key is not None and cache.admits(key):  # (the size only for a request admitted)
                 body = events[index].body
                 assert isinstance(body, HttpRequest)
                 size = (body.header_size or _head_size(body)) + len(body.body) + HEADER_OVERHEAD * len(body.headers)
-                self._remember(key, result, size)
+                cache.put(key, result, size)
             results[index] = result
-
-    def _remember(self, key: RequestKey, result: Result, size: int) -> None:
-        if size > MAX_CACHED_REQUEST or key in self._cache:
-            return
-        met_once, met = self._met_once, hash(key)
-        if met not in met_once:  # admitted on its second coming (a collision admits one early)
-            if len(met_once) >= MET_ONCE_KEYS:
-                met_once.clear()
-            met_once.add(met)
-            return
-        size += CACHE_ENTRY_OVERHEAD
-        self._cache[key] = result
-        self._key_sizes[key] = size
-        self._cached_bytes += size
-        while self._cached_bytes > self._cache_budget:
-            old, _ = self._cache.popitem(last=False)
-            self._cached_bytes -= self._key_sizes.pop(old)
 
 
 def _head_size(request: HttpRequest) -> int:

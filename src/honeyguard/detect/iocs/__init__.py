@@ -10,6 +10,7 @@ from honeyguard.detect.iocs.extract import Job, extract_iocs, extract_many
 from honeyguard.detect.iocs.gates import EXTRACTORS, PAYLOAD
 from honeyguard.detect.iocs.gates import gates as _open_gates
 from honeyguard.detect.iocs.layers import layers
+from honeyguard.detect.iocs.native_jobs import what_to_extract
 from honeyguard.model import Ioc
 from honeyguard.model.event import IocRole
 
@@ -27,8 +28,14 @@ def subjects_iocs(subjects: Sequence[Subject], limit: int = MAX_IOCS) -> list[li
     CPU's caches: subject by subject, the same work on a batch of distinct droppers took about a
     third more CPU."""
     todo: list[tuple[int, bool]] = []  # (index, whether a header value may look like a payload)
+    native_what = what_to_extract
     for i, subject in enumerate(subjects):
-        headers_may = _what_to_extract(subject) if isinstance(subject, HttpSubject) else True
+        if not isinstance(subject, HttpSubject):
+            headers_may: bool | None = True
+        elif native_what is not None:  # (_what_to_extract's C part called here: one frame less a request)
+            headers_may = native_what(*subject.payload_parts())
+        else:
+            headers_may = _what_to_extract(subject)
         if headers_may is not None:
             todo.append((i, headers_may))
     if not todo:
@@ -76,6 +83,13 @@ def _what_to_extract(subject: HttpSubject) -> bool | None:
     '%' or a fold in a head that does not look like a payload, no value does, and the values
     are not built (most exploits carry their payload in the target)."""
     line, head, body = subject.payload_parts()
+    if what_to_extract is not None:  # the same, in C (a Python call a request, not ten)
+        return what_to_extract(line, head, body)
+    return py_what_to_extract(line, head, body)
+
+
+def py_what_to_extract(line: bytes, head: bytes, body: bytes) -> bool | None:
+    """``_what_to_extract`` from the payload parts (and what the native one must agree with)."""
     head_payload = _open_gates(head) & PAYLOAD != 0  # looks_like_payload(head), in the gates' scan
     if not head_payload:
         text = line + b"\n" + body if body else line  # no gate's word spans a line end

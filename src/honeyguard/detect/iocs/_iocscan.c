@@ -62,6 +62,8 @@ static int url_tail_byte(unsigned char c) {
     }
 }
 
+static unsigned char URL_TAIL_BYTES[256]; /* url_tail_byte, as a table (init_tables) */
+
 /* A scheme of the list ends right before a ':', and every byte of it is a scheme byte: the only
  * candidate at ``i`` is the run of scheme bytes from ``i``. Returns the match's end, or -1. */
 static Py_ssize_t url_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t i) {
@@ -73,8 +75,8 @@ static Py_ssize_t url_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t i) {
     for (size_t k = 0; k < sizeof(SCHEMES) / sizeof(SCHEMES[0]) && !known; k++)
         known = (Py_ssize_t)strlen(SCHEMES[k]) == len && starts_with_caseless(s, n, i, SCHEMES[k], len);
     if (!known) return -1;
-    Py_ssize_t start = j + 3, end = start;
-    while (end < n && end - start < URL_TAIL && url_tail_byte(s[end])) end++;
+    Py_ssize_t start = j + 3, end = start, limit = n - start > URL_TAIL ? start + URL_TAIL : n;
+    while (end < limit && URL_TAIL_BYTES[s[end]]) end++;
     return end > start ? end : -1;
 }
 
@@ -92,21 +94,26 @@ static Py_ssize_t next_mark(const unsigned char *s, Py_ssize_t n, Py_ssize_t pos
 
 /* Every match holds "://" right after its scheme, at most LONGEST_SCHEME bytes after its start:
  * from one "://" to the next, the starts before it are tried in order. A match whose scheme ends
- * at an earlier "://" was tried there (a scheme holds no ':'), so the first found is re's. */
+ * at an earlier "://" was tried there (a scheme holds no ':'), so the first found is re's.
+ * The end of the first match at or after ``pos`` (its start in *start), or -1. */
+static Py_ssize_t find_url(const unsigned char *s, Py_ssize_t n, Py_ssize_t pos, Py_ssize_t *start) {
+    Py_ssize_t mark;
+    while ((mark = next_mark(s, n, pos)) >= 0) {
+        Py_ssize_t at = mark - LONGEST_SCHEME > pos ? mark - LONGEST_SCHEME : pos, end;
+        for (; at < mark; at++)
+            if (is_letter(s[at]) && boundary_before(s, at) && (end = url_at(s, n, at)) >= 0) {
+                *start = at;
+                return end;
+            }
+        pos = mark + 1;
+    }
+    return -1;
+}
+
 static PyObject *scan_urls(const unsigned char *s, Py_ssize_t n) {
     PyObject *out = PyList_New(0);
-    if (out == NULL) return NULL;
-    Py_ssize_t pos = 0, mark;
-    while ((mark = next_mark(s, n, pos)) >= 0) {
-        Py_ssize_t start = mark - LONGEST_SCHEME > pos ? mark - LONGEST_SCHEME : pos, end = -1;
-        while (start < mark) {
-            if (is_letter(s[start]) && boundary_before(s, start) && (end = url_at(s, n, start)) >= 0) break;
-            start++;
-        }
-        if (end < 0) {
-            pos = mark + 1;
-            continue;
-        }
+    Py_ssize_t pos = 0, start, end;
+    while (out != NULL && (end = find_url(s, n, pos, &start)) >= 0) {
         if (append_or_drop(&out, s, start, end) < 0) return NULL;
         pos = end;
     }
@@ -148,19 +155,26 @@ static Py_ssize_t ipv4_from(const unsigned char *s, Py_ssize_t n, Py_ssize_t i, 
     return -1;
 }
 
+/* The end of the first address at or after ``pos`` (its start in *start), or -1. */
+static Py_ssize_t find_ipv4(const unsigned char *s, Py_ssize_t n, Py_ssize_t pos, Py_ssize_t *start) {
+    for (Py_ssize_t i = pos; i < n; i++) {
+        if (is_digit(s[i]) && (i == 0 || (!is_digit(s[i - 1]) && s[i - 1] != '.'))) {
+            Py_ssize_t end = ipv4_from(s, n, i, 0);
+            if (end >= 0) {
+                *start = i;
+                return end;
+            }
+        }
+    }
+    return -1;
+}
+
 static PyObject *scan_ipv4s(const unsigned char *s, Py_ssize_t n) {
     PyObject *out = PyList_New(0);
-    if (out == NULL) return NULL;
-    Py_ssize_t i = 0;
-    while (i < n) {
-        Py_ssize_t end = -1;
-        if (is_digit(s[i]) && (i == 0 || (!is_digit(s[i - 1]) && s[i - 1] != '.'))) end = ipv4_from(s, n, i, 0);
-        if (end < 0) {
-            i++;
-            continue;
-        }
-        if (append_or_drop(&out, s, i, end) < 0) return NULL;
-        i = end;
+    Py_ssize_t pos = 0, start, end;
+    while (out != NULL && (end = find_ipv4(s, n, pos, &start)) >= 0) {
+        if (append_or_drop(&out, s, start, end) < 0) return NULL;
+        pos = end;
     }
     return out;
 }
@@ -202,35 +216,54 @@ static Py_ssize_t tool_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t i) {
 
 static int command_arg_byte(unsigned char c) { return c != ';' && c != '|' && c != '&' && c != '\n' && c != '`'; }
 
+/* The end of the first command at or after ``pos`` (its start in *start, its tool's end in
+ * *tool_end), or -1. */
+static int starts_a_tool(unsigned char c) {
+    switch (lower(c)) {
+    case 'w': case 'c': case 't': case 'f': case 'l': case 'a': case 'b':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static unsigned char TOOL_STARTS[256]; /* starts_a_tool, as a table (init_tables) */
+
+static Py_ssize_t find_command(const unsigned char *s, Py_ssize_t n, Py_ssize_t pos, Py_ssize_t *start,
+                               Py_ssize_t *tool_end) {
+    for (Py_ssize_t i = pos; i < n; i++) {
+        Py_ssize_t name_end = TOOL_STARTS[s[i]] && boundary_before(s, i) ? tool_at(s, n, i) : -1;
+        if (name_end < 0) continue;
+        Py_ssize_t end = name_end;
+        Py_ssize_t limit = n - name_end > COMMAND_ARGS ? name_end + COMMAND_ARGS : n;
+        while (end < limit && command_arg_byte(s[end])) end++;
+        *start = i;
+        *tool_end = name_end;
+        return end;
+    }
+    return -1;
+}
+
+/* bytes of s[start:end] lower-cased (a tool's name: busybox\s+ has no bound) */
+static PyObject *lowered_bytes(const unsigned char *s, Py_ssize_t start, Py_ssize_t end) {
+    PyObject *out = PyBytes_FromStringAndSize(NULL, end - start);
+    if (out == NULL) return NULL;
+    char *name = PyBytes_AS_STRING(out);
+    for (Py_ssize_t k = 0; k < end - start; k++) name[k] = (char)lower(s[start + k]);
+    return out;
+}
+
 static PyObject *scan_download_commands(const unsigned char *s, Py_ssize_t n) {
     PyObject *out = PyList_New(0);
-    if (out == NULL) return NULL;
-    Py_ssize_t i = 0;
-    while (i < n) {
-        Py_ssize_t tool_end = is_letter(s[i]) && boundary_before(s, i) ? tool_at(s, n, i) : -1;
-        if (tool_end < 0) {
-            i++;
-            continue;
-        }
-        Py_ssize_t end = tool_end;
-        while (end < n && end - tool_end < COMMAND_ARGS && command_arg_byte(s[end])) end++;
-        /* the tool's name lower-cased (it may be long: busybox\s+ has no bound) */
-        PyObject *tool = PyBytes_FromStringAndSize(NULL, tool_end - i);
-        if (tool == NULL) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        char *name = PyBytes_AS_STRING(tool);
-        for (Py_ssize_t k = 0; k < tool_end - i; k++) name[k] = (char)lower(s[i + k]);
-        PyObject *item = Py_BuildValue("(y#Ny#)", (const char *)s + i, end - i, tool, (const char *)s + tool_end,
-                                       end - tool_end);
-        if (item == NULL || PyList_Append(out, item) < 0) {
-            Py_XDECREF(item);
-            Py_DECREF(out);
-            return NULL;
-        }
-        Py_DECREF(item);
-        i = end > i ? end : i + 1;
+    Py_ssize_t pos = 0, start, tool_end, end;
+    while (out != NULL && (end = find_command(s, n, pos, &start, &tool_end)) >= 0) {
+        PyObject *tool = lowered_bytes(s, start, tool_end);
+        PyObject *item = tool == NULL ? NULL
+                                      : Py_BuildValue("(y#Ny#)", (const char *)s + start, end - start, tool,
+                                                      (const char *)s + tool_end, end - tool_end);
+        if (item == NULL || PyList_Append(out, item) < 0) Py_CLEAR(out);
+        Py_XDECREF(item);
+        pos = end > start ? end : start + 1;
     }
     return out;
 }
@@ -347,6 +380,10 @@ static PyObject *parse_url(const unsigned char *s, Py_ssize_t n) {
                          port, name);
 }
 
+#include "_iocgates.h"
+#include "_ioccollect.h"
+#include "_iocjob.h"
+
 /* ---- the module --------------------------------------------------------------------------------- */
 
 typedef PyObject *(*Scan)(const unsigned char *, Py_ssize_t);
@@ -379,6 +416,10 @@ static PyMethodDef methods[] = {
      "(match, group 1 lower-cased, group 2) of each patterns.DOWNLOAD_CMD.finditer(text)"},
     {"url_parts", py_url_parts, METH_O, "patterns.URL_PARTS.match(url).groups(), or None"},
     {"parse_url", py_parse_url, METH_O, "collector._parsed_url(url) (see collector.py_parse_url)"},
+    {"run_jobs", (PyCFunction)(void (*)(void))py_run_jobs, METH_FASTCALL,
+     "run_jobs(jobs, layers, host_class, download_ops, own_names, Ioc): each job's IOCs, or None (see _ioccollect.h)"},
+    {"what_to_extract", (PyCFunction)(void (*)(void))py_what_to_extract, METH_FASTCALL,
+     "iocs._what_to_extract's answer from the payload parts (line, head, body)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -387,4 +428,60 @@ static struct PyModuleDef module = {
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__iocscan(void) { return PyModule_Create(&module); }
+/* the words as a tuple of bytes */
+static PyObject *word_tuple(const char *const *words, int count) {
+    PyObject *out = PyTuple_New(count);
+    for (Py_ssize_t k = 0; out != NULL && k < count; k++) {
+        PyObject *word = PyBytes_FromString(words[k]);
+        if (word == NULL) Py_CLEAR(out);
+        else PyTuple_SET_ITEM(out, k, word);
+    }
+    return out;
+}
+
+/* GATE_BITS and the other constants run_jobs hard-codes: extract.py uses it only when they are
+ * gates.py's and collector.py's */
+PyMODINIT_FUNC PyInit__iocscan(void) {
+    for (int c = 0; c < 256; c++) {
+        URL_TAIL_BYTES[c] = (unsigned char)url_tail_byte((unsigned char)c);
+        TOOL_STARTS[c] = (unsigned char)starts_a_tool((unsigned char)c);
+    }
+    if (job_strings() < 0 || index_word_sets() < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    PyObject *benign = PyTuple_New(sizeof(BENIGN) / sizeof(BENIGN[0]));
+    for (Py_ssize_t k = 0; benign != NULL && k < PyTuple_GET_SIZE(benign); k++) {
+        PyObject *suffix = PyUnicode_FromString(BENIGN[k]);
+        if (suffix == NULL) Py_CLEAR(benign);
+        else PyTuple_SET_ITEM(benign, k, suffix);
+    }
+    PyObject *ranks = PyDict_New();
+    for (int r = 0; ranks != NULL && r < R_COUNT; r++) {
+        PyObject *rank = PyLong_FromLong(ROLE_RANK[r]);
+        if (rank == NULL || PyDict_SetItem(ranks, ROLE_NAMES[r], rank) < 0) Py_CLEAR(ranks);
+        Py_XDECREF(rank);
+    }
+    PyObject *unhandled = word_tuple(UNHANDLED_WORDS, COUNT(UNHANDLED_WORDS));
+    PyObject *extractors = word_tuple(UNHANDLED_WORDS, EXTRACTOR_WORDS);
+    PyObject *handled = word_tuple(HANDLED_WORDS, COUNT(HANDLED_WORDS));
+    PyObject *payload = word_tuple(PAYLOAD_WORDS, COUNT(PAYLOAD_WORDS));
+    PyObject *constants = benign && ranks && unhandled && extractors && handled && payload
+                              ? Py_BuildValue("{s(lll)slsOsOsOsOsOsO}", "gates", G_PAYLOAD, G_EXTRACTORS,
+                                              G_UNHANDLED_EXTRACTORS, "max_text_bytes", (long)MAX_TEXT_BYTES,
+                                              "benign_suffixes", benign, "role_rank", ranks, "unhandled_words",
+                                              unhandled, "extractor_words", extractors, "handled_words", handled,
+                                              "payload_words", payload)
+                              : NULL;
+    Py_XDECREF(extractors);
+    Py_XDECREF(unhandled);
+    Py_XDECREF(handled);
+    Py_XDECREF(payload);
+    Py_XDECREF(benign);
+    Py_XDECREF(ranks);
+    if (constants == NULL || PyModule_AddObject(m, "JOB_CONSTANTS", constants) < 0) {
+        Py_XDECREF(constants);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -19,6 +19,7 @@ from honeyguard.detect.iocs.collector import MAX_IOCS, Collector, own_names
 from honeyguard.detect.iocs.downloads import Op, download_ops
 from honeyguard.detect.iocs.hosts import host_like
 from honeyguard.detect.iocs.layers import layers
+from honeyguard.detect.iocs.native_jobs import run_jobs as run_jobs  # (swapped out by the tests)
 from honeyguard.model import Ioc
 from honeyguard.model.event import IocRole
 
@@ -50,15 +51,28 @@ def extract_iocs(
     ``endpoints`` are (host, port, role) the caller already knows the part of (a Redis rogue
     master): each gives its host and port, and ``endpoint`` ``host:port``, with that role.
     """
-    job = Job(tuple(texts), host, limit, tuple(endpoints))
-    return _collect(job, [_text_layers(text) for text in job.texts if text])
+    return extract_many([Job(tuple(texts), host, limit, tuple(endpoints))])[0]
 
 
 def extract_many(jobs: Sequence[Job]) -> list[list[Ioc]]:
     """``extract_iocs`` of each job, in order: first every text's layers (decodings, gate scans,
     download commands) over a stretch of the batch, then each job's extractors, so each stage runs
     with its code and tables warm. A stretch holds at most STAGE_BYTES of text (or one job), which bounds
-    the layers kept at once."""
+    the layers kept at once.
+
+    Where the C extension is built, ``run_jobs`` does each job whose layers open only the download,
+    URL and address extractors end to end (most dropper command lines); the others run here."""
+    if run_jobs is None:
+        return _python_many(jobs)
+    found = run_jobs(jobs)
+    missing = [i for i, iocs in enumerate(found) if iocs is None]
+    if missing:
+        for i, iocs in zip(missing, _python_many([jobs[i] for i in missing]), strict=True):
+            found[i] = iocs
+    return found  # type: ignore[return-value]  # (no None is left)
+
+
+def _python_many(jobs: Sequence[Job]) -> list[list[Ioc]]:
     out: list[list[Ioc]] = []
     start = 0
     while start < len(jobs):
