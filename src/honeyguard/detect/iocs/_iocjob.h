@@ -17,7 +17,8 @@ static int apply_ops(Collector *c, PyObject *ops) {
         if (!PyTuple_Check(op) || PyTuple_GET_SIZE(op) != 4) return BAIL;
         PyObject *where = PyTuple_GET_ITEM(op, 1), *port = PyTuple_GET_ITEM(op, 2);
         int role = role_index(PyTuple_GET_ITEM(op, 3)), is_url = PyObject_IsTrue(PyTuple_GET_ITEM(op, 0));
-        if (role < 0 || is_url < 0 || !PyBytes_Check(where) || (port != Py_None && !PyBytes_Check(port))) return BAIL;
+        if (is_url < 0) return -1; /* (its error is set) */
+        if (role < 0 || !PyBytes_Check(where) || (port != Py_None && !PyBytes_Check(port))) return BAIL;
         Span at = {(const unsigned char *)PyBytes_AS_STRING(where), PyBytes_GET_SIZE(where)};
         Span port_at = {NULL, 0};
         if (port != Py_None) port_at = (Span){(const unsigned char *)PyBytes_AS_STRING(port), PyBytes_GET_SIZE(port)};
@@ -165,9 +166,9 @@ static int source_layers(const Env *env, PyObject *source, int plus_is_space, La
 
 /* the job's layers in extract._collect's order (each text's '+'-decoded layers, then as sent) */
 static int job_layers(const Env *env, PyObject *texts, Layer *out, int *count) {
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(texts);
+    Py_ssize_t n = PyTuple_GET_SIZE(texts);
     for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *text = PySequence_Fast_GET_ITEM(texts, k);
+        PyObject *text = PyTuple_GET_ITEM(texts, k);
         if (!PyBytes_CheckExact(text)) return BAIL;
         if (PyBytes_GET_SIZE(text) == 0) continue;
         int plus = plus_encoded(text);
@@ -210,10 +211,13 @@ static int own_names_of(const Env *env, OwnNames *own, PyObject *host) {
         return 0;
     PyObject *ignore = PyObject_CallOneArg(env->own_names, host);
     if (ignore == NULL) return -1;
+    if (!PyAnySet_Check(ignore)) { /* (not remembered: the next job with this host asks again) */
+        Py_DECREF(ignore);
+        return BAIL;
+    }
     Py_XSETREF(own->ignore, ignore);
     Py_XSETREF(own->host, Py_NewRef(host));
     own->n_ignored = -1;
-    if (!PyAnySet_Check(ignore)) return BAIL;
     if (PySet_GET_SIZE(ignore) > JOB_IGNORED) return 0;
     PyObject *items = PySequence_List(ignore); /* (a set's items, without its private iteration) */
     if (items == NULL) return -1;
@@ -242,7 +246,8 @@ static int collect(Collector *c, const Layer *layers, int count) {
     return status;
 }
 
-/* One job: its IOCs, or None (Python's), or NULL on error */
+/* One job: its IOCs, or None (Python's), or NULL on error. ``job`` is held by the caller's tuple
+ * of jobs, and a job is a tuple: what it holds stays alive while callbacks run. */
 static PyObject *run_job(const Env *env, OwnNames *own, PyObject *job) {
     if (!PyTuple_Check(job) || PyTuple_GET_SIZE(job) != 4) Py_RETURN_NONE;
     PyObject *endpoints = PyTuple_GET_ITEM(job, 3), *host = PyTuple_GET_ITEM(job, 1), *limit = PyTuple_GET_ITEM(job, 2);
@@ -252,11 +257,12 @@ static PyObject *run_job(const Env *env, OwnNames *own, PyObject *job) {
     int overflow;
     long limit_value = PyLong_AsLongAndOverflow(limit, &overflow);
     if (overflow || limit_value > JOB_FOUND) Py_RETURN_NONE; /* a limit past what the table holds */
-    PyObject *texts = PySequence_Fast(PyTuple_GET_ITEM(job, 0), "texts");
-    if (texts == NULL) {
-        PyErr_Clear();
-        Py_RETURN_NONE;
-    }
+    /* a tuple of the texts (a list copied: a callback may change it); any other iterable is
+     * Python's, which must not find it used up */
+    PyObject *given = PyTuple_GET_ITEM(job, 0);
+    if (!PyTuple_Check(given) && !PyList_Check(given)) Py_RETURN_NONE;
+    PyObject *texts = PySequence_Tuple(given);
+    if (texts == NULL) return NULL;
     Layer layers[JOB_LAYERS];
     int count = 0, status = job_layers(env, texts, layers, &count);
     Py_DECREF(texts);
@@ -287,13 +293,13 @@ static PyObject *py_run_jobs(PyObject *self, PyObject *const *args, Py_ssize_t n
         return NULL;
     }
     Env env = {args[1], args[2], args[3], args[4], args[5]};
-    PyObject *jobs = PySequence_Fast(args[0], "jobs must be a sequence");
+    PyObject *jobs = PySequence_Tuple(args[0]); /* (a copy of a list: callbacks may change it) */
     if (jobs == NULL) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(jobs);
+    Py_ssize_t n = PyTuple_GET_SIZE(jobs);
     PyObject *out = PyList_New(n);
     OwnNames own = {NULL, NULL, {NULL}, -1};
     for (Py_ssize_t k = 0; k < n && out != NULL; k++) {
-        PyObject *found = run_job(&env, &own, PySequence_Fast_GET_ITEM(jobs, k));
+        PyObject *found = run_job(&env, &own, PyTuple_GET_ITEM(jobs, k));
         if (found == NULL) Py_CLEAR(out);
         else PyList_SET_ITEM(out, k, found);
     }
