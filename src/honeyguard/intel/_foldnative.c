@@ -26,6 +26,7 @@
 #include <datetime.h>
 #include <math.h>
 #include <stdint.h>
+#include <structmember.h>
 
 /* handed over by configure() */
 static PyObject *EntryType, *SourceType, *AccumulatorType, *SshLoginType;
@@ -43,6 +44,79 @@ static PyObject *c_ip, *c_exploiter, *c_exploit, *c_post_exploit, *c_bruteforcer
     *c_scanner, *c_scan, *c_technique, *c_probe, *c_ssh_login, *c_download, *c_upload, *c_comma, *c_zero, *c_one,
     *acc_kwnames;
 
+/* ---- record fields, read and written in their slots ----------------------------------------- */
+
+/* The fold reads and writes a few fields of the same records millions of times: events, the book's
+ * entries, sums and tallies (msgspec Structs, whose fields are slots). PyObject_GetAttr/SetAttr
+ * find the slot's descriptor by name on every call (a third of the fold's own time, measured);
+ * this remembers, per (type, name), the slot's offset, and reads or writes it there. Only where
+ * that is exactly what Python's generic getattr/setattr would do: the type uses them, the name
+ * is a plain object slot (a member descriptor, T_OBJECT_EX, no flags), and the type has not
+ * changed since (its version tag). Anything else, and an empty slot (the AttributeError), goes
+ * through PyObject_GetAttr/SetAttr as before. */
+#define SLOT_CACHE 128
+typedef struct {
+    PyTypeObject *type; /* not owned: a freed type's address can only come back with a new version tag */
+    PyObject *name;
+    unsigned int version;
+    Py_ssize_t offset; /* -1: ask Python */
+    int settable;
+} Slot;
+static Slot slot_cache[SLOT_CACHE];
+
+static Slot *slot_of(PyTypeObject *t, PyObject *name)
+{
+    Slot *e = &slot_cache[(((uintptr_t)t >> 4) * 31u + ((uintptr_t)name >> 4)) % SLOT_CACHE];
+    if (e->type == t && e->name == name && (t->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) &&
+        e->version == t->tp_version_tag)
+        return e;
+    e->type = NULL;
+    e->name = name;
+    e->offset = -1;
+    e->settable = 0;
+    if (t->tp_getattro != PyObject_GenericGetAttr)
+        return e;
+    PyObject *descr = _PyType_Lookup(t, name); /* borrowed; gives the type a version tag */
+    if (!(t->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG))
+        return e; /* nothing to tell a later change by: ask Python each time */
+    e->type = t;
+    e->version = t->tp_version_tag;
+    if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type == T_OBJECT_EX && member->flags == 0 && member->offset > 0) {
+            e->offset = member->offset;
+            e->settable = t->tp_setattro == PyObject_GenericSetAttr;
+        }
+    }
+    return e;
+}
+
+/* getattr(obj, name): a new reference, or NULL with the error */
+static PyObject *field(PyObject *obj, PyObject *name)
+{
+    Slot *e = slot_of(Py_TYPE(obj), name);
+    if (e->offset > 0) {
+        PyObject *value = *(PyObject **)((char *)obj + e->offset);
+        if (value != NULL)
+            return Py_NewRef(value);
+    }
+    return PyObject_GetAttr(obj, name);
+}
+
+/* setattr(obj, name, value) */
+static int set_field(PyObject *obj, PyObject *name, PyObject *value)
+{
+    Slot *e = slot_of(Py_TYPE(obj), name);
+    if (e->settable) {
+        PyObject **slot = (PyObject **)((char *)obj + e->offset);
+        PyObject *old = *slot;
+        *slot = Py_NewRef(value);
+        Py_XDECREF(old); /* last, as PyMember_SetOne does: the old value's release may run code */
+        return 0;
+    }
+    return PyObject_SetAttr(obj, name, value);
+}
+
 /* ---- small helpers ------------------------------------------------------------------------- */
 
 static int set_double(PyObject *obj, PyObject *name, double value)
@@ -50,7 +124,7 @@ static int set_double(PyObject *obj, PyObject *name, double value)
     PyObject *f = PyFloat_FromDouble(value);
     if (f == NULL)
         return -1;
-    int rc = PyObject_SetAttr(obj, name, f);
+    int rc = set_field(obj, name, f);
     Py_DECREF(f);
     return rc;
 }
@@ -67,7 +141,7 @@ static int take_double(PyObject *v, double *out)
 
 static int get_double(PyObject *obj, PyObject *name, double *out)
 {
-    return take_double(PyObject_GetAttr(obj, name), out);
+    return take_double(field(obj, name), out);
 }
 
 /* int(getattr(obj, name)) into *out */
@@ -216,7 +290,7 @@ static int upper_confidence(PyObject *entry, double now, long *out)
     double weights, slowest, last;
     if (get_double(entry, s_weights, &weights) < 0 || get_double(entry, s_slowest, &slowest) < 0)
         return -1;
-    PyObject *last_seen = PyObject_GetAttr(entry, s_last_seen);
+    PyObject *last_seen = field(entry, s_last_seen);
     if (last_seen == NULL)
         return -1;
     int rc = posix_of(last_seen, &last);
@@ -241,20 +315,77 @@ static int upper_confidence(PyObject *entry, double now, long *out)
     return 0;
 }
 
-/* candidates(entries, now, wanted): clears each entry's touched mark; returns those for which
- * wanted(type, value, upper bound of the confidence at now) is true (IndicatorBook.take_touched). */
+/* The answer of a PolicyFloors (intel/floors.py) read from its tables: 1 or 0, -1 on error, or
+ * -2 when they do not tell (a type it has no floor for yet, an odd table): then ask it. */
+static int at_floor(PyObject *floors, PyObject *decided, PyObject *type, PyObject *value, long bound)
+{
+    if (!PyUnicode_CheckExact(type) || !PyUnicode_CheckExact(value))
+        return -2; /* only exact str keys: a lookup then runs no Python code */
+    PyObject *floor = PyDict_GetItemWithError(floors, type);
+    if (floor == NULL)
+        return PyErr_Occurred() ? -1 : -2;
+    if (!PyLong_CheckExact(floor))
+        return -2;
+    int overflow;
+    long least = PyLong_AsLongAndOverflow(floor, &overflow);
+    if (least == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow != 0)
+        return -2;
+    if (bound >= least)
+        return 1;
+    PyObject *values = PyDict_GetItemWithError(decided, type);
+    if (values == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PySet_CheckExact(values))
+        return -2;
+    Py_INCREF(values); /* an odd member's __eq__ may run code, and drop it from the table */
+    int in = PySet_Contains(values, value);
+    Py_DECREF(values);
+    return in;
+}
+
+/* whether wanted(type, value, bound) holds for the entry (from the tables when given): 1, 0, -1 */
+static int wants(PyObject *entry, double now, PyObject *wanted, PyObject *floors, PyObject *decided)
+{
+    long bound;
+    PyObject *call[3] = {NULL, NULL, NULL};
+    int keep = -1;
+    if (upper_confidence(entry, now, &bound) == 0 && (call[0] = field(entry, s_type)) != NULL &&
+        (call[1] = field(entry, s_value)) != NULL) {
+        keep = floors == NULL ? -2 : at_floor(floors, decided, call[0], call[1], bound);
+        if (keep == -2 && (call[2] = PyLong_FromLong(bound)) != NULL) {
+            PyObject *answer = PyObject_Vectorcall(wanted, call, 3, NULL);
+            keep = answer == NULL ? -1 : PyObject_IsTrue(answer);
+            Py_XDECREF(answer);
+        }
+        if (keep == -2)
+            keep = -1;
+    }
+    Py_XDECREF(call[0]);
+    Py_XDECREF(call[1]);
+    Py_XDECREF(call[2]);
+    return keep;
+}
+
+/* candidates(entries, now, wanted[, floors, decided]): clears each entry's touched mark; returns
+ * those for which wanted(type, value, upper bound of the confidence at now) is true
+ * (IndicatorBook.take_touched). With a PolicyFloors' tables (type -> floor, type -> set of
+ * values), its answer is read from them, and wanted is asked only where they do not tell. */
 static PyObject *candidates(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3 || !PyList_Check(args[0]) || !PyFloat_Check(args[1]) || !PyCallable_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "candidates(entries: list, now: float, wanted)");
+    if ((nargs != 3 && nargs != 5) || !PyList_Check(args[0]) || !PyFloat_Check(args[1]) ||
+        !PyCallable_Check(args[2]) || (nargs == 5 && (!PyDict_CheckExact(args[3]) || !PyDict_CheckExact(args[4])))) {
+        PyErr_SetString(PyExc_TypeError, "candidates(entries: list, now: float, wanted[, floors: dict, decided: dict])");
         return NULL;
     }
     PyObject *entries = args[0], *wanted = args[2];
+    PyObject *floors = nargs == 5 ? args[3] : NULL, *decided = nargs == 5 ? args[4] : NULL;
     double now = PyFloat_AS_DOUBLE(args[1]);
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
         PyObject *entry = PyList_GET_ITEM(entries, i);
         Py_INCREF(entry); /* a __setattr__ may run any code, the list included */
-        int failed = PyObject_SetAttr(entry, s_touched, Py_False) < 0;
+        int failed = set_field(entry, s_touched, Py_False) < 0;
         Py_DECREF(entry);
         if (failed)
             return NULL;
@@ -262,31 +393,23 @@ static PyObject *candidates(PyObject *Py_UNUSED(module), PyObject *const *args, 
     PyObject *out = PyList_New(0);
     if (out == NULL)
         return NULL;
+    /* the tables held: wanted may run any code, and replace them */
+    Py_XINCREF(floors);
+    Py_XINCREF(decided);
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
         PyObject *entry = PyList_GET_ITEM(entries, i);
         Py_INCREF(entry); /* wanted may run any code, the list included */
-        long bound;
-        PyObject *call[3] = {NULL, NULL, NULL};
-        int keep = -1;
-        if (upper_confidence(entry, now, &bound) == 0 && (call[0] = PyObject_GetAttr(entry, s_type)) != NULL &&
-            (call[1] = PyObject_GetAttr(entry, s_value)) != NULL && (call[2] = PyLong_FromLong(bound)) != NULL) {
-            PyObject *answer = PyObject_Vectorcall(wanted, call, 3, NULL);
-            if (answer != NULL) {
-                keep = PyObject_IsTrue(answer);
-                Py_DECREF(answer);
-            }
-        }
-        Py_XDECREF(call[0]);
-        Py_XDECREF(call[1]);
-        Py_XDECREF(call[2]);
+        int keep = wants(entry, now, wanted, floors, decided);
         if (keep == 1 && PyList_Append(out, entry) < 0)
             keep = -1;
         Py_DECREF(entry);
         if (keep < 0) {
-            Py_DECREF(out);
-            return NULL;
+            Py_CLEAR(out);
+            break;
         }
     }
+    Py_XDECREF(floors);
+    Py_XDECREF(decided);
     return out;
 }
 
@@ -319,7 +442,8 @@ static PyMethodDef methods[] = {
     {"observe", (PyCFunction)(void (*)(void))observe, METH_FASTCALL,
      "observe(book, events) -> int: IndicatorBook.observe_events, natively."},
     {"candidates", (PyCFunction)(void (*)(void))candidates, METH_FASTCALL,
-     "candidates(entries, now, wanted) -> list: the touched entries whose confidence bound wanted accepts."},
+     "candidates(entries, now, wanted[, floors, decided]) -> list: the touched entries whose confidence bound wanted "
+     "accepts."},
     {"configure", configure, METH_VARARGS,
      "configure(Entry, Source, Accumulator, SshLogin, heappush, heapreplace, from_ioc, seen_in, after_login, "
      "unlabelled, scan_techniques)"},

@@ -75,7 +75,7 @@ static int add_keys(PyObject *entry, PyObject *name, PyObject *values)
     int truth = PyObject_IsTrue(values);
     if (truth <= 0)
         return truth;
-    PyObject *known = PyObject_GetAttr(entry, name);
+    PyObject *known = field(entry, name);
     if (known == NULL)
         return -1;
     if (known == Py_None) {
@@ -101,17 +101,17 @@ static int add_keys(PyObject *entry, PyObject *name, PyObject *values)
     if (rc == 0 && PyErr_Occurred())
         rc = -1;
     if (rc == 0)
-        rc = PyObject_SetAttr(entry, name, known);
+        rc = set_field(entry, name, known);
     Py_DECREF(known);
     return rc;
 }
 
 static int mark_in(PyObject *entry, PyObject *name, PyObject *key)
 {
-    PyObject *d = PyObject_GetAttr(entry, name);
+    PyObject *d = field(entry, name);
     if (d == NULL)
         return -1;
-    int rc = PyObject_SetItem(d, key, Py_None);
+    int rc = PyDict_CheckExact(d) ? PyDict_SetItem(d, key, Py_None) : PyObject_SetItem(d, key, Py_None);
     Py_DECREF(d);
     return rc;
 }
@@ -123,7 +123,7 @@ static int update_sum(Book *b, PyObject *acc, PyObject *type, PyObject *role, Py
 static int add_to_sum(Book *b, PyObject *entry, PyObject *type, PyObject *role, PyObject *weight_obj, double weight,
                       Sighted *s)
 {
-    PyObject *tallies = PyObject_GetAttr(entry, s_tallies);
+    PyObject *tallies = field(entry, s_tallies);
     if (tallies == NULL)
         return -1;
     PyObject *tally = PyDict_GetItemWithError(tallies, s->source);
@@ -146,7 +146,7 @@ static int add_to_sum(Book *b, PyObject *entry, PyObject *type, PyObject *role, 
         }
         Py_DECREF(tally); /* borrowed from here on: the tallies hold it */
     }
-    PyObject *roles = PyObject_GetAttr(tally, s_roles);
+    PyObject *roles = field(tally, s_roles);
     Py_DECREF(tallies);
     if (roles == NULL)
         return -1;
@@ -170,11 +170,11 @@ static int add_to_sum(Book *b, PyObject *entry, PyObject *type, PyObject *role, 
         PyObject *hl = half_life(b, type, role);
         if (hl == NULL)
             goto done;
-        PyObject *slowest = PyObject_GetAttr(entry, s_slowest);
+        PyObject *slowest = field(entry, s_slowest);
         int faster = slowest ? PyObject_RichCompareBool(hl, slowest, Py_GT) : -1;
         Py_XDECREF(slowest);
         if (faster == 1)
-            faster = PyObject_SetAttr(entry, s_slowest, hl) < 0 ? -1 : 1;
+            faster = set_field(entry, s_slowest, hl) < 0 ? -1 : 1;
         Py_DECREF(hl);
         rc = faster < 0 ? -1 : 0;
         goto done;
@@ -192,12 +192,12 @@ static int update_sum(Book *b, PyObject *acc, PyObject *type, PyObject *role, Py
                       Sighted *s)
 {
     int rc = -1;
-    PyObject *last_obj = PyObject_GetAttr(acc, s_at);
+    PyObject *last_obj = field(acc, s_at);
     if (last_obj == NULL)
         goto done;
     if (last_obj == Py_None) {
         Py_DECREF(last_obj);
-        if (PyObject_SetAttr(acc, s_value, weight_obj) < 0 || set_double(acc, s_at, s->posix) < 0)
+        if (set_field(acc, s_value, weight_obj) < 0 || set_double(acc, s_at, s->posix) < 0)
             goto done;
         rc = 0;
         goto done;
@@ -248,7 +248,7 @@ static void untrack_if_atomic(PyObject *item)
  * newer) items */
 static int add_evidence(Book *b, PyObject *entry, PyObject *weight_obj, double weight, PyObject *reason, Sighted *s)
 {
-    PyObject *kept = PyObject_GetAttr(entry, s_evidence);
+    PyObject *kept = field(entry, s_evidence);
     if (kept == NULL)
         return -1;
     int rc = -1;
@@ -304,26 +304,26 @@ done:
 
 static int compare_set(PyObject *entry, PyObject *name, PyObject *at, int op)
 {
-    PyObject *current = PyObject_GetAttr(entry, name);
+    PyObject *current = field(entry, name);
     if (current == NULL)
         return -1;
     int move = PyObject_RichCompareBool(at, current, op);
     Py_DECREF(current);
     if (move == 1)
-        return PyObject_SetAttr(entry, name, at);
+        return set_field(entry, name, at);
     return move;
 }
 
 static int add_counts(PyObject *entry, double weight)
 {
-    PyObject *n = PyObject_GetAttr(entry, s_sightings);
+    PyObject *n = field(entry, s_sightings);
     if (n == NULL)
         return -1;
     PyObject *more = PyNumber_Add(n, c_one);
     Py_DECREF(n);
     if (more == NULL)
         return -1;
-    int rc = PyObject_SetAttr(entry, s_sightings, more);
+    int rc = set_field(entry, s_sightings, more);
     Py_DECREF(more);
     if (rc < 0)
         return -1;
@@ -356,12 +356,12 @@ static int add(Book *b, PyObject *seen, Sighted *s)
     PyObject *entry = entry_for(b, type, value, s->at);
     if (entry == NULL)
         goto out;
-    PyObject *touched = PyObject_GetAttr(entry, s_touched);
+    PyObject *touched = field(entry, s_touched);
     int is_touched = touched ? PyObject_IsTrue(touched) : -1;
     Py_XDECREF(touched);
     if (is_touched < 0)
         goto out_entry;
-    if (!is_touched && (PyObject_SetAttr(entry, s_touched, Py_True) < 0 || PyList_Append(b->touched, entry) < 0))
+    if (!is_touched && (set_field(entry, s_touched, Py_True) < 0 || PyList_Append(b->touched, entry) < 0))
         goto out_entry;
     if (compare_set(entry, s_first_seen, s->at, Py_LT) < 0 || compare_set(entry, s_last_seen, s->at, Py_GT) < 0)
         goto out_entry;

@@ -45,9 +45,9 @@ static PyObject *seen_of(PyObject *event, EventView *ev)
 
 static int load_view(PyObject *event, EventView *ev, Sighted *s)
 {
-    if ((ev->kind = PyObject_GetAttr(event, s_kind)) == NULL || (ev->cves = PyObject_GetAttr(event, s_cves)) == NULL ||
-        (ev->techniques = PyObject_GetAttr(event, s_techniques)) == NULL ||
-        (ev->iocs = PyObject_GetAttr(event, s_iocs)) == NULL || (ev->src_ip = PyObject_GetAttr(event, s_src_ip)) == NULL)
+    if ((ev->kind = field(event, s_kind)) == NULL || (ev->cves = field(event, s_cves)) == NULL ||
+        (ev->techniques = field(event, s_techniques)) == NULL ||
+        (ev->iocs = field(event, s_iocs)) == NULL || (ev->src_ip = field(event, s_src_ip)) == NULL)
         return -1;
     s->cves = ev->cves;
     s->techniques = ev->techniques;
@@ -76,9 +76,9 @@ static int canonical(Book *b, PyObject **name)
 
 static int load_sighted(Book *b, PyObject *event, PyObject *sources, Sighted *s)
 {
-    if ((s->sensor = PyObject_GetAttr(event, s_sensor)) == NULL || (s->at = PyObject_GetAttr(event, s_ts)) == NULL ||
-        (s->location = PyObject_GetAttr(event, s_location)) == NULL ||
-        (s->event_id = PyObject_GetAttr(event, s_id)) == NULL)
+    if ((s->sensor = field(event, s_sensor)) == NULL || (s->at = field(event, s_ts)) == NULL ||
+        (s->location = field(event, s_location)) == NULL ||
+        (s->event_id = field(event, s_id)) == NULL)
         return -1;
     if (canonical(b, &s->sensor) < 0 || canonical(b, &s->location) < 0)
         return -1;

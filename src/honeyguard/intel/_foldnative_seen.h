@@ -47,7 +47,7 @@ static PyObject *source_behaviour(PyObject *event, EventView *ev, int *python)
     if (is_login < 0)
         return NULL;
     if (is_login) {
-        PyObject *body = PyObject_GetAttr(event, s_body);
+        PyObject *body = field(event, s_body);
         if (body == NULL)
             return NULL;
         int fits = PyObject_TypeCheck(body, (PyTypeObject *)SshLoginType);
@@ -56,9 +56,9 @@ static PyObject *source_behaviour(PyObject *event, EventView *ev, int *python)
             *python = 1;
             return NULL;
         }
-        PyObject *success = PyObject_GetAttr(body, s_success);
-        PyObject *method = success ? PyObject_GetAttr(body, s_method) : NULL;
-        PyObject *username = method ? PyObject_GetAttr(body, s_username) : NULL;
+        PyObject *success = field(body, s_success);
+        PyObject *method = success ? field(body, s_method) : NULL;
+        PyObject *username = method ? field(body, s_username) : NULL;
         Py_DECREF(body);
         PyObject *out = NULL;
         int ok = username ? PyObject_IsTrue(success) : -1;
@@ -98,7 +98,7 @@ static PyObject *source_behaviour(PyObject *event, EventView *ev, int *python)
         if (PyErr_Occurred())
             return NULL;
         if (all_scan) {
-            PyObject *rules = PyObject_GetAttr(event, s_rules);
+            PyObject *rules = field(event, s_rules);
             if (rules == NULL)
                 return NULL;
             PyObject *why = why_joined("scan (%S)", rules, NULL);
@@ -132,9 +132,9 @@ static PyObject *with_revealed(PyObject *source, EventView *ev)
     PyObject *ioc;
     while ((ioc = PyIter_Next(it)) != NULL) {
         PyObject *args[4] = {NULL, NULL, NULL, ev->kind};
-        args[0] = PyObject_GetAttr(ioc, s_type);
-        args[1] = args[0] ? PyObject_GetAttr(ioc, s_value) : NULL;
-        args[2] = args[1] ? PyObject_GetAttr(ioc, s_role) : NULL;
+        args[0] = field(ioc, s_type);
+        args[1] = args[0] ? field(ioc, s_value) : NULL;
+        args[2] = args[1] ? field(ioc, s_role) : NULL;
         Py_DECREF(ioc);
         PyObject *seens = args[2] ? PyObject_Vectorcall(from_ioc, args, 4, NULL) : NULL;
         Py_XDECREF(args[0]);

@@ -17,6 +17,7 @@ from datetime import datetime
 import msgspec
 
 from honeyguard.intel import foldnative
+from honeyguard.intel.floors import PolicyFloors
 from honeyguard.intel.params import ScoringParams, load_params
 from honeyguard.intel.scoring import (
     Accumulator,
@@ -167,6 +168,8 @@ class IndicatorBook:
         ``wanted`` does not want a lower confidence more than a higher one, so when it refuses the
         bound the exact figure (several decays and logs) need not be computed."""
         if self._native is not None:
+            if isinstance(wanted, PolicyFloors):  # its tables read in C: no call per entry
+                return list(self._native.candidates(touched, posix, wanted, wanted.floors, wanted.decided))
             return list(self._native.candidates(touched, posix, wanted))
         for entry in touched:
             entry.touched = False

@@ -39,6 +39,13 @@ class Mitigator:
         now = self.clock.now()
         if verdict is None:
             verdict = self.policy.decide(indicator)
+        action, trace = self._checked(indicator, verdict, now)
+        return self._decision(indicator, verdict, action, trace, now)
+
+    def _checked(
+        self, indicator: Indicator, verdict: PolicyVerdict, now: datetime
+    ) -> tuple[Action, list[GuardrailCheck]]:
+        """The action left after every guardrail, and the trace that says why."""
         trace = [GuardrailCheck(check="policy", verdict="pass", figure=f"confidence {indicator.confidence}",
                                 detail=f"{verdict.rule}: {verdict.action} {verdict.direction}")]
         action: Action = verdict.action
@@ -46,6 +53,10 @@ class Mitigator:
             checks = self.guardrails.run(indicator, now)
             trace.extend(checks)
             action = _downgrade(action, checks)
+        return action, trace
+
+    def _decision(self, indicator: Indicator, verdict: PolicyVerdict, action: Action, trace: list[GuardrailCheck],
+                  now: datetime) -> Decision:
         return Decision(
             id=self.ids.new(now), indicator_id=indicator.id, type=indicator.type, value=indicator.value,
             action=action, direction=verdict.direction, created_at=now, expires_at=now + verdict.duration,
@@ -69,8 +80,9 @@ class Mitigator:
             verdict = self.policy.decide(indicator)
             if current is None and verdict.action == "none":
                 continue  # nothing wanted, nothing enforced: no decision to build (most indicators)
-            wanted = self.decide(indicator, verdict)
-            self._apply(wanted, current, indicator, now, changes)
+            at = self.clock.now()  # as decide() reads it
+            action, trace = self._checked(indicator, verdict, at)
+            self._apply(_Wanted(indicator, verdict, action, trace, at), current, now, changes)
         for known, current in active.items():
             if known not in seen and current.expires_at <= now:
                 changes.withdrawn.append(_withdraw(current, now))
@@ -96,32 +108,48 @@ class Mitigator:
                                       detail="a range decision for a person to confirm")],
                 simulated=self.simulation))
 
-    def _apply(self, wanted: Decision, current: Decision | None, indicator: Indicator, now: datetime,
-               changes: Changes) -> None:
+    def _apply(self, wanted: _Wanted, current: Decision | None, now: datetime, changes: Changes) -> None:
+        """The change (if any) from ``current`` to what is wanted. The Decision itself (an id, a
+        reason, copies of the indicator's lists) is built only when it is new: most reconciled
+        indicators renew or keep the decision in force."""
         if current is not None and current.expires_at <= now:
             changes.withdrawn.append(_withdraw(current, now))
             current = None
-        if wanted.action == "none" and not _refused_by_guardrails(wanted):
+        if wanted.action == "none" and not _refused_by_guardrails(wanted.trace):
             if current is not None:  # the policy no longer asks for anything
                 changes.withdrawn.append(_withdraw(current, now))
             return
-        if current is not None and (current.action, current.direction) == (wanted.action, wanted.direction):
-            if indicator.last_seen > current.created_at and wanted.expires_at > current.expires_at:
+        direction = wanted.verdict.direction
+        if current is not None and (current.action, current.direction) == (wanted.action, direction):
+            expires_at = wanted.at + wanted.verdict.duration
+            if wanted.indicator.last_seen > current.created_at and expires_at > current.expires_at:
                 changes.renewed.append(msgspec.structs.replace(
-                    current, expires_at=wanted.expires_at, confidence=wanted.confidence, trace=wanted.trace))
+                    current, expires_at=expires_at, confidence=wanted.indicator.confidence, trace=wanted.trace))
             return
         if current is not None:
             changes.withdrawn.append(_withdraw(current, now))
-        if wanted.action == "drop":
+        decision = self._decision(wanted.indicator, wanted.verdict, wanted.action, wanted.trace, wanted.at)
+        if decision.action == "drop":
             assert self.guardrails.budget is not None
             self.guardrails.budget.record(now)
-            self.guardrails.share.add(wanted.value)
-        changes.new.append(wanted)
+            self.guardrails.share.add(decision.value)
+        changes.new.append(decision)
 
 
-def _refused_by_guardrails(decision: Decision) -> bool:
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    """What the policy and the guardrails want for an indicator, before any Decision is built."""
+
+    indicator: Indicator
+    verdict: PolicyVerdict
+    action: Action
+    trace: list[GuardrailCheck]
+    at: datetime  # when decided: the created_at and expiry a new Decision gets
+
+
+def _refused_by_guardrails(trace: list[GuardrailCheck]) -> bool:
     """The policy wanted an action and a hard guardrail said no: kept, so "why not?" has an answer."""
-    return any(check.check != "policy" for check in decision.trace)
+    return any(check.check != "policy" for check in trace)
 
 
 def _downgrade(action: Action, checks: list[GuardrailCheck]) -> Action:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -23,6 +23,8 @@ from honeyguard.model.indicator import Indicator
 
 HARD: Verdict = "fail"
 SOFT: Verdict = "soft-fail"
+#: Checks remembered by their inputs, at most this many (then forgotten all at once).
+MAX_REMEMBERED_CHECKS = 4096
 
 
 def _pass_if(ok: bool) -> Verdict:
@@ -105,10 +107,22 @@ class Guardrails:
     blast_radius: BlastRadius = field(default_factory=NoFlowData)
     budget: DropBudget | None = None
     share: RangeShare = field(default_factory=RangeShare)
+    # A check whose figures are the same as an earlier one's is that same (frozen) record: most of
+    # a busy step's decisions share their state, corroboration, blast radius and budget figures,
+    # and formatting each anew measured a third of running the guardrails.
+    _checks: dict[tuple[object, ...], GuardrailCheck] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.budget is None:
             self.budget = DropBudget(self.settings.drops_per_hour)
+
+    def _remembered(self, key: tuple[object, ...], make: Callable[[], GuardrailCheck]) -> GuardrailCheck:
+        found = self._checks.get(key)
+        if found is None:
+            if len(self._checks) >= MAX_REMEMBERED_CHECKS:
+                self._checks.clear()
+            found = self._checks[key] = make()
+        return found
 
     def run(self, indicator: Indicator, now: datetime) -> list[GuardrailCheck]:
         """Every check, in order; all of them run so the trace is complete."""
@@ -124,9 +138,7 @@ class Guardrails:
         ]
 
     def _state(self, ind: Indicator) -> GuardrailCheck:
-        verdict: Verdict = HARD if ind.state in ("allowlisted", "expired") else "pass"
-        return GuardrailCheck(check="indicator-state", verdict=verdict, figure=ind.state,
-                              limit="not allowlisted or expired")
+        return self._remembered(("indicator-state", ind.state), lambda: _state_check(ind.state))
 
     def _never_block(self, ind: Indicator) -> GuardrailCheck:
         targets = _addresses_of(ind)
@@ -144,7 +156,9 @@ class Guardrails:
             host = _url_host(ind.value) if ind.type == "url" else None
             entry = self.allowlist.match("domain", host, now) if host else None
         if entry is None:
-            return GuardrailCheck(check="allowlist", verdict="pass", figure=f"{len(self.allowlist.entries)} entries")
+            size = len(self.allowlist.entries)
+            return self._remembered(("allowlist", size), lambda: GuardrailCheck(
+                check="allowlist", verdict="pass", figure=f"{size} entries"))
         until = entry.expires or "no expiry"
         return GuardrailCheck(check="allowlist", verdict=HARD, figure=entry.value,
                               detail=f"{entry.reason} (until {until})")
@@ -152,7 +166,7 @@ class Guardrails:
     def _domain(self, ind: Indicator) -> GuardrailCheck:
         domain = ind.value if ind.type == "domain" else (_url_host(ind.value) if ind.type == "url" else None)
         if not domain or parse_network(domain) is not None:
-            return GuardrailCheck(check="domain-popularity", verdict="skip")
+            return _DOMAIN_SKIPPED
         popular = self.domains.popular_parent(domain)
         if popular and ind.type == "domain":
             return GuardrailCheck(check="domain-popularity", verdict=HARD, figure=domain,
@@ -167,28 +181,26 @@ class Guardrails:
     def _corroboration(self, ind: Indicator) -> GuardrailCheck:
         have = max(len(ind.sensors), len(ind.sources))
         need = self.settings.min_sensors_for_drop
-        return GuardrailCheck(check="corroboration", verdict=_pass_if(have >= need),
-                              figure=f"{have} sensors/sources", limit=f">= {need}")
+        return self._remembered(("corroboration", have, need), lambda: GuardrailCheck(
+            check="corroboration", verdict=_pass_if(have >= need), figure=f"{have} sensors/sources",
+            limit=f">= {need}"))
 
     def _blast_radius(self, ind: Indicator) -> GuardrailCheck:
         hosts = self.blast_radius.internal_hosts(ind.value)
         limit = self.settings.blast_radius_limit
-        if hosts is None:
-            return GuardrailCheck(check="blast-radius", verdict="pass", figure="no flow data",
-                                  limit=f"<= {limit} internal hosts")
-        return GuardrailCheck(check="blast-radius", verdict=_pass_if(hosts <= limit),
-                              figure=f"{hosts} internal hosts", limit=f"<= {limit}")
+        return self._remembered(("blast-radius", hosts, limit), lambda: _blast_radius_check(hosts, limit))
 
     def _budget(self, now: datetime) -> GuardrailCheck:
         assert self.budget is not None
-        spent = self.budget.spent(now)
-        return GuardrailCheck(check="hourly-budget", verdict=_pass_if(spent < self.budget.per_hour),
-                              figure=f"{spent} new drops in the last hour", limit=f"< {self.budget.per_hour}")
+        spent, per_hour = self.budget.spent(now), self.budget.per_hour
+        return self._remembered(("hourly-budget", spent, per_hour), lambda: GuardrailCheck(
+            check="hourly-budget", verdict=_pass_if(spent < per_hour), figure=f"{spent} new drops in the last hour",
+            limit=f"< {per_hour}"))
 
     def _range_share(self, ind: Indicator) -> GuardrailCheck:
         block = RangeShare.block_of(ind.value) if ind.type == "ip" else None
         if block is None:
-            return GuardrailCheck(check="range-share", verdict="skip")
+            return _RANGE_SHARE_SKIPPED
         size = 256
         dropped = self.share.counts.get(block, 0)
         cap = int(self.settings.max_share_of_24 * size)
@@ -212,3 +224,20 @@ def _url_host(url: str) -> str | None:
         return urlsplit(url if "://" in url else f"http://{url}").hostname
     except ValueError:
         return None
+
+
+_DOMAIN_SKIPPED = GuardrailCheck(check="domain-popularity", verdict="skip")
+_RANGE_SHARE_SKIPPED = GuardrailCheck(check="range-share", verdict="skip")
+
+
+def _state_check(state: str) -> GuardrailCheck:
+    verdict: Verdict = HARD if state in ("allowlisted", "expired") else "pass"
+    return GuardrailCheck(check="indicator-state", verdict=verdict, figure=state, limit="not allowlisted or expired")
+
+
+def _blast_radius_check(hosts: int | None, limit: int) -> GuardrailCheck:
+    if hosts is None:
+        return GuardrailCheck(check="blast-radius", verdict="pass", figure="no flow data",
+                              limit=f"<= {limit} internal hosts")
+    return GuardrailCheck(check="blast-radius", verdict=_pass_if(hosts <= limit), figure=f"{hosts} internal hosts",
+                          limit=f"<= {limit}")

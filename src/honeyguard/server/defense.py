@@ -16,6 +16,7 @@ from pathlib import Path
 
 from honeyguard.clock import Clock, Entropy, FastEntropy
 from honeyguard.config import Settings
+from honeyguard.intel.floors import PolicyFloors
 from honeyguard.intel.service import IntelService
 from honeyguard.mitigate import Guardrails, Mitigator, load_policy
 from honeyguard.mitigate.engine import Changes
@@ -108,8 +109,9 @@ class Defense:
         self.max_backlog = settings.server.defense_backlog
         self._observed = 0  # events handed over (written on the event loop only)
         self._folded = 0  # of those, folded and decided (written in the step's worker thread only)
-        self._floors: dict[str, int] = {}  # indicator type -> the lowest confidence the policy acts on
-        self._decided: set[tuple[str, str]] = set()  # (type, value) of the decisions in force
+        # which touched indicators can change anything: the policy acts on their confidence, or a
+        # decision is in force for them (kept to the decisions in force by _note)
+        self._may_matter = PolicyFloors(self.mitigation.mitigator.policy.floor)
         self._wake = asyncio.Event()
         self._last_sweep = clock.monotonic()
         self._last_sync = clock.monotonic()
@@ -117,7 +119,8 @@ class Defense:
     def load(self, events: Iterable[Event]) -> int:
         with self.lock:
             count = self.intel.load(events)
-            self._decided = {(d.type, d.value) for d in self.decisions.active(self.clock.now()).values()}
+            for decision in self.decisions.active(self.clock.now()).values():
+                self._may_matter.decide(decision.type, decision.value)
             self._note(self.mitigation.reconcile(self.intel.take_changed()))
         return count
 
@@ -159,20 +162,15 @@ class Defense:
         self._note(changes)
         return changes
 
-    def _may_matter(self, type_: str, value: str, confidence: int) -> bool:
-        """Whether reconciling this touched indicator can change anything: the policy acts on its
-        confidence, or a decision exists for it. The others (most of a busy stream: one probe, a few
-        failed logins) would be built only to be dropped; the sweep still reconciles every one."""
-        floor = self._floors.get(type_)
-        if floor is None:
-            floor = self._floors[type_] = self.mitigation.mitigator.policy.floor(type_)
-        return confidence >= floor or (type_, value) in self._decided
-
     def _note(self, changes: Changes) -> None:
-        """Keep ``_decided`` to the decisions in force: withdrawn ones leave it (so it stays as
-        large as the active decisions, not every value ever decided), new ones join."""
-        self._decided.difference_update((d.type, d.value) for d in changes.withdrawn)
-        self._decided.update((d.type, d.value) for d in (*changes.new, *changes.renewed))
+        """Keep ``_may_matter``'s decided values to the decisions in force: withdrawn ones leave
+        (so it stays as large as the active decisions, not every value ever decided), new ones join.
+        The touched indicators it refuses (most of a busy stream: one probe, a few failed logins)
+        would be built only to be dropped; the sweep still reconciles every one."""
+        for decision in changes.withdrawn:
+            self._may_matter.withdraw(decision.type, decision.value)
+        for decision in (*changes.new, *changes.renewed):
+            self._may_matter.decide(decision.type, decision.value)
 
     async def run(self) -> None:
         while True:
