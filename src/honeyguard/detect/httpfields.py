@@ -31,6 +31,8 @@ _TEXT, _METHOD, _REQUEST = FIELD_LIMITS["target"], FIELD_LIMITS["method"], FIELD
 _BLANKS = " \t\n\r\x0b\x0c"  # what bytes.strip strips (str.strip would strip more: '\x85', '\xa0')
 #: What makes a path differ from its bytes as sent: escapes, '\\', dot and empty segments, lookups
 #: (and a leading '.': normalize_path's cases). path_differs is the same without a regex.
+#: a recorded request's line and the fields cut from it: see python_recorded_fields
+RecordedFields = tuple[tuple[bytes, bytes, bytes], bytes, bytes, bytes, bytes, bytes, bytes | None]
 PATH_AS_SENT = re.compile(rb"[%\\\xc0\xc1\xe0]|//|/\.|\$\{")
 
 
@@ -231,6 +233,29 @@ def python_unix_head(head: bytes, line_ends: int) -> bytes | None:
 #: python_unix_head, in C where built (one pass, where the Python makes four)
 unix_head: Callable[[bytes, int], bytes | None] = (
     NATIVE_DECODERS.unix_head if NATIVE_DECODERS is not None else python_unix_head
+)
+
+
+def python_recorded_fields(raw: bytes, request: HttpRequest) -> RecordedFields:
+    """The request line of a recorded request's ``raw`` bytes (recorded_raw), found by its strings'
+    lengths, and its fields: ((method, target, version), the method, target, path, query and url
+    fields, and the 'request' field where raw alone gives it (no body, unix_head's test), else None),
+    as HttpSubject makes them piece by piece."""
+    m, t, v = len(request.method), len(request.target), len(request.version)
+    line = (raw[:m], raw[m + 1 : m + 1 + t], raw[m + t + 2 : m + t + 2 + v])
+    method, target, _version = line
+    path, query, url = python_target_fields(target)
+    found = None
+    if not request.body and len(raw) - m - t - v <= _TEXT:
+        unix = python_unix_head(raw, (len(request.headers) or 1) + 2)
+        found = request_of_head(unix, line, url, b"") if unix is not None else None
+    return line, method[:_METHOD], target[:_TEXT], path, query, url, found
+
+
+#: python_recorded_fields in C where built (one call for what takes a dozen); None there when the
+#: lengths do not fit in raw or a field holds a Log4j lookup: ask the Python then
+native_recorded_fields: Callable[[bytes, HttpRequest], RecordedFields | None] | None = (
+    NATIVE_DECODERS.recorded_fields if NATIVE_DECODERS is not None else None
 )
 
 

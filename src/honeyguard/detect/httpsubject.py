@@ -18,6 +18,7 @@ from honeyguard.detect.httpfields import (
     decoded_view,
     head_folded,
     header_value,
+    native_recorded_fields,
     native_target_fields,
     origin_form,
     python_target_fields,
@@ -127,6 +128,8 @@ class HttpSubject(Subject):
             source = self._source
             if source is not None and not self._split_done:  # the line's pieces of raw, by length
                 assert self._raw is not None
+                if native_recorded_fields is not None and self._recorded_fields(source, self._raw):
+                    return self._request
                 raw, m, t = self._raw, len(source.method), len(source.target)
                 self._request = (raw[:m], raw[m + 1 : m + 1 + t], raw[m + t + 2 : m + t + 2 + len(source.version)])
             elif self._split_done:
@@ -141,6 +144,20 @@ class HttpSubject(Subject):
                     if parts is not None:
                         self._request = (parts.method, parts.target, parts.version)
         return self._request
+
+    def _recorded_fields(self, source: HttpRequest, raw: bytes) -> bool:
+        """The request line of a recorded request, its fields and (no body: a piece of raw) its
+        'request' field, in one C call: the fields exploits make the engine read (False: not so)."""
+        assert native_recorded_fields is not None
+        found = native_recorded_fields(raw, source)
+        if found is None:  # (a Log4j lookup: the Python resolves it)
+            return False
+        fields = self._fields
+        self._request, fields["method"], fields["target"], fields["path"], fields["query"], url, request = found
+        fields["url"] = self._url = url
+        if request is not None:
+            fields["request"] = request
+        return True
 
     def _body(self) -> bytes:
         """The body as split_http cuts it, without splitting the headers."""
@@ -221,11 +238,20 @@ class HttpSubject(Subject):
         found = self._fields.get(name)
         if found is not None:
             return found
+        if self._request is None and self._source is not None and native_recorded_fields is not None:
+            # a recorded request's first field: the line's fields and 'request' in one C call (the
+            # fields exploits make the engine read), without the calls between here and there
+            raw = self._raw
+            if not self._split_done and raw is not None and self._recorded_fields(self._source, raw):
+                found = self._fields.get(name)
+                if found is not None:
+                    return found
         if name in _LINE_FIELDS:  # (first: the fields most rules read)
             line = self._request if self._request is not None else self._request_line()  # (a call saved)
             if line is None:
                 return self._fields.get(name, b"")
-            return self._line_fields(line)[name]
+            found = self._fields.get(name)  # (_request_line's C call made them, for a recorded request)
+            return found if found is not None else self._line_fields(line)[name]
         if self._complete:
             return b""
         if self._header_fields is not None and name[:7] == "header." and name != "header.*":
@@ -277,7 +303,12 @@ class HttpSubject(Subject):
         source = self._source
         if source is None or self._split_done:
             return None
-        line = self._request if self._request is not None else self._request_line()
+        if self._request is None:
+            self._request_line()
+            found = self._fields.get("request")  # (made with the line's fields, in C, where raw gives it)
+            if found is not None:
+                return found
+        line = self._request
         raw, body = self._raw, self._sent_body
         assert line is not None and raw is not None and body is not None
         # raw: 'method target version\r\n', the header lines joined by '\r\n', '\r\n\r\n', body
