@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -46,8 +46,14 @@ class Mitigator:
         self, indicator: Indicator, verdict: PolicyVerdict, now: datetime
     ) -> tuple[Action, list[GuardrailCheck]]:
         """The action left after every guardrail, and the trace that says why."""
-        trace = [GuardrailCheck(check="policy", verdict="pass", figure=f"confidence {indicator.confidence}",
-                                detail=f"{verdict.rule}: {verdict.action} {verdict.direction}")]
+        trace = [
+            GuardrailCheck(
+                check="policy",
+                verdict="pass",
+                figure=f"confidence {indicator.confidence}",
+                detail=f"{verdict.rule}: {verdict.action} {verdict.direction}",
+            )
+        ]
         action: Action = verdict.action
         if action != "none":
             checks = self.guardrails.run(indicator, now)
@@ -55,23 +61,48 @@ class Mitigator:
             action = _downgrade(action, checks)
         return action, trace
 
-    def _decision(self, indicator: Indicator, verdict: PolicyVerdict, action: Action, trace: list[GuardrailCheck],
-                  now: datetime) -> Decision:
+    def _decision(
+        self, indicator: Indicator, verdict: PolicyVerdict, action: Action, trace: list[GuardrailCheck], now: datetime
+    ) -> Decision:
         return Decision(
-            id=self.ids.new(now), indicator_id=indicator.id, type=indicator.type, value=indicator.value,
-            action=action, direction=verdict.direction, created_at=now, expires_at=now + verdict.duration,
-            origin="auto", reason=_reason(indicator), roles=list(indicator.roles),
-            confidence=indicator.confidence, trace=trace, simulated=self.simulation,
-            sightings=indicator.sightings, first_seen=indicator.first_seen, last_seen=indicator.last_seen,
+            id=self.ids.new(now),
+            indicator_id=indicator.id,
+            type=indicator.type,
+            value=indicator.value,
+            action=action,
+            direction=verdict.direction,
+            created_at=now,
+            expires_at=now + verdict.duration,
+            origin="auto",
+            reason=_reason(indicator),
+            roles=list(indicator.roles),
+            confidence=indicator.confidence,
+            trace=trace,
+            simulated=self.simulation,
+            sightings=indicator.sightings,
+            first_seen=indicator.first_seen,
+            last_seen=indicator.last_seen,
             cves=list(indicator.cves),
         )
 
-    def reconcile(self, indicators: Iterable[Indicator], active: dict[str, Decision]) -> Changes:
-        """Compare what should be enforced with what is (``active`` by indicator id)."""
-        now = self.clock.now()
+    def reconcile(
+        self,
+        indicators: Iterable[Indicator],
+        active: Mapping[str, Decision],
+        *,
+        now: datetime | None = None,
+        kept: bool = False,
+    ) -> Changes:
+        """Compare what should be enforced with what is (``active`` by indicator id).
+
+        ``kept``: every decision of ``active`` is in force at ``now`` and the range share already
+        counts their drops (the service keeps both change by change): neither is scanned again,
+        so a step costs what it reconciles, not what is in force."""
+        now = self.clock.now() if now is None else now
         changes = Changes()
         seen: set[str] = set()
-        self.guardrails.share.reset(d.value for d in active.values() if d.action == "drop")
+        if not kept:
+            self.guardrails.share.reset(d.value for d in active.values() if d.action == "drop")
         for indicator in indicators:
             seen.add(indicator.id)
             current = active.get(indicator.id)
@@ -83,30 +114,51 @@ class Mitigator:
             at = self.clock.now()  # as decide() reads it
             action, trace = self._checked(indicator, verdict, at)
             self._apply(_Wanted(indicator, verdict, action, trace, at), current, now, changes)
-        for known, current in active.items():
-            if known not in seen and current.expires_at <= now:
-                changes.withdrawn.append(_withdraw(current, now))
+        if not kept:
+            for known, current in active.items():
+                if known not in seen and current.expires_at <= now:
+                    changes.withdrawn.append(_withdraw(current, now))
         self._range_questions(changes, active, now)
         return changes
 
-    def _range_questions(self, changes: Changes, active: dict[str, Decision], now: datetime) -> None:
+    def _range_questions(self, changes: Changes, active: Mapping[str, Decision], now: datetime) -> None:
         """A /24 (or /64) whose share of drops hit the cap becomes one range alert for a person to
         confirm or drop, instead of ever more single-address drops."""
-        flagged = (d for d in changes.new
-                   if any(c.check == "range-share" and c.verdict == "soft-fail" for c in d.trace))
+        flagged = (
+            d for d in changes.new if any(c.check == "range-share" and c.verdict == "soft-fail" for c in d.trace)
+        )
         blocks = {block for d in flagged if (block := RangeShare.block_of(d.value))}
+        # asked once, not per block: a big step flags hundreds of blocks among thousands of new ones
+        decided = {d.indicator_id for d in changes.new} if blocks else set()
         for block in sorted(blocks):
             range_id = indicator_id("cidr", block)
-            if range_id in active or any(d.indicator_id == range_id for d in changes.new):
+            if range_id in active or range_id in decided:
                 continue
             dropped = self.guardrails.share.counts.get(block, 0)
-            changes.new.append(Decision(
-                id=self.ids.new(now), indicator_id=range_id, type="cidr", value=block, action="alert",
-                direction="ingress", created_at=now, expires_at=now + RANGE_QUESTION_TTL, origin="auto",
-                reason=f"{dropped} addresses of {block} are dropped: treat it as a range?", roles=["scanner"],
-                trace=[GuardrailCheck(check="range-share", verdict="soft-fail", figure=f"{dropped} dropped",
-                                      detail="a range decision for a person to confirm")],
-                simulated=self.simulation))
+            changes.new.append(
+                Decision(
+                    id=self.ids.new(now),
+                    indicator_id=range_id,
+                    type="cidr",
+                    value=block,
+                    action="alert",
+                    direction="ingress",
+                    created_at=now,
+                    expires_at=now + RANGE_QUESTION_TTL,
+                    origin="auto",
+                    reason=f"{dropped} addresses of {block} are dropped: treat it as a range?",
+                    roles=["scanner"],
+                    trace=[
+                        GuardrailCheck(
+                            check="range-share",
+                            verdict="soft-fail",
+                            figure=f"{dropped} dropped",
+                            detail="a range decision for a person to confirm",
+                        )
+                    ],
+                    simulated=self.simulation,
+                )
+            )
 
     def _apply(self, wanted: _Wanted, current: Decision | None, now: datetime, changes: Changes) -> None:
         """The change (if any) from ``current`` to what is wanted. The Decision itself (an id, a
@@ -123,8 +175,11 @@ class Mitigator:
         if current is not None and (current.action, current.direction) == (wanted.action, direction):
             expires_at = wanted.at + wanted.verdict.duration
             if wanted.indicator.last_seen > current.created_at and expires_at > current.expires_at:
-                changes.renewed.append(msgspec.structs.replace(
-                    current, expires_at=expires_at, confidence=wanted.indicator.confidence, trace=wanted.trace))
+                changes.renewed.append(
+                    msgspec.structs.replace(
+                        current, expires_at=expires_at, confidence=wanted.indicator.confidence, trace=wanted.trace
+                    )
+                )
             return
         if current is not None:
             changes.withdrawn.append(_withdraw(current, now))
@@ -148,8 +203,10 @@ class _Wanted:
 
 
 def _refused_by_guardrails(trace: list[GuardrailCheck]) -> bool:
-    """The policy wanted an action and a hard guardrail said no: kept, so "why not?" has an answer."""
-    return any(check.check != "policy" for check in trace)
+    """The policy wanted an action and a hard guardrail said no: kept, so "why not?" has an answer.
+    The trace is the policy's check, then the guardrails' only when they ran (``_checked``): asked
+    of most reconciled indicators, its length answers without a generator."""
+    return len(trace) > 1
 
 
 def _downgrade(action: Action, checks: list[GuardrailCheck]) -> Action:

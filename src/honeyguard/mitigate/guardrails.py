@@ -97,6 +97,16 @@ class RangeShare:
         if block:
             self.counts[block] += 1
 
+    def remove(self, value: str) -> None:
+        """A drop counted by ``add`` left (withdrawn or expired)."""
+        block = self.block_of(value)
+        if block and block in self.counts:
+            left = self.counts[block] - 1
+            if left > 0:
+                self.counts[block] = left
+            else:  # no zero entries left behind: as many entries as ranges with drops
+                del self.counts[block]
+
 
 @dataclass
 class Guardrails:
@@ -157,11 +167,13 @@ class Guardrails:
             entry = self.allowlist.match("domain", host, now) if host else None
         if entry is None:
             size = len(self.allowlist.entries)
-            return self._remembered(("allowlist", size), lambda: GuardrailCheck(
-                check="allowlist", verdict="pass", figure=f"{size} entries"))
+            return self._remembered(
+                ("allowlist", size), lambda: GuardrailCheck(check="allowlist", verdict="pass", figure=f"{size} entries")
+            )
         until = entry.expires or "no expiry"
-        return GuardrailCheck(check="allowlist", verdict=HARD, figure=entry.value,
-                              detail=f"{entry.reason} (until {until})")
+        return GuardrailCheck(
+            check="allowlist", verdict=HARD, figure=entry.value, detail=f"{entry.reason} (until {until})"
+        )
 
     def _domain(self, ind: Indicator) -> GuardrailCheck:
         domain = ind.value if ind.type == "domain" else (_url_host(ind.value) if ind.type == "url" else None)
@@ -169,21 +181,32 @@ class Guardrails:
             return _DOMAIN_SKIPPED
         popular = self.domains.popular_parent(domain)
         if popular and ind.type == "domain":
-            return GuardrailCheck(check="domain-popularity", verdict=HARD, figure=domain,
-                                  detail=f"under popular domain {popular}")
+            return GuardrailCheck(
+                check="domain-popularity", verdict=HARD, figure=domain, detail=f"under popular domain {popular}"
+            )
         suffix = self.domains.shared_suffix(domain)
         if suffix == domain.lower():
-            return GuardrailCheck(check="domain-popularity", verdict=HARD, figure=domain,
-                                  detail="a shared-hosting, CDN or dynamic-DNS zone")
+            return GuardrailCheck(
+                check="domain-popularity",
+                verdict=HARD,
+                figure=domain,
+                detail="a shared-hosting, CDN or dynamic-DNS zone",
+            )
         detail = f"below shared zone {suffix}: exact name only" if suffix else ""
         return GuardrailCheck(check="domain-popularity", verdict="pass", figure=domain, detail=detail)
 
     def _corroboration(self, ind: Indicator) -> GuardrailCheck:
         have = max(len(ind.sensors), len(ind.sources))
         need = self.settings.min_sensors_for_drop
-        return self._remembered(("corroboration", have, need), lambda: GuardrailCheck(
-            check="corroboration", verdict=_pass_if(have >= need), figure=f"{have} sensors/sources",
-            limit=f">= {need}"))
+        return self._remembered(
+            ("corroboration", have, need),
+            lambda: GuardrailCheck(
+                check="corroboration",
+                verdict=_pass_if(have >= need),
+                figure=f"{have} sensors/sources",
+                limit=f">= {need}",
+            ),
+        )
 
     def _blast_radius(self, ind: Indicator) -> GuardrailCheck:
         hosts = self.blast_radius.internal_hosts(ind.value)
@@ -193,9 +216,15 @@ class Guardrails:
     def _budget(self, now: datetime) -> GuardrailCheck:
         assert self.budget is not None
         spent, per_hour = self.budget.spent(now), self.budget.per_hour
-        return self._remembered(("hourly-budget", spent, per_hour), lambda: GuardrailCheck(
-            check="hourly-budget", verdict=_pass_if(spent < per_hour), figure=f"{spent} new drops in the last hour",
-            limit=f"< {per_hour}"))
+        return self._remembered(
+            ("hourly-budget", spent, per_hour),
+            lambda: GuardrailCheck(
+                check="hourly-budget",
+                verdict=_pass_if(spent < per_hour),
+                figure=f"{spent} new drops in the last hour",
+                limit=f"< {per_hour}",
+            ),
+        )
 
     def _range_share(self, ind: Indicator) -> GuardrailCheck:
         block = RangeShare.block_of(ind.value) if ind.type == "ip" else None
@@ -206,8 +235,13 @@ class Guardrails:
         cap = int(self.settings.max_share_of_24 * size)
         verdict = _pass_if(dropped < cap)
         detail = "" if verdict == "pass" else f"treat {block} as a range decision"
-        return GuardrailCheck(check="range-share", verdict=verdict, figure=f"{dropped} dropped in {block}",
-                              limit=f"< {cap}", detail=detail)
+        return GuardrailCheck(
+            check="range-share",
+            verdict=verdict,
+            figure=f"{dropped} dropped in {block}",
+            limit=f"< {cap}",
+            detail=detail,
+        )
 
 
 def _addresses_of(ind: Indicator) -> list[str]:
@@ -237,7 +271,9 @@ def _state_check(state: str) -> GuardrailCheck:
 
 def _blast_radius_check(hosts: int | None, limit: int) -> GuardrailCheck:
     if hosts is None:
-        return GuardrailCheck(check="blast-radius", verdict="pass", figure="no flow data",
-                              limit=f"<= {limit} internal hosts")
-    return GuardrailCheck(check="blast-radius", verdict=_pass_if(hosts <= limit), figure=f"{hosts} internal hosts",
-                          limit=f"<= {limit}")
+        return GuardrailCheck(
+            check="blast-radius", verdict="pass", figure="no flow data", limit=f"<= {limit} internal hosts"
+        )
+    return GuardrailCheck(
+        check="blast-radius", verdict=_pass_if(hosts <= limit), figure=f"{hosts} internal hosts", limit=f"<= {limit}"
+    )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from msgspec.structs import replace
 
 from honeyguard.mitigate.engine import Changes, Mitigator
+from honeyguard.mitigate.in_force import InForce
 from honeyguard.model.decision import Decision
 from honeyguard.model.indicator import Indicator
 from honeyguard.store.decisions import DecisionStore
@@ -18,46 +18,44 @@ from honeyguard.store.decisions import DecisionStore
 class MitigationService:
     mitigator: Mitigator
     store: DecisionStore
-    #: The decisions not withdrawn, by id in change order: what the store holds, read again only
-    #: when its change counter moved past this service's own saves (the CLI added or withdrew one).
-    #: Reading and decoding every one of them each step measured more than the step's own work
-    #: once thousands were in force.
-    _unwithdrawn: dict[str, Decision] = field(default_factory=dict)
-    _seq: int | None = None  # the store's change number the copy matches; None: read it
+    #: The decisions not withdrawn (what the store holds), those in force and their range-share
+    #: counts, kept change by change: read again from the store only when its change counter moved
+    #: past this service's own saves (the CLI added or withdrew one), or after a failed step.
+    _book: InForce = field(init=False)
+    _seq: int | None = None  # the store's change number the book matches; None: read it
+
+    def __post_init__(self) -> None:
+        self._book = InForce(self.mitigator.guardrails.share)
 
     def reconcile(self, indicators: Iterable[Indicator]) -> Changes:
         """Decide for ``indicators``, withdraw what expired, and save every change."""
-        now = self.mitigator.clock.now()
-        active, expired = self._current(now)
-        changes = self.mitigator.reconcile(indicators, active)
-        already = {w.id for w in changes.withdrawn}
-        changes.withdrawn.extend(replace(d, withdrawn_at=now) for d in expired if d.id not in already)
-        self._save([*changes.new, *changes.renewed, *changes.withdrawn])
-        return changes
+        try:
+            return self._reconcile(indicators)
+        except BaseException:  # the book may be half moved: the next step reads the store again
+            self._seq = None
+            raise
 
-    def _current(self, now: datetime) -> tuple[dict[str, Decision], list[Decision]]:
-        """The decisions in force by indicator id (the newest when several), and those expired
-        but not yet withdrawn: as ``store.active`` and ``store.expired_unwithdrawn`` answer."""
+    def _reconcile(self, indicators: Iterable[Indicator]) -> Changes:
+        now = self.mitigator.clock.now()
         seq = self.store.latest_seq()
         if seq != self._seq:
-            self._unwithdrawn = {d.id: d for d in self.store.unwithdrawn()}
+            self._book.reload(self.store.unwithdrawn())
             self._seq = seq
-        active: dict[str, Decision] = {}
-        expired: list[Decision] = []
-        for decision in self._unwithdrawn.values():
-            if decision.expires_at > now:
-                active[decision.indicator_id] = decision
-            else:
-                expired.append(decision)
-        return active, expired
+        expired = self._book.take_expired(now)
+        changes = self.mitigator.reconcile(indicators, self._book.active, now=now, kept=True)
+        already = {w.id for w in changes.withdrawn}
+        changes.withdrawn.extend(replace(d, withdrawn_at=now) for d in expired if d.id not in already)
+        for decision in changes.new:  # counted by the book once saved, as every other change
+            if decision.action == "drop":
+                self._book.share.remove(decision.value)
+        self._save(changes.new, [*changes.new, *changes.renewed, *changes.withdrawn])
+        return changes
 
-    def _save(self, changed: list[Decision]) -> None:
+    def _save(self, new: list[Decision], changed: list[Decision]) -> None:
         if not changed:
             return
-        first = self.store.save_numbered(changed)
-        # numbers right after the copy's: nobody else saved in between, the copy stays current
+        fresh = {d.id for d in new}  # ids made this step: no row to look for
+        first = self.store.save_numbered(changed, fresh=fresh)
+        # numbers right after the book's: nobody else saved in between, the book stays current
         self._seq = first + len(changed) - 1 if first - 1 == self._seq else None
-        for decision in changed:
-            self._unwithdrawn.pop(decision.id, None)  # a renewed one moves to the end, as its number
-            if decision.withdrawn_at is None:
-                self._unwithdrawn[decision.id] = decision
+        self._book.apply(changed)
