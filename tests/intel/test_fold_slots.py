@@ -1,6 +1,7 @@
-"""The native fold reads and writes record fields in their slots only where Python's generic
-getattr/setattr would do exactly that: a record type with its own attribute access, or a type
-changed since, is asked through Python, and the book still comes out as the Python fold's."""
+"""The native fold reads record fields in their slots only where Python's generic getattr would do
+exactly that: a record type with its own attribute access, a type changed since, or a descriptor
+borrowed by another class is asked through Python, and the book still comes out as the Python
+fold's."""
 
 from __future__ import annotations
 
@@ -63,3 +64,24 @@ def test_plain_and_logged_events_fold_alike_in_turn() -> None:
         assert snapshot(native) == snapshot(python)
     now = T0 + timedelta(hours=1)
     assert native.take_touched(now) == python.take_touched(now)
+
+
+class Borrowed:
+    """A class holding Event's descriptors for 'kind' and 'src_ip' without Event's layout: Python's
+    member descriptor refuses to read them from it (TypeError), and so must the native fold."""
+
+    __slots__ = ()
+    kind = Event.__dict__["kind"]
+    src_ip = Event.__dict__["src_ip"]
+
+
+def test_a_descriptor_copied_into_another_class_is_never_read_at_its_offset() -> None:
+    if not NATIVE_AVAILABLE:  # (the Python fold reads through getattr: nothing to hold)
+        return
+    book = IndicatorBook(PARAMS)
+    try:
+        book.observe_events([Borrowed()])  # type: ignore[list-item]
+    except (TypeError, AttributeError):
+        pass  # as Python's getattr answers it: the fold read through Python, not at Event's offset
+    else:
+        raise AssertionError("a foreign layout was read as an Event")

@@ -112,3 +112,20 @@ def test_decided_values_follow_the_decisions_in_force() -> None:
     assert not wanted("ip", "192.0.2.1", 100) and wanted.decided == {"ip": {"192.0.2.2"}}
     wanted.withdraw("ip", "192.0.2.2")
     assert wanted.decided == {}  # as large as the decisions in force
+
+
+def test_a_subclass_that_answers_otherwise_is_asked() -> None:
+    """Only PolicyFloors itself is read as tables: a subclass's own __call__ is what counts."""
+    asked: list[str] = []
+
+    class Everything(PolicyFloors):
+        def __call__(self, type_: str, value: str, confidence: int) -> bool:
+            asked.append(value)
+            return True
+
+    entries = _touched_entries()
+    wanted = Everything(lambda _type: 101)
+    wanted.floors.update({e.type: 101 for e in entries})  # the tables alone would refuse every one
+    taken = IndicatorBook(PARAMS)._candidates(list(entries), 1e12, wanted)
+    assert [e.value for e in taken] == [e.value for e in entries]
+    assert asked == [e.value for e in entries]

@@ -217,11 +217,12 @@ static Py_ssize_t length_of(PyObject *request, const char *name, int kind, PyObj
         return -1;
     }
     Py_ssize_t length = -1;
-    if (kind == 0 && PyUnicode_Check(value) && PyUnicode_READY(value) == 0)
+    /* (exact types: a subclass's own __len__ or __str__ is what the Python twin would use) */
+    if (kind == 0 && PyUnicode_CheckExact(value) && PyUnicode_READY(value) == 0)
         length = PyUnicode_GET_LENGTH(value);
-    else if (kind == 1 && PyList_Check(value))
+    else if (kind == 1 && PyList_CheckExact(value))
         length = PyList_GET_SIZE(value);
-    else if (kind == 2 && PyBytes_Check(value))
+    else if (kind == 2 && PyBytes_CheckExact(value))
         length = PyBytes_GET_SIZE(value);
     PyErr_Clear(); /* (a str that could not be made ready) */
     Py_DECREF(value);
@@ -266,10 +267,9 @@ static PyObject *recorded_fields(PyObject *module, PyObject *const *args, Py_ssi
     if (line[0] != NULL && line[1] != NULL && line[2] != NULL) {
         items[1] = cut_bytes(line[0], METHOD_LIMIT);
         items[2] = cut_bytes(line[1], TEXT_LIMIT);
-        if (sizes[4] == 0)
-            items[6] = bodyless_request(raw, n, line_ends, line[0], line[1], line[2], items[5]);
-        else
-            items[6] = Py_NewRef(Py_None); /* the body field is the Python's */
+        if (items[1] != NULL && items[2] != NULL) /* (else no memory: steal_tuple answers NULL) */
+            items[6] = sizes[4] == 0 ? bodyless_request(raw, n, line_ends, line[0], line[1], line[2], items[5])
+                                     : Py_NewRef(Py_None); /* the body field is the Python's */
         items[0] = steal_tuple(3, line);   /* (line's references are the tuple's now) */
     } else {
         for (int i = 0; i < 3; i++)

@@ -44,23 +44,24 @@ static PyObject *c_ip, *c_exploiter, *c_exploit, *c_post_exploit, *c_bruteforcer
     *c_scanner, *c_scan, *c_technique, *c_probe, *c_ssh_login, *c_download, *c_upload, *c_comma, *c_zero, *c_one,
     *acc_kwnames;
 
-/* ---- record fields, read and written in their slots ----------------------------------------- */
+/* ---- record fields, read in their slots --------------------------------------------------- */
 
-/* The fold reads and writes a few fields of the same records millions of times: events, the book's
- * entries, sums and tallies (msgspec Structs, whose fields are slots). PyObject_GetAttr/SetAttr
- * find the slot's descriptor by name on every call (a third of the fold's own time, measured);
- * this remembers, per (type, name), the slot's offset, and reads or writes it there. Only where
- * that is exactly what Python's generic getattr/setattr would do: the type uses them, the name
- * is a plain object slot (a member descriptor, T_OBJECT_EX, no flags), and the type has not
- * changed since (its version tag). Anything else, and an empty slot (the AttributeError), goes
- * through PyObject_GetAttr/SetAttr as before. */
+/* The fold reads a few fields of the same records millions of times: events, the book's entries,
+ * sums and tallies (msgspec Structs, whose fields are slots). PyObject_GetAttr finds the slot's
+ * descriptor by name on every call (a third of the fold's own time, measured); this remembers, per
+ * (type, name), the slot's offset, and reads it there. Only where that is exactly what Python's
+ * generic getattr would do: the type uses it, the name is a plain object slot of the type or a
+ * base (a member descriptor, T_OBJECT_EX, no flags), and the type has not changed since (its
+ * version tag: CPython 3.11 never reuses one; where a type gets none the cache is not used).
+ * Anything else, and an empty slot (the AttributeError), goes through PyObject_GetAttr. Writes
+ * always go through PyObject_SetAttr: msgspec's own setattr checks frozen types and re-tracks
+ * untracked structs given a container, which a write in the slot would skip. */
 #define SLOT_CACHE 128
 typedef struct {
     PyTypeObject *type; /* not owned: a freed type's address can only come back with a new version tag */
     PyObject *name;
     unsigned int version;
     Py_ssize_t offset; /* -1: ask Python */
-    int settable;
 } Slot;
 static Slot slot_cache[SLOT_CACHE];
 
@@ -73,7 +74,6 @@ static Slot *slot_of(PyTypeObject *t, PyObject *name)
     e->type = NULL;
     e->name = name;
     e->offset = -1;
-    e->settable = 0;
     if (t->tp_getattro != PyObject_GenericGetAttr)
         return e;
     PyObject *descr = _PyType_Lookup(t, name); /* borrowed; gives the type a version tag */
@@ -83,9 +83,12 @@ static Slot *slot_of(PyTypeObject *t, PyObject *name)
     e->version = t->tp_version_tag;
     if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
         PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
-        if (member->type == T_OBJECT_EX && member->flags == 0 && member->offset > 0) {
+        /* (a descriptor of this type or a base: one copied into an unrelated class would read
+         * another layout, where Python's member_get raises TypeError) */
+        if (member->type == T_OBJECT_EX && member->flags == 0 && member->offset > 0 &&
+            PyType_IsSubtype(t, PyDescr_TYPE(descr)) &&
+            (size_t)member->offset + sizeof(PyObject *) <= (size_t)t->tp_basicsize) {
             e->offset = member->offset;
-            e->settable = t->tp_setattro == PyObject_GenericSetAttr;
         }
     }
     return e;
@@ -103,20 +106,6 @@ static PyObject *field(PyObject *obj, PyObject *name)
     return PyObject_GetAttr(obj, name);
 }
 
-/* setattr(obj, name, value) */
-static int set_field(PyObject *obj, PyObject *name, PyObject *value)
-{
-    Slot *e = slot_of(Py_TYPE(obj), name);
-    if (e->settable) {
-        PyObject **slot = (PyObject **)((char *)obj + e->offset);
-        PyObject *old = *slot;
-        *slot = Py_NewRef(value);
-        Py_XDECREF(old); /* last, as PyMember_SetOne does: the old value's release may run code */
-        return 0;
-    }
-    return PyObject_SetAttr(obj, name, value);
-}
-
 /* ---- small helpers ------------------------------------------------------------------------- */
 
 static int set_double(PyObject *obj, PyObject *name, double value)
@@ -124,7 +113,7 @@ static int set_double(PyObject *obj, PyObject *name, double value)
     PyObject *f = PyFloat_FromDouble(value);
     if (f == NULL)
         return -1;
-    int rc = set_field(obj, name, f);
+    int rc = PyObject_SetAttr(obj, name, f);
     Py_DECREF(f);
     return rc;
 }
@@ -320,7 +309,8 @@ static int upper_confidence(PyObject *entry, double now, long *out)
 static int at_floor(PyObject *floors, PyObject *decided, PyObject *type, PyObject *value, long bound)
 {
     if (!PyUnicode_CheckExact(type) || !PyUnicode_CheckExact(value))
-        return -2; /* only exact str keys: a lookup then runs no Python code */
+        return -2; /* (exact str keys; an odd key in the tables may still run its __eq__: each
+                    * borrowed answer is used before the next call, the set held across its test) */
     PyObject *floor = PyDict_GetItemWithError(floors, type);
     if (floor == NULL)
         return PyErr_Occurred() ? -1 : -2;
@@ -385,7 +375,7 @@ static PyObject *candidates(PyObject *Py_UNUSED(module), PyObject *const *args, 
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
         PyObject *entry = PyList_GET_ITEM(entries, i);
         Py_INCREF(entry); /* a __setattr__ may run any code, the list included */
-        int failed = set_field(entry, s_touched, Py_False) < 0;
+        int failed = PyObject_SetAttr(entry, s_touched, Py_False) < 0;
         Py_DECREF(entry);
         if (failed)
             return NULL;

@@ -101,7 +101,7 @@ static int add_keys(PyObject *entry, PyObject *name, PyObject *values)
     if (rc == 0 && PyErr_Occurred())
         rc = -1;
     if (rc == 0)
-        rc = set_field(entry, name, known);
+        rc = PyObject_SetAttr(entry, name, known);
     Py_DECREF(known);
     return rc;
 }
@@ -174,7 +174,7 @@ static int add_to_sum(Book *b, PyObject *entry, PyObject *type, PyObject *role, 
         int faster = slowest ? PyObject_RichCompareBool(hl, slowest, Py_GT) : -1;
         Py_XDECREF(slowest);
         if (faster == 1)
-            faster = set_field(entry, s_slowest, hl) < 0 ? -1 : 1;
+            faster = PyObject_SetAttr(entry, s_slowest, hl) < 0 ? -1 : 1;
         Py_DECREF(hl);
         rc = faster < 0 ? -1 : 0;
         goto done;
@@ -197,7 +197,7 @@ static int update_sum(Book *b, PyObject *acc, PyObject *type, PyObject *role, Py
         goto done;
     if (last_obj == Py_None) {
         Py_DECREF(last_obj);
-        if (set_field(acc, s_value, weight_obj) < 0 || set_double(acc, s_at, s->posix) < 0)
+        if (PyObject_SetAttr(acc, s_value, weight_obj) < 0 || set_double(acc, s_at, s->posix) < 0)
             goto done;
         rc = 0;
         goto done;
@@ -310,7 +310,7 @@ static int compare_set(PyObject *entry, PyObject *name, PyObject *at, int op)
     int move = PyObject_RichCompareBool(at, current, op);
     Py_DECREF(current);
     if (move == 1)
-        return set_field(entry, name, at);
+        return PyObject_SetAttr(entry, name, at);
     return move;
 }
 
@@ -323,7 +323,7 @@ static int add_counts(PyObject *entry, double weight)
     Py_DECREF(n);
     if (more == NULL)
         return -1;
-    int rc = set_field(entry, s_sightings, more);
+    int rc = PyObject_SetAttr(entry, s_sightings, more);
     Py_DECREF(more);
     if (rc < 0)
         return -1;
@@ -361,7 +361,7 @@ static int add(Book *b, PyObject *seen, Sighted *s)
     Py_XDECREF(touched);
     if (is_touched < 0)
         goto out_entry;
-    if (!is_touched && (set_field(entry, s_touched, Py_True) < 0 || PyList_Append(b->touched, entry) < 0))
+    if (!is_touched && (PyObject_SetAttr(entry, s_touched, Py_True) < 0 || PyList_Append(b->touched, entry) < 0))
         goto out_entry;
     if (compare_set(entry, s_first_seen, s->at, Py_LT) < 0 || compare_set(entry, s_last_seen, s->at, Py_GT) < 0)
         goto out_entry;

@@ -168,7 +168,8 @@ class IndicatorBook:
         ``wanted`` does not want a lower confidence more than a higher one, so when it refuses the
         bound the exact figure (several decays and logs) need not be computed."""
         if self._native is not None:
-            if isinstance(wanted, PolicyFloors):  # its tables read in C: no call per entry
+            if type(wanted) is PolicyFloors and type(wanted.floors) is dict and type(wanted.decided) is dict:
+                # its tables read in C: no call per entry (a subclass may answer otherwise: it is called)
                 return list(self._native.candidates(touched, posix, wanted, wanted.floors, wanted.decided))
             return list(self._native.candidates(touched, posix, wanted))
         for entry in touched:
