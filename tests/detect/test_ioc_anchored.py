@@ -5,9 +5,12 @@ from __future__ import annotations
 import random
 import sys
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from honeyguard.detect.iocs import anchored
 from honeyguard.detect.iocs import patterns as P
-from honeyguard.detect.iocs.extract import extract_iocs
+from honeyguard.detect.iocs.extract import extract_iocs, speaks_of_mining
 from honeyguard.detect.normalize import deobfuscate_shell
 from tests.detect.test_fast_paths import _deobfuscate_reference
 
@@ -175,3 +178,16 @@ def test_every_wallet_kind_is_found_where_mining_is_spoken_of() -> None:
         kind == "wallet"
         for kind, _, _ in {(i.type, i.value, i.role) for i in extract_iocs([f"echo {' '.join(wallets)}".encode()])}
     )  # no word of mining: no wallet
+
+
+_MINER_PIECES = st.sampled_from(
+    [b"pool", b"POOL", b"Pool", b"-u", b"-U", b"xmrig", b"Xmr-Stak", b"--user=", b"--USER ", b"--user", b"wallet",
+     b"stratum", b"_", b"a", b"1", b" ", b"\t", b"\x0b", b"\x0c", b"\n", b"\x85", b"\xa0", b"\xe9", b"\xc0", b".",
+     b"-", b"=", b"monerO", b"RandomX", b"--donate-level", b"nicehash", b"cpuminer", b"minerd", b"cryptonight"]
+)  # fmt: skip
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_MINER_PIECES, max_size=12).map(b"".join) | st.binary(max_size=64))
+def test_speaks_of_mining_is_the_miner_context_regex(text: bytes) -> None:
+    assert speaks_of_mining(text.lower()) == (P.MINER_CONTEXT.search(text) is not None)
