@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from honeyguard.clock import FakeClock, SeededEntropy
 from honeyguard.config import AllowlistEntry, MitigationSettings
 from honeyguard.mitigate import Guardrails, Mitigator, load_policy
+from honeyguard.mitigate.engine import RENEW_FRACTION
 from honeyguard.mitigate.guardrails import StaticBlastRadius
 from honeyguard.mitigate.lists import Allowlist, DomainGuard, NeverBlock
 from honeyguard.model.decision import Decision
@@ -184,3 +185,17 @@ def test_org_ranges_and_sensors_are_never_blocked(tmp_path: Path) -> None:
     m = mitigator(MitigationSettings(org_ranges=["45.142.0.0/16"], sensor_addresses=["91.200.1.1"]))
     assert m.decide(indicator()).action == "none"
     assert m.decide(indicator("91.200.1.1")).action == "none"
+
+
+def test_evidence_renews_a_decision_once_its_expiry_moves_by_the_renewal_step() -> None:
+    """A source seen again and again is not rewritten (and sent to every bouncer) each time: the
+    expiry moves once it would move by RENEW_FRACTION of the duration."""
+    clock = FakeClock(T0)
+    m = mitigator(clock=clock)
+    first = m.reconcile([indicator()], {}).new[0]
+    step = (first.expires_at - first.created_at) * RENEW_FRACTION
+    clock.advance(step.total_seconds() * 0.9)
+    assert m.reconcile([indicator(last_seen=clock.now())], {first.indicator_id: first}).renewed == []
+    clock.advance(step.total_seconds() * 0.2)
+    (renewed,) = m.reconcile([indicator(last_seen=clock.now())], {first.indicator_id: first}).renewed
+    assert renewed.expires_at == clock.now() + (first.expires_at - first.created_at)

@@ -11,6 +11,7 @@ from honeyguard.clock import FakeClock, SeededEntropy
 from honeyguard.config import MitigationSettings
 from honeyguard.intel.service import IntelService
 from honeyguard.mitigate import Guardrails, Mitigator, load_policy
+from honeyguard.mitigate.engine import RENEW_FRACTION
 from honeyguard.mitigate.lists import Allowlist, DomainGuard, NeverBlock
 from honeyguard.mitigate.service import MitigationService
 from honeyguard.model import HttpRequest, Ioc, UuidV7Factory
@@ -27,17 +28,24 @@ def _services(tmp_path: Path, clock: FakeClock) -> tuple[IntelService, Mitigatio
     state = StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}", clock=clock)
     decisions = DecisionStore(state, clock=clock, entropy=SeededEntropy(2))
     cfg = MitigationSettings()
-    guardrails = Guardrails(never_block=NeverBlock.builtin(), domains=DomainGuard.load(None, 1),
-                            allowlist=Allowlist(()), settings=cfg)
-    mitigator = Mitigator(policy=load_policy(), guardrails=guardrails, clock=clock,
-                          ids=UuidV7Factory(SeededEntropy(3)))
+    guardrails = Guardrails(
+        never_block=NeverBlock.builtin(), domains=DomainGuard.load(None, 1), allowlist=Allowlist(()), settings=cfg
+    )
+    mitigator = Mitigator(policy=load_policy(), guardrails=guardrails, clock=clock, ids=UuidV7Factory(SeededEntropy(3)))
     return IntelService(IntelStore(state), clock), MitigationService(mitigator, decisions), decisions
 
 
 def _exploit(sensor: str, location: str, clock: FakeClock):  # type: ignore[no-untyped-def]
     body = HttpRequest(method="GET", target="/cgi-bin/x", version="HTTP/1.1", headers=[])
-    return ev(body, at=clock.now(), sensor=sensor, location=location, src=ATTACKER, cves=["CVE-2017-17215"],
-              iocs=[Ioc(type="url", value="http://91.92.240.10/bins/mips", role="download")])
+    return ev(
+        body,
+        at=clock.now(),
+        sensor=sensor,
+        location=location,
+        src=ATTACKER,
+        cves=["CVE-2017-17215"],
+        iocs=[Ioc(type="url", value="http://91.92.240.10/bins/mips", role="download")],
+    )
 
 
 def test_corroborated_exploits_become_a_drop_and_expiry_withdraws_it(tmp_path: Path) -> None:
@@ -74,7 +82,7 @@ def test_a_decision_withdrawn_by_another_process_is_not_renewed(tmp_path: Path) 
     changes = mitigation.reconcile(intel.take_changed())
     assert alert.id not in {d.id for d in changes.renewed}
     assert [d.action for d in changes.new if d.value == ATTACKER] == ["alert"]
-    clock.advance(60)
+    clock.advance(2 * RENEW_FRACTION * (alert.expires_at - alert.created_at).total_seconds())  # (renewals step)
     intel.fold([_exploit("s1", "eu", clock)])
     (renewed,) = [d for d in mitigation.reconcile(intel.take_changed()).renewed if d.value == ATTACKER]
     assert other.active(clock.now())[renewed.indicator_id] == renewed  # its own saves keep the copy current

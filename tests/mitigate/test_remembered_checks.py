@@ -53,16 +53,16 @@ def test_a_renewal_carries_its_new_trace_and_takes_no_id() -> None:
     m = mitigator()
     first = m.reconcile([indicator()], {})
     (decision,) = first.new
-    m.clock.advance(60)  # type: ignore[attr-defined]
+    m.clock.advance(3 * 3600)  # type: ignore[attr-defined]  # (past the renewal step: 1% of 7 days)
     drawn: list[str] = []
     draw = m.ids.new
     m.ids.new = lambda at: drawn.append(draw(at)) or drawn[-1]  # type: ignore[method-assign]
-    later = indicator(confidence=95, last_seen=T0 + timedelta(seconds=60))
+    later = indicator(confidence=95, last_seen=T0 + timedelta(hours=3))
     second = m.reconcile([later], {decision.indicator_id: decision})
     assert second.new == [] and second.withdrawn == []
     (renewed,) = second.renewed
     assert renewed.id == decision.id and renewed.confidence == 95
-    assert renewed.expires_at == T0 + timedelta(seconds=60) + timedelta(days=7)
+    assert renewed.expires_at == T0 + timedelta(hours=3) + timedelta(days=7)
     assert [c.check for c in renewed.trace] == [c.check for c in decision.trace]
     assert renewed.trace[0].figure == "confidence 95"
     assert drawn == []  # a renewal keeps its id: none drawn for it

@@ -16,6 +16,11 @@ from honeyguard.model.ids import UuidV7Factory
 from honeyguard.model.indicator import Indicator, indicator_id
 
 RANGE_QUESTION_TTL = timedelta(days=1)
+#: A decision in force is renewed when fresh evidence would move its expiry by at least this share
+#: of its duration: a source seen every second would otherwise rewrite its decision every second,
+#: and every bouncer would be sent it again at each pull (a ban of 4 hours moves by 2.4 minutes
+#: or more; it ends at most that much before "duration after the last sighting").
+RENEW_FRACTION = 0.01
 
 
 @dataclass
@@ -174,7 +179,8 @@ class Mitigator:
         direction = wanted.verdict.direction
         if current is not None and (current.action, current.direction) == (wanted.action, direction):
             expires_at = wanted.at + wanted.verdict.duration
-            if wanted.indicator.last_seen > current.created_at and expires_at > current.expires_at:
+            step = wanted.verdict.duration * RENEW_FRACTION
+            if wanted.indicator.last_seen > current.created_at and expires_at > current.expires_at + step:
                 changes.renewed.append(
                     msgspec.structs.replace(
                         current, expires_at=expires_at, confidence=wanted.indicator.confidence, trace=wanted.trace
