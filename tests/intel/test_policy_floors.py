@@ -1,6 +1,7 @@
 """PolicyFloors, the defense loop's ``wanted``: take_touched keeps exactly the indicators it
 accepts, whether the native candidates read its tables in C or the Python loop asks it; odd tables
-make the native candidates ask it instead; the decided values follow the decisions in force."""
+make the native candidates ask it instead (its decided values follow the decisions in force:
+tests/mitigate/test_in_force_book.py)."""
 
 from __future__ import annotations
 
@@ -33,11 +34,7 @@ def _floors(floor_of: dict[str, int], decided: dict[str, set[str]], asked: list[
         asked.append(type_)
         return floor_of.get(type_, 50)
 
-    wanted = PolicyFloors(floor)
-    for type_, values in decided.items():
-        for value in values:
-            wanted.decide(type_, value)
-    return wanted
+    return PolicyFloors(floor, {type_: set(values) for type_, values in decided.items() if values})
 
 
 def _rule(floor_of: dict[str, int], decided: dict[str, set[str]]) -> Any:
@@ -102,18 +99,6 @@ def test_odd_tables_make_the_native_candidates_ask() -> None:
         native.candidates(list(entries), 1e12, wanted, [("ip", 0)], {})
 
 
-def test_decided_values_follow_the_decisions_in_force() -> None:
-    wanted = PolicyFloors(lambda _type: 101)
-    wanted.decide("ip", "192.0.2.1")
-    wanted.decide("ip", "192.0.2.2")
-    assert wanted("ip", "192.0.2.1", 0) and not wanted("ip", "192.0.2.3", 100)
-    wanted.withdraw("ip", "192.0.2.1")
-    wanted.withdraw("url", "http://x/")  # never decided: nothing to withdraw
-    assert not wanted("ip", "192.0.2.1", 100) and wanted.decided == {"ip": {"192.0.2.2"}}
-    wanted.withdraw("ip", "192.0.2.2")
-    assert wanted.decided == {}  # as large as the decisions in force
-
-
 def test_a_subclass_that_answers_otherwise_is_asked() -> None:
     """Only PolicyFloors itself is read as tables: a subclass's own __call__ is what counts."""
     asked: list[str] = []
@@ -124,7 +109,7 @@ def test_a_subclass_that_answers_otherwise_is_asked() -> None:
             return True
 
     entries = _touched_entries()
-    wanted = Everything(lambda _type: 101)
+    wanted = Everything(lambda _type: 101, {})
     wanted.floors.update({e.type: 101 for e in entries})  # the tables alone would refuse every one
     taken = IndicatorBook(PARAMS)._candidates(list(entries), 1e12, wanted)
     assert [e.value for e in taken] == [e.value for e in entries]

@@ -1,9 +1,10 @@
 """InForce against a plain reading of its decisions: what is active, what expired, the drop counts,
-through many renewals (its expiry heap compacted) and decisions sharing one indicator."""
+the decided values, through many renewals (its expiry heap compacted) and decisions sharing one indicator."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from datetime import timedelta
 
 import msgspec
@@ -26,6 +27,13 @@ def _expected(unwithdrawn: list[Decision], now_: object) -> tuple[dict[str, Deci
     return active, expired
 
 
+def _decided(active: Iterable[Decision]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for d in active:
+        out.setdefault(d.type, set()).add(d.value)
+    return out
+
+
 def test_renewals_expiries_and_shared_indicators_match_a_plain_reading() -> None:
     rng = random.Random(11)
     book = InForce(RangeShare(), stale_slack=8)  # compacted often
@@ -37,6 +45,7 @@ def test_renewals_expiries_and_shared_indicators_match_a_plain_reading() -> None
         active, expired_ids = _expected(list(saved.values()), now)
         assert [d.id for d in book.take_expired(now)] == expired_ids
         assert book.active == active
+        assert book.decided == _decided(active.values())  # (no empty set left: as large as in force)
         rebuilt = RangeShare()
         rebuilt.reset(d.value for d in active.values() if d.action == "drop")
         assert book.share.counts == rebuilt.counts
@@ -67,3 +76,15 @@ def test_renewals_expiries_and_shared_indicators_match_a_plain_reading() -> None
         assert book.unwithdrawn == saved
         now += timedelta(minutes=rng.randrange(1, 30))
     assert len(book._expiries) <= 2 * len(saved) + 8  # renewals' stale entries compacted away
+
+
+def test_a_reload_keeps_the_decided_table_it_shares() -> None:
+    """The defense loop's PolicyFloors holds the book's ``decided``: a reload refills that same dict."""
+    book = InForce(RangeShare())
+    table = book.decided
+    first = msgspec.structs.replace(decision("45.142.0.1"), indicator_id="ind-a")
+    book.apply([first])
+    assert table == {first.type: {"45.142.0.1"}}
+    second = msgspec.structs.replace(decision("45.142.0.2"), id="d2", indicator_id="ind-b")
+    book.reload([second])
+    assert book.decided is table and table == {second.type: {"45.142.0.2"}}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from honeyguard.detect.httpfields import native_recorded_raw, python_recorded_raw
+from honeyguard.detect.httpfields import native_recorded_raw, python_recorded_raw, recorded_parts
 from honeyguard.detect.httpsplit import SplitRequest
 from honeyguard.detect.httpsubject import HttpSubject
 from honeyguard.detect.normalize import deobfuscate_shell
@@ -167,9 +167,8 @@ def _request_subject(request: HttpRequest) -> Subject:
 
 
 def _request_parts(request: HttpRequest) -> SplitRequest:
-    try:  # str.encode inline: most requests are latin-1 (a function call a string shows)
-        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in request.headers]
-        line = (request.method.encode("latin-1"), request.target.encode("latin-1"), request.version.encode("latin-1"))
+    try:  # most requests are latin-1
+        return recorded_parts(request)
     except UnicodeEncodeError:
         headers = [(_text(n), _text(v)) for n, v in request.headers]
         line = (_text(request.method), _text(request.target), _text(request.version))

@@ -263,7 +263,8 @@ native_recorded_fields: Callable[[bytes, HttpRequest], RecordedFields | None] | 
 
 
 def recorded_parts(request: HttpRequest) -> SplitRequest:
-    """The parts of a recorded request whose strings are latin-1 (as its subject's raw bytes were made)."""
+    """The parts of a recorded request whose strings are latin-1 (as its subject's raw bytes were
+    made); UnicodeEncodeError for one that is not."""
     headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in request.headers]
     method, target, version = (text.encode("latin-1") for text in (request.method, request.target, request.version))
     return SplitRequest(method, target, version, headers, request.body)

@@ -238,20 +238,18 @@ class HttpSubject(Subject):
         found = self._fields.get(name)
         if found is not None:
             return found
-        if self._request is None and self._source is not None and native_recorded_fields is not None:
-            # a recorded request's first field: the line's fields and 'request' in one C call (the
-            # fields exploits make the engine read), without the calls between here and there
-            raw = self._raw
-            if not self._split_done and raw is not None and self._recorded_fields(self._source, raw):
-                found = self._fields.get(name)
-                if found is not None:
-                    return found
+        if self._request is None and self._source is not None and not self._split_done:
+            # a recorded request's first field: its line cut from raw, with the line's fields and
+            # 'request' in the same C call where built (the fields exploits make the engine read)
+            self._request_line()
+            found = self._fields.get(name)
+            if found is not None:
+                return found
         if name in _LINE_FIELDS:  # (first: the fields most rules read)
             line = self._request if self._request is not None else self._request_line()  # (a call saved)
             if line is None:
                 return self._fields.get(name, b"")
-            found = self._fields.get(name)  # (_request_line's C call made them, for a recorded request)
-            return found if found is not None else self._line_fields(line)[name]
+            return self._line_fields(line)[name]
         if self._complete:
             return b""
         if self._header_fields is not None and name[:7] == "header." and name != "header.*":

@@ -16,10 +16,10 @@ class PolicyFloors:
     (``floor_of(type)``, asked once per type) or ``value`` is in ``decided[type]``. A higher
     confidence is never refused where a lower one is accepted, as take_touched requires."""
 
-    def __init__(self, floor_of: Callable[[str], int]) -> None:
+    def __init__(self, floor_of: Callable[[str], int], decided: dict[str, set[str]]) -> None:
         self.floor_of = floor_of
         self.floors: dict[str, int] = {}  # read by the native candidates: exact ints
-        self.decided: dict[str, set[str]] = {}  # type -> values with a decision in force
+        self.decided = decided  # type -> values with a decision in force (the decisions' owner keeps it)
 
     def __call__(self, type_: str, value: str, confidence: int) -> bool:
         floor = self.floors.get(type_)
@@ -29,19 +29,3 @@ class PolicyFloors:
             return True
         values = self.decided.get(type_)
         return values is not None and value in values
-
-    def decide(self, type_: str, value: str) -> None:
-        """A decision is in force for (type, value)."""
-        values = self.decided.get(type_)
-        if values is None:
-            values = self.decided[type_] = set()
-        values.add(value)
-
-    def withdraw(self, type_: str, value: str) -> None:
-        """No decision is in force any more for (type, value): it leaves the table (which stays as
-        large as the decisions in force)."""
-        values = self.decided.get(type_)
-        if values is not None:
-            values.discard(value)
-            if not values:
-                del self.decided[type_]

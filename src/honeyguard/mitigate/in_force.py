@@ -30,12 +30,15 @@ class InForce:
         self._next_rank = 0
         self._in_force: dict[str, dict[str, Decision]] = {}  # by indicator id, then id, in change order
         self._expiries: list[tuple[datetime, str]] = []  # a heap; entries left by renewals are skipped
+        #: type -> the values with a decision in force (the defense loop's PolicyFloors reads it)
+        self.decided: dict[str, set[str]] = {}
 
     def reload(self, unwithdrawn: Iterable[Decision]) -> None:
         """Start again from the store's decisions not withdrawn, in change order."""
         self.unwithdrawn, self.active, self._rank, self._in_force = {}, {}, {}, {}
         self._expiries = []
         self.share.counts.clear()
+        self.decided.clear()  # (cleared, not replaced: it is shared)
         for decision in unwithdrawn:
             self._put(decision)
 
@@ -89,7 +92,8 @@ class InForce:
         return True
 
     def _refresh_active(self, indicator_id: str) -> None:
-        """The newest decision in force for the indicator, and the range share's count of its drop."""
+        """The newest decision in force for the indicator, the range share's count of its drop, and
+        whether its value is decided."""
         same = self._in_force.get(indicator_id)
         newest = next(reversed(same.values())) if same else None
         old = self.active.get(indicator_id)
@@ -99,7 +103,14 @@ class InForce:
             self.share.remove(old.value)
         if newest is None:
             del self.active[indicator_id]
+            assert old is not None
+            values = self.decided[old.type]
+            values.discard(old.value)
+            if not values:  # (as large as the decisions in force)
+                del self.decided[old.type]
             return
         self.active[indicator_id] = newest
+        if old is None:
+            self.decided.setdefault(newest.type, set()).add(newest.value)
         if newest.action == "drop":
             self.share.add(newest.value)

@@ -27,6 +27,12 @@ class MitigationService:
     def __post_init__(self) -> None:
         self._book = InForce(self.mitigator.guardrails.share)
 
+    @property
+    def decided(self) -> dict[str, set[str]]:
+        """Type -> the values with a decision in force, as of the last step (kept up to date, one
+        dict for the service's life)."""
+        return self._book.decided
+
     def reconcile(self, indicators: Iterable[Indicator]) -> Changes:
         """Decide for ``indicators``, withdraw what expired, and save every change."""
         try:

@@ -109,9 +109,11 @@ class Defense:
         self.max_backlog = settings.server.defense_backlog
         self._observed = 0  # events handed over (written on the event loop only)
         self._folded = 0  # of those, folded and decided (written in the step's worker thread only)
-        # which touched indicators can change anything: the policy acts on their confidence, or a
-        # decision is in force for them (kept to the decisions in force by _note)
-        self._may_matter = PolicyFloors(self.mitigation.mitigator.policy.floor)
+        # which touched indicators reconciling can change anything for: the policy acts on their
+        # confidence, or a decision is in force for them (the mitigation service's own table). The
+        # others (most of a busy stream: one probe, a few failed logins) would be built only to be
+        # dropped; the sweep still reconciles every one.
+        self._may_matter = PolicyFloors(self.mitigation.mitigator.policy.floor, self.mitigation.decided)
         self._wake = asyncio.Event()
         self._last_sweep = clock.monotonic()
         self._last_sync = clock.monotonic()
@@ -119,9 +121,7 @@ class Defense:
     def load(self, events: Iterable[Event]) -> int:
         with self.lock:
             count = self.intel.load(events)
-            for decision in self.decisions.active(self.clock.now()).values():
-                self._may_matter.decide(decision.type, decision.value)
-            self._note(self.mitigation.reconcile(self.intel.take_changed()))
+            self.mitigation.reconcile(self.intel.take_changed())
         return count
 
     def observe(self, events: list[Event]) -> None:
@@ -158,19 +158,7 @@ class Defense:
         touched = self.intel.indicators() if due else self.intel.take_changed(self._may_matter, evidence=False)
         if due:
             self.intel.take_changed()
-        changes = self.mitigation.reconcile(touched)
-        self._note(changes)
-        return changes
-
-    def _note(self, changes: Changes) -> None:
-        """Keep ``_may_matter``'s decided values to the decisions in force: withdrawn ones leave
-        (so it stays as large as the active decisions, not every value ever decided), new ones join.
-        The touched indicators it refuses (most of a busy stream: one probe, a few failed logins)
-        would be built only to be dropped; the sweep still reconciles every one."""
-        for decision in changes.withdrawn:
-            self._may_matter.withdraw(decision.type, decision.value)
-        for decision in (*changes.new, *changes.renewed):
-            self._may_matter.decide(decision.type, decision.value)
+        return self.mitigation.reconcile(touched)
 
     async def run(self) -> None:
         while True:
