@@ -240,21 +240,7 @@ def _reverse_shells(text: bytes, lower: bytes, found: Collector) -> None:
         found.host(first.group(1), port, role)
 
 
-# a word of each alternative of P.MINER_CONTEXT; each byte as 'a' (a letter or digit) or ' '
-_MINER_WORDS = (
-    b"xmr",
-    b"stratum",
-    b"minerd",
-    b"cpuminer",
-    b"nicehash",
-    b"--donate-level",
-    b"pool",
-    b"wallet",
-    b"-u",
-    b"monero",
-    b"cryptonight",
-    b"randomx",
-)
+# each byte as 'a' (a letter or digit) or ' '
 _ALNUM_CLASSES = bytes(ord("a") if chr(b).isascii() and chr(b).isalnum() else ord(" ") for b in range(256))
 # P.MINER_CONTEXT's alternatives that are plain words (re.I on bytes folds ASCII case, as lower() does)
 _MINER_LITERALS = (
@@ -312,7 +298,7 @@ def _mining(text: bytes, lower: bytes, found: Collector) -> None:
 
     Each regex (tried at every byte) runs only when the text holds what its match needs: a run of
     letters and digits as long as the wallet, 'bc1', '0x', '-o' or '--url'."""
-    if not any(lower.find(word) >= 0 for word in _MINER_WORDS) or not speaks_of_mining(lower):
+    if not speaks_of_mining(lower):
         return
     runs = text.translate(_ALNUM_CLASSES)
     if b"a" * 95 in runs:
