@@ -23,6 +23,7 @@ import asyncio
 import gzip
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -185,11 +186,14 @@ def _honeyguard(*args: str) -> list[str]:
     return [sys.executable, "-m", "honeyguard.cli.main", *args]
 
 
-def http_rate(work: Path, bodies: Path, total: int, concurrency: int) -> tuple[float, float, float, float, int, float]:
+def http_rate(
+    work: Path, bodies: Path, total: int, concurrency: int
+) -> tuple[float, float, float, float, int, float, float]:
     """events/s over HTTP; the collector's CPU seconds while the client posted; its CPU seconds until
     it went idle after (the defense loop folds and decides after each commit, so it may lag the
     acknowledgements); how long that catching up took; how many posts were answered 503 (the
-    defense backlog over server.defense_backlog) and retried; and the collector's peak RSS."""
+    defense backlog over server.defense_backlog) and retried; the collector's peak RSS; and the
+    client's CPU seconds (it shares the two cores)."""
     port = _free_port()
     data = work / "collector"
     data.mkdir()
@@ -217,6 +221,7 @@ def http_rate(work: Path, bodies: Path, total: int, concurrency: int) -> tuple[f
                 raise SystemExit(f"collector did not start: {server.stderr.read() if server.stderr else ''}")
             time.sleep(0.05)
         cpu_before = _cpu_seconds(server.pid)
+        client_before = _children_cpu_seconds()
         result = subprocess.run(
             [sys.executable, __file__, "--client", f"http://127.0.0.1:{port}", token, str(bodies), str(concurrency)],
             env=env,
@@ -225,6 +230,7 @@ def http_rate(work: Path, bodies: Path, total: int, concurrency: int) -> tuple[f
             check=True,
         )
         figures = json.loads(result.stdout)
+        figures["client_cpu"] = _children_cpu_seconds() - client_before
         collector_cpu = _cpu_seconds(server.pid) - cpu_before
         settled = time.perf_counter()
         _wait_idle(server.pid)
@@ -240,7 +246,14 @@ def http_rate(work: Path, bodies: Path, total: int, concurrency: int) -> tuple[f
     store.close()
     if figures["accepted"] != total or stored != total:
         raise SystemExit(f"ingest lost events: accepted {figures['accepted']}, stored {stored}, sent {total}")
-    return total / figures["elapsed"], collector_cpu, settled_cpu, catch_up, int(figures["busy"]), peak_mb
+    rate = total / figures["elapsed"]
+    return rate, collector_cpu, settled_cpu, catch_up, int(figures["busy"]), peak_mb, figures["client_cpu"]
+
+
+def _children_cpu_seconds() -> float:
+    """User + system CPU time of the waited-for child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _wait_idle(pid: int, timeout: float = 300.0) -> None:
@@ -299,7 +312,8 @@ def main() -> None:
         bodies = work / "bodies"
         bodies.mkdir()
         paths = make_bodies(total, args.batch, bodies, live=args.live)
-        rate, collector_cpu, settled_cpu, catch_up, busy, peak_mb = http_rate(work, bodies, total, args.concurrency)
+        figures = http_rate(work, bodies, total, args.concurrency)
+        rate, collector_cpu, settled_cpu, catch_up, busy, peak_mb, client_cpu = figures
         bare, bare_cpu = bare_insert_rate(work, paths)
         load = os.getloadavg()[0]
     print(
@@ -330,6 +344,7 @@ def main() -> None:
                     # the same until the collector went idle: the defense loop's lag included
                     "collector_cpu_us_per_event_settled": round(settled_cpu / total * 1e6, 2),
                     "defense_catch_up_s": round(catch_up, 2),
+                    "client_cpu_us_per_event": round(client_cpu / total * 1e6, 2),
                     "busy_answers_retried": busy,
                     "collector_peak_rss_mb": round(peak_mb),
                     "bare_insert_cpu_us_per_event": round(bare_cpu / total * 1e6, 2),

@@ -10,6 +10,7 @@ are far apart in time.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import queue
 import threading
@@ -97,21 +98,24 @@ class EventWriter:
     def _insert_together(self, jobs: list[_Job]) -> None:
         """One insert for several batches; each job gets its own share of the result. Batches that
         share an id (a retry racing its original) go one by one, so the first one stores it.
-        The checks run on the Arrow id column: no Python string per event on this thread."""
+        The checks read the batches' id ranges (and the Arrow id column only when two overlap):
+        no Python string per event on this thread."""
         tables = [job.batch.table for job in jobs]
         if not all(t.schema.equals(tables[0].schema) for t in tables):
             for job in jobs:
                 self._insert_one(job)
             return
         table = pa.concat_tables(tables)
-        ids = table.column("id")
-        if pc.count_distinct(ids).as_py() != table.num_rows or not _narrow((pc.min(ids).as_py(), pc.max(ids).as_py())):
+        ranges = sorted(job.batch.id_range for job in jobs)
+        id_range = (ranges[0][0], max(hi for _, hi in ranges))
+        shared = _overlapping(ranges) and pc.count_distinct(table.column("id")).as_py() != table.num_rows
+        if shared or not _narrow(id_range):
             for job in jobs:
                 self._insert_one(job)
             return
         events = [event for job in jobs for event in job.batch.events]
         try:
-            result = self.store.insert(EventBatch(table, table.num_rows, events))
+            result = self.store.insert(EventBatch(table, table.num_rows, events, id_range))
         except BaseException:  # let each batch fail (or succeed) on its own
             for job in jobs:
                 self._insert_one(job)
@@ -133,6 +137,12 @@ def _settle(future: asyncio.Future[InsertResult], result: InsertResult) -> None:
 def _settle_error(future: asyncio.Future[InsertResult], exc: BaseException) -> None:
     if not future.done():
         future.set_exception(exc)
+
+
+def _overlapping(ranges: list[tuple[str, str]]) -> bool:
+    """Whether any two of the (sorted) id ranges overlap: only then may two batches share an id
+    (each batch's own ids are distinct)."""
+    return any(later[0] <= earlier[1] for earlier, later in itertools.pairwise(ranges))
 
 
 def _narrow(ids: Collection[str]) -> bool:

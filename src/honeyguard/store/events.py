@@ -9,19 +9,18 @@ maps skip the row groups that cannot hold them, and no in-memory index grows wit
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from honeyguard.errors import StoreError
 from honeyguard.model import Event, Ioc
+from honeyguard.store.duckc import ATTACHED, Connection, Database, DuckError
 
 _IOC = pa.struct([("type", pa.string()), ("value", pa.string()), ("role", pa.string())])
 
@@ -53,8 +52,10 @@ SCHEMA = pa.schema(
 if Event.__struct_fields__ != tuple(SCHEMA.names[:-1]):  # pragma: no cover - a model change
     raise ImportError("Event's fields no longer match the events table's columns (store/events.py)")
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS events (
+_TABLE = f"{ATTACHED}.events"
+
+_DDL = f"""
+CREATE TABLE IF NOT EXISTS {_TABLE} (
     id UUID NOT NULL, ts TIMESTAMPTZ NOT NULL, sensor VARCHAR NOT NULL, location VARCHAR,
     session VARCHAR, kind VARCHAR NOT NULL, src_ip VARCHAR, src_port INTEGER, dst_ip VARCHAR,
     dst_port INTEGER, protocol VARCHAR, persona VARCHAR, body VARCHAR,
@@ -65,11 +66,11 @@ CREATE TABLE IF NOT EXISTS events (
 
 # ids arrive as text and are stored as UUID: 16 bytes, and exact min/max per row group, which is
 # what lets the range below skip all but the newest row groups (text statistics keep only a prefix).
-_INSERT = """
-INSERT INTO events BY NAME
+_INSERT = f"""
+INSERT INTO {_TABLE} BY NAME
 SELECT * REPLACE (CAST(id AS UUID) AS id) FROM incoming
 WHERE CAST(id AS UUID) NOT IN
-    (SELECT id FROM events WHERE id BETWEEN CAST($lo AS UUID) AND CAST($hi AS UUID))
+    (SELECT id FROM {_TABLE} WHERE id BETWEEN CAST(? AS UUID) AND CAST(? AS UUID))
 RETURNING CAST(id AS VARCHAR)
 """
 
@@ -88,7 +89,7 @@ _RECEIVED_SHAPE = (
 )
 _TS_TEXT = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)"
 _INSERT_RECEIVED = f"""
-INSERT INTO events BY NAME
+INSERT INTO {_TABLE} BY NAME
 SELECT CAST(id AS UUID) AS id, CAST(j.ts AS TIMESTAMPTZ) AS ts, sensor, j.location, j.session, j.kind,
     j.src_ip, j.src_port, j.dst_ip, j.dst_port, j.protocol, j.persona, CAST(j.body AS VARCHAR) AS body,
     j.rules, j.cves, j.techniques, j.iocs,
@@ -96,13 +97,13 @@ SELECT CAST(id AS UUID) AS id, CAST(j.ts AS TIMESTAMPTZ) AS ts, sensor, j.locati
          ELSE error('the event text reads differently from the decoded event') END AS raw
 FROM (SELECT id, sensor, raw, json_transform_strict(raw, '{_RECEIVED_SHAPE}') AS j FROM incoming)
 WHERE CAST(id AS UUID) NOT IN
-    (SELECT id FROM events WHERE id BETWEEN CAST($lo AS UUID) AND CAST($hi AS UUID))
+    (SELECT id FROM {_TABLE} WHERE id BETWEEN CAST(? AS UUID) AND CAST(? AS UUID))
 RETURNING CAST(id AS VARCHAR)
 """
 
-_UPDATE_LABELS = """
-UPDATE events SET rules = r.rules, cves = r.cves, techniques = r.techniques, iocs = r.iocs, raw = r.raw
-FROM relabelled AS r WHERE events.id = CAST(r.id AS UUID)
+_UPDATE_LABELS = f"""
+UPDATE {_TABLE} AS e SET rules = r.rules, cves = r.cves, techniques = r.techniques, iocs = r.iocs, raw = r.raw
+FROM relabelled AS r WHERE e.id = CAST(r.id AS UUID)
 """
 
 # Checkpoints compress with zstd: measured about 1.6x less CPU per event than the default
@@ -110,6 +111,7 @@ FROM relabelled AS r WHERE events.id = CAST(r.id AS UUID)
 # Checkpointing every default 16 MB of WAL rewrites half-filled row groups again and again;
 # a larger WAL measured about twice the sustained insert rate.
 _WAL_AUTOCHECKPOINT = "256MB"
+_ZSTD = "SET force_compression = 'zstd'"
 
 _encoder = msgspec.json.Encoder()
 
@@ -145,10 +147,23 @@ class EventBatch:
     """Decoded events ready for one insert, without duplicate ids inside the batch: an Arrow
     table in the store's schema (``from_events``), or in RECEIVED_SCHEMA (``from_received``)."""
 
-    def __init__(self, table: pa.Table, submitted: int, events: Sequence[Event] = ()) -> None:
+    def __init__(
+        self, table: pa.Table, submitted: int, events: Sequence[Event] = (), id_range: tuple[str, str] | None = None
+    ) -> None:
         self.table = table
         self.submitted = submitted  # events received, duplicates within the batch included
         self.events = events  # the decoded events, one per row (for consumers after the commit)
+        self._id_range = id_range
+
+    @property
+    def id_range(self) -> tuple[str, str]:
+        """The smallest and largest id (text), given when the batch was built or read from the
+        table. Given, the writer thread needs no Arrow call (each one released the GIL and
+        waited to take it back behind the decoding thread)."""
+        if self._id_range is None:
+            ids = self.table.column("id")
+            self._id_range = (pc.min(ids).as_py(), pc.max(ids).as_py())
+        return self._id_range
 
     @classmethod
     def from_events(cls, events: Sequence[Event], raws: Sequence[bytes] | pa.Array | None = None) -> EventBatch:
@@ -193,7 +208,7 @@ class EventBatch:
             _ioc_lists(iocs),
             _json_lines(events) if raws is None else raws if isinstance(raws, pa.Array) else _text(raws),
         ]
-        return cls(pa.Table.from_arrays(columns, schema=SCHEMA), submitted, events)
+        return cls(pa.Table.from_arrays(columns, schema=SCHEMA), submitted, events, (min(ids), max(ids)))
 
     @classmethod
     def from_received(cls, events: Sequence[Event], raws: Sequence[bytes] | pa.Array | None) -> EventBatch:
@@ -206,12 +221,13 @@ class EventBatch:
         assert raws is not None
         if not events:
             return cls(SCHEMA.empty_table(), submitted, events)
+        ids = [e.id for e in events]
         columns = [
-            pa.array([e.id for e in events], pa.string()),
+            pa.array(ids, pa.string()),
             pa.array([e.sensor for e in events], pa.string()),
             raws if isinstance(raws, pa.Array) else _text(raws),
         ]
-        return cls(pa.Table.from_arrays(columns, schema=RECEIVED_SCHEMA), submitted, events)
+        return cls(pa.Table.from_arrays(columns, schema=RECEIVED_SCHEMA), submitted, events, (min(ids), max(ids)))
 
     @property
     def received(self) -> bool:
@@ -223,7 +239,7 @@ class EventBatch:
         if not self.received:
             return self
         batch = EventBatch.from_events(self.events, self.table.column("raw").combine_chunks())
-        return EventBatch(batch.table, self.submitted, self.events)
+        return EventBatch(batch.table, self.submitted, self.events, self._id_range)
 
 
 def _unique(
@@ -279,72 +295,78 @@ def _ioc_lists(per_event: Sequence[Sequence[Ioc]]) -> pa.Array:
 
 class EventStore:
     """The events table in one DuckDB file. Inserts come from one thread (the collector's
-    writer); queries may come from any thread (one at a time, on the reader connection)."""
+    writer); queries may come from any thread (one at a time, on the reader connection).
+    DuckDB is reached through its C API (store/duckc.py): no call waits for Python's GIL."""
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.Error as exc:
+            self._db = Database.open(self.path, read_only=read_only)
+        except DuckError as exc:
             raise StoreError(f"cannot open event store {self.path}: {exc}") from None
-        if not read_only:
-            self._con.execute(f"SET wal_autocheckpoint = '{_WAL_AUTOCHECKPOINT}'").fetchall()
-            with contextlib.suppress(duckdb.Error):  # older DuckDB without zstd: its defaults
-                self._con.execute("SET force_compression = 'zstd'").fetchall()
-            self._con.execute(_DDL).fetchall()
-        # Reads get their own connection to the same database, made here, before any other
-        # thread uses ``_con``: the writer thread then has ``_con`` to itself.
-        self._reader = self._con.cursor()
+        try:
+            self._con = self._db.connect()
+            # Reads get their own connection: the writer thread then has ``_con`` to itself.
+            self._reader: Connection = self._db.connect()
+            if not read_only:
+                for statement in (f"SET wal_autocheckpoint = '{_WAL_AUTOCHECKPOINT}'", _ZSTD, _DDL):
+                    self._con.execute(statement).close()
+        except DuckError as exc:
+            self._db.release()
+            raise StoreError(f"cannot open event store {self.path}: {exc}") from None
         self._read_lock = threading.Lock()
 
     def close(self) -> None:
         with self._read_lock:
             self._reader.close()
         self._con.close()
+        self._db.release()
 
     def insert(self, batch: EventBatch) -> InsertResult:
         """Insert the batch's new events in one transaction; ids already stored are ignored."""
         table = batch.table
         if table.num_rows == 0:
             return InsertResult(0, batch.submitted)
+        id_range = batch.id_range
         if batch.received:
             try:
-                rows = self._insert(_INSERT_RECEIVED, table)
+                accepted, new_ids = self._insert(_INSERT_RECEIVED, table, id_range)
             except StoreError:  # text DuckDB reads otherwise than msgspec did: columns from the Events
                 table = batch.laid_out().table
-                rows = self._insert(_INSERT, table)
+                accepted, new_ids = self._insert(_INSERT, table, id_range)
         else:
-            rows = self._insert(_INSERT, table)
-        accepted = len(rows)
-        new_ids = None if accepted == table.num_rows else frozenset(str(i) for i in rows.to_pylist())
+            accepted, new_ids = self._insert(_INSERT, table, id_range)
         return InsertResult(accepted, batch.submitted - accepted, new_ids)
 
-    def _insert(self, sql: str, table: pa.Table) -> pa.ChunkedArray:
-        """The ids the insert stored (its RETURNING), as an Arrow column: a Python tuple and string
-        per row, built on the writer thread and dropped unread when every row was new, measured
-        two to four times the cost of the column."""
-        ids = table.column("id")
-        lo, hi = pc.min(ids).as_py(), pc.max(ids).as_py()
+    def _insert(self, sql: str, table: pa.Table, id_range: tuple[str, str]) -> tuple[int, frozenset[str] | None]:
+        """How many rows the insert stored, and their ids (its RETURNING) unless it stored every
+        row: reading them back is needed only when some were already stored."""
+        lo, hi = id_range
         con = self._con
-        con.register("incoming", table)
         try:
-            return con.sql(sql, params={"lo": lo, "hi": hi}).to_arrow_table().column(0)
-        except duckdb.Error as exc:
+            with con.scanning("incoming", table):
+                result = con.execute(sql, [lo, hi])
+                try:
+                    accepted = result.row_count
+                    if accepted == table.num_rows:
+                        return accepted, None
+                    return accepted, frozenset(str(i) for i in result.table().column(0).to_pylist())
+                finally:
+                    result.close()
+        except DuckError as exc:
             raise StoreError(f"insert failed: {exc}") from None
-        finally:
-            con.unregister("incoming")
 
     def query(self, query: EventQuery) -> EventPage:
         where, params = _where(query)
-        sql = f"SELECT CAST(id AS VARCHAR), raw FROM events {where} ORDER BY id LIMIT {max(1, int(query.limit))}"
+        sql = f"SELECT CAST(id AS VARCHAR), raw FROM {_TABLE} {where} ORDER BY id LIMIT {max(1, int(query.limit))}"
         rows = self._read(sql, params)
         full = len(rows) == query.limit
         return EventPage(raws=[raw for _, raw in rows], next=rows[-1][0] if rows and full else None)
 
     def count(self, *, distinct: bool = False) -> int:
-        sql = "SELECT count(DISTINCT id) FROM events" if distinct else "SELECT count(*) FROM events"
+        sql = f"SELECT count(DISTINCT id) FROM {_TABLE}" if distinct else f"SELECT count(*) FROM {_TABLE}"
         return int(self._read(sql, [])[0][0])
 
     def update_labels(self, events: Sequence[Event]) -> int:
@@ -354,26 +376,28 @@ class EventStore:
             return 0
         table = EventBatch.from_events(events).table.select(["id", "rules", "cves", "techniques", "iocs", "raw"])
         con = self._con
-        con.register("relabelled", table)
         try:
-            rows = con.execute(_UPDATE_LABELS).fetchall()
-        except duckdb.Error as exc:
+            with con.scanning("relabelled", table):
+                rows = con.rows(_UPDATE_LABELS)
+        except DuckError as exc:
             raise StoreError(f"update failed: {exc}") from None
-        finally:
-            con.unregister("relabelled")
         return int(rows[0][0]) if rows else 0
 
-    def _read(self, sql: str, params: list[object]) -> list[tuple]:  # type: ignore[type-arg]
+    def _read(self, sql: str, params: Sequence[str | None]) -> list[tuple]:  # type: ignore[type-arg]
         with self._read_lock:
             try:
-                return self._reader.execute(sql, params).fetchall()
-            except duckdb.Error as exc:
+                return self._reader.rows(sql, params)
+            except DuckError as exc:
                 raise StoreError(f"query failed: {exc}") from None
 
 
-def _where(query: EventQuery) -> tuple[str, list[object]]:
+_PARAM_TYPES = {"id": "UUID", "ts": "TIMESTAMPTZ"}
+
+
+def _where(query: EventQuery) -> tuple[str, list[str | None]]:
+    """The WHERE clause and its parameters, as text (the clause casts each to its column's type)."""
     clauses: list[str] = []
-    params: list[object] = []
+    params: list[str | None] = []
     for column, op, value in (
         ("ts", ">=", query.since),
         ("ts", "<", query.until),
@@ -383,6 +407,6 @@ def _where(query: EventQuery) -> tuple[str, list[object]]:
         ("id", ">", query.after),
     ):
         if value is not None:
-            clauses.append(f"{column} {op} CAST(? AS UUID)" if column == "id" else f"{column} {op} ?")
-            params.append(value)
+            clauses.append(f"{column} {op} CAST(? AS {_PARAM_TYPES.get(column, 'VARCHAR')})")
+            params.append(value.isoformat() if isinstance(value, datetime) else value)
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params

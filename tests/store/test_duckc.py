@@ -1,0 +1,145 @@
+"""DuckDB through its C API: statements, parameters, Arrow views, errors, sharing a file, and the
+GIL released while a statement runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from honeyguard.errors import StoreError
+from honeyguard.store.duckc import ATTACHED, Database, DuckError
+from honeyguard.store.events import EventStore
+
+
+def _database(tmp_path: Path, **kw: bool) -> Database:
+    return Database.open(tmp_path / "d.duckdb", **kw)
+
+
+def test_statements_and_text_parameters(tmp_path: Path) -> None:
+    database = _database(tmp_path)
+    con = database.connect()
+    con.execute(f"CREATE TABLE {ATTACHED}.t (n INTEGER, s VARCHAR)").close()
+    con.execute("INSERT INTO t VALUES (CAST(? AS INTEGER), ?), (2, ?)", ["1", "one", None]).close()
+    assert con.rows("SELECT n, s FROM t ORDER BY n") == [(1, "one"), (2, None)]
+    assert con.rows("SELECT s FROM t WHERE s = ?", ["it's; DROP TABLE t"]) == []  # bound, never spliced
+    assert con.rows("SELECT count(*) FROM t") == [(2,)]
+    con.close()
+    database.release()
+
+
+def test_the_file_is_duckdb_own_format(tmp_path: Path) -> None:
+    """Written through the C API, read back by the duckdb module (and the other way round)."""
+    database = _database(tmp_path)
+    con = database.connect()
+    con.execute(f"CREATE TABLE {ATTACHED}.t AS SELECT range AS n FROM range(5)").close()
+    con.close()
+    database.release()
+    with duckdb.connect(str(tmp_path / "d.duckdb")) as other:
+        assert other.execute("SELECT sum(n) FROM t").fetchall() == [(10,)]
+        other.execute("INSERT INTO t VALUES (100)")
+    database = _database(tmp_path, read_only=True)
+    assert database.connect().rows("SELECT max(n) FROM t") == [(100,)]
+    database.release()
+
+
+def test_errors_carry_duckdb_message(tmp_path: Path) -> None:
+    database = _database(tmp_path)
+    con = database.connect()
+    with pytest.raises(DuckError, match="nowhere"):
+        con.execute("SELECT * FROM nowhere")
+    with pytest.raises(DuckError, match="Conversion Error"):
+        con.execute("SELECT CAST(? AS INTEGER)", ["not a number"])
+    assert con.rows("SELECT 42") == [(42,)]  # the connection is still usable
+    database.release()
+
+
+def test_an_arrow_table_is_a_view_for_the_block_only(tmp_path: Path) -> None:
+    database = _database(tmp_path)
+    con = database.connect()
+    table = pa.table({"n": pa.array(range(10_000), pa.int64()), "s": pa.array([str(i) for i in range(10_000)])})
+    with con.scanning("incoming", table):
+        assert con.rows("SELECT count(*), sum(n), max(length(s)) FROM incoming") == [(10_000, 49_995_000, 4)]
+    with pytest.raises(DuckError, match="incoming"):
+        con.execute("SELECT * FROM incoming")
+    database.release()
+
+
+def test_scanning_many_tables_leaks_no_arrow_memory(tmp_path: Path) -> None:
+    database = _database(tmp_path)
+    con = database.connect()
+    before = pa.total_allocated_bytes()
+    for round_ in range(50):
+        numbers = pa.chunked_array([range(round_, round_ + 1_000), range(1_000)], pa.int64())  # two chunks
+        table = pa.table({"n": numbers, "s": pa.array(["x"] * 2_000)})
+        with con.scanning("incoming", table):
+            con.rows("SELECT sum(n) FROM incoming")
+        del table
+    assert pa.total_allocated_bytes() <= before + 64 * 1024
+    database.release()
+
+
+def test_a_failed_statement_inside_a_scan_still_drops_the_view(tmp_path: Path) -> None:
+    database = _database(tmp_path)
+    con = database.connect()
+    with pytest.raises(DuckError), con.scanning("incoming", pa.table({"n": [1, 2]})):
+        con.execute("SELECT no_such_column FROM incoming")
+    assert con.rows("SELECT count(*) FROM duckdb_views() WHERE view_name = 'incoming'") == [(0,)]
+    database.release()
+
+
+def test_stores_of_one_file_share_one_database(tmp_path: Path) -> None:
+    path = tmp_path / "e.duckdb"
+    first, second = EventStore(path), EventStore(path)
+    assert first._db is second._db
+    first.close()
+    assert second.count() == 0  # still open for the other store
+    second.close()
+    reader = EventStore(path, read_only=True)  # closed by the last: the file opens afresh
+    with pytest.raises(StoreError, match="already open in this process read-only"):
+        EventStore(path)
+    reader.close()
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "e.duckdb"
+    path.write_bytes(b"this is not a DuckDB file" * 200)
+    with pytest.raises(StoreError, match="cannot open event store .*e.duckdb"):
+        EventStore(path)
+    with pytest.raises(StoreError, match="cannot open event store"):
+        EventStore(tmp_path / "missing.duckdb", read_only=True)
+
+
+def test_a_read_only_store_refuses_writes(tmp_path: Path) -> None:
+    path = tmp_path / "e.duckdb"
+    EventStore(path).close()
+    reader = EventStore(path, read_only=True)
+    with pytest.raises(DuckError, match="read-only"):
+        reader._con.execute("DELETE FROM events")  # the connection itself refuses
+    reader.close()
+
+
+def test_the_gil_is_released_while_a_statement_runs(tmp_path: Path) -> None:
+    """A long statement in one thread; the other thread keeps running Python meanwhile (with the
+    GIL held through the call it could not, until the statement ended)."""
+    database = _database(tmp_path)
+    con = database.connect()
+    finished = threading.Event()
+
+    def long_statement() -> None:
+        con.rows("SELECT count(*) FROM range(250000000) WHERE (range * 7) % 1000003 = 5")
+        finished.set()
+
+    worker = threading.Thread(target=long_statement)
+    worker.start()
+    time.sleep(0.2)
+    ran = 0
+    while ran < 1000 and not finished.is_set():
+        ran += sum(1 for _ in range(100)) // 100
+    assert ran == 1000 and not finished.is_set(), "Python could not run while DuckDB worked"
+    worker.join()
+    database.release()
