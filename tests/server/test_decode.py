@@ -101,3 +101,18 @@ def test_two_events_on_one_line_are_refused_by_line(body: bytes) -> None:
 def test_crlf_and_blank_lines_still_decode() -> None:
     events, raws = decode_events(GOOD + b"\r\n\n" + GOOD + b"\n")
     assert len(events) == 2 and _text_of(raws)[1] == GOOD.decode()
+
+
+@pytest.mark.parametrize("slice_bytes", [1, 150, 1_000, 1 << 20])
+@pytest.mark.parametrize("ending", [b"", b"\n"])
+def test_a_body_decoded_in_slices_is_decoded_whole(
+    monkeypatch: pytest.MonkeyPatch, slice_bytes: int, ending: bytes
+) -> None:
+    """Slices end at newlines wherever the cut falls: every event and its own text, in order."""
+    monkeypatch.setattr(decode, "DECODE_SLICE_BYTES", slice_bytes)
+    maker = EventMaker("s1")
+    events = [maker.http(datetime(2026, 1, 1, second=i % 60, tzinfo=UTC), target="/x" * (i % 9)) for i in range(40)]
+    lines = [encode_event(e) for e in events]
+    decoded, raws = decode_events(b"\n".join(lines) + ending)
+    assert decoded == events
+    assert _text_of(raws) == [line.decode() for line in lines]

@@ -84,6 +84,37 @@ def test_many_concurrent_inserts_store_everything_once(tmp_path: Path) -> None:
     store.close()
 
 
+class _CountingStore(EventStore):
+    inserts = 0
+
+    def insert(self, batch: EventBatch) -> InsertResult:
+        self.inserts += 1
+        return super().insert(batch)
+
+
+def test_interleaved_batches_without_shared_ids_still_go_in_as_one(tmp_path: Path) -> None:
+    """Two sensors posting at once: their id ranges overlap, their ids do not."""
+    events = _events(60)
+    store = _CountingStore(tmp_path / "e.duckdb")
+    writer = EventWriter(store)
+    try:
+        results = asyncio.run(_together(writer, [EventBatch.from_events(events[0::2]),
+                                                 EventBatch.from_events(events[1::2])]))
+    finally:
+        writer.close()
+    assert results == [InsertResult(30, 0), InsertResult(30, 0)]
+    assert store.inserts == 1
+    assert store.count() == store.count(distinct=True) == 60
+    store.close()
+
+
+def test_a_batch_knows_its_id_range_without_asking_arrow() -> None:
+    events = _events(20)[::-1]
+    built = EventBatch.from_events(events)
+    assert built.id_range == (min(e.id for e in events), max(e.id for e in events))
+    assert EventBatch(built.table, 20).id_range == built.id_range  # read from the table when not given
+
+
 def test_only_ids_close_in_time_coalesce() -> None:
     maker = EventMaker("s1")
     now, soon, tomorrow = (maker.connect(T0 + delta).id for delta in

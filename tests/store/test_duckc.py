@@ -108,7 +108,7 @@ def test_stores_of_one_file_share_one_database(tmp_path: Path) -> None:
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "e.duckdb"
     path.write_bytes(b"this is not a DuckDB file" * 200)
-    with pytest.raises(StoreError, match="cannot open event store .*e.duckdb"):
+    with pytest.raises(StoreError, match=r"cannot open event store .*e\.duckdb"):
         EventStore(path)
     with pytest.raises(StoreError, match="cannot open event store"):
         EventStore(tmp_path / "missing.duckdb", read_only=True)
