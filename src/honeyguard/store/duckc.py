@@ -91,13 +91,16 @@ class _Api:
     """The C API of the DuckDB the ``duckdb`` package loaded (its extension module exports it)."""
 
     def __init__(self) -> None:
-        import _duckdb
+        try:
+            import _duckdb
 
-        releasing, holding = ctypes.CDLL(_duckdb.__file__), ctypes.PyDLL(_duckdb.__file__)
-        for name, (args, result) in _SIGNATURES.items():
-            function = getattr(releasing if name in _RELEASING else holding, name)
-            function.argtypes, function.restype = args, result
-            setattr(self, name.removeprefix("duckdb_"), function)
+            releasing, holding = ctypes.CDLL(_duckdb.__file__), ctypes.PyDLL(_duckdb.__file__)
+            for name, (args, result) in _SIGNATURES.items():
+                function = getattr(releasing if name in _RELEASING else holding, name)
+                function.argtypes, function.restype = args, result
+                setattr(self, name.removeprefix("duckdb_"), function)
+        except (ImportError, OSError, AttributeError) as exc:  # another duckdb build than pyproject's
+            raise DuckError(f"the installed duckdb package does not expose DuckDB's C API ({exc})") from None
 
 
 @cache
