@@ -1,17 +1,17 @@
-"""DuckDB through its C API (ctypes), for the event store: every call runs without Python's GIL.
+"""DuckDB through its C API (ctypes), for the event store: statements run without Python's GIL.
 
 Why not the ``duckdb`` module's own client: it takes the GIL some twenty times an insert (a
 signal check after each task it runs, the Arrow source's Python side, binding), and in the
 collector another thread holds the GIL most of the time (decoding and folding events). Each take
 waited up to the switch interval while the core DuckDB runs on idled: under a busy GIL an insert
-measured about twice its quiet wall time. ctypes releases the GIL for the whole foreign call, and
-the C API never asks for it.
+measured about twice its quiet wall time. ctypes releases the GIL for the whole of each call that
+does DuckDB work, and the C API never asks for it.
 
 The library is the one the ``duckdb`` package ships (its extension module exports the C API), so
 the file format and SQL are exactly those of ``duckdb.connect``. The database file is attached to
 an in-memory database: the C API's Arrow scan creates a view, which must not land in the file.
-Within one process, open a file through one ``Database`` at a time (two instances of one file in a
-process do not see each other's locks).
+``Database.open`` shares one instance per file within a process (two instances of one file in a
+process would not see each other's locks).
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ def _release(struct: _ArrowSchema | _ArrowArray, slot: int) -> None:
     """Release an exported Arrow struct unless its consumer did (release slot NULL)."""
     if struct.words[slot]:
         _RELEASE(struct.words[slot])(ctypes.addressof(struct))
+
+
 _OK = 0
 
 

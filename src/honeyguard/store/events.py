@@ -306,14 +306,18 @@ class EventStore:
             self._db = Database.open(self.path, read_only=read_only)
         except DuckError as exc:
             raise StoreError(f"cannot open event store {self.path}: {exc}") from None
+        opened: list[Connection] = []
         try:
-            self._con = self._db.connect()
+            opened.append(self._db.connect())
             # Reads get their own connection: the writer thread then has ``_con`` to itself.
-            self._reader: Connection = self._db.connect()
+            opened.append(self._db.connect())
+            self._con, self._reader = opened
             if not read_only:
                 for statement in (f"SET wal_autocheckpoint = '{_WAL_AUTOCHECKPOINT}'", _ZSTD, _DDL):
                     self._con.execute(statement).close()
         except DuckError as exc:
+            for connection in opened:
+                connection.close()
             self._db.release()
             raise StoreError(f"cannot open event store {self.path}: {exc}") from None
         self._read_lock = threading.Lock()
