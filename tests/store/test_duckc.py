@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -12,8 +13,12 @@ import pyarrow as pa
 import pytest
 
 from honeyguard.errors import StoreError
+from honeyguard.model import Event
 from honeyguard.store.duckc import ATTACHED, Database, DuckError
-from honeyguard.store.events import EventStore
+from honeyguard.store.events import EventBatch, EventQuery, EventStore
+from tests.server.helpers import EventMaker
+
+T0 = datetime(2026, 5, 1, tzinfo=UTC)
 
 
 def _database(tmp_path: Path, **kw: bool) -> Database:
@@ -143,3 +148,63 @@ def test_the_gil_is_released_while_a_statement_runs(tmp_path: Path) -> None:
     assert ran == 1000 and not finished.is_set(), "Python could not run while DuckDB worked"
     worker.join()
     database.release()
+
+
+def test_two_stores_of_one_file_insert_at_once_each_event_once(tmp_path: Path) -> None:
+    """The Arrow view is the database's: scans of stores sharing it take turns."""
+    path = tmp_path / "e.duckdb"
+    stores = [EventStore(path), EventStore(path)]
+    maker = EventMaker("s1")
+    events = [maker.connect(T0 + timedelta(milliseconds=i)) for i in range(4000)]
+    failures: list[BaseException] = []
+
+    def insert(store: EventStore, part: list[Event]) -> None:
+        try:
+            for at in range(0, len(part), 50):
+                assert store.insert(EventBatch.from_events(part[at : at + 50])).accepted == len(part[at : at + 50])
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=insert, args=(store, events[i::2])) for i, store in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert stores[0].count() == stores[0].count(distinct=True) == 4000
+    for store in stores:
+        store.close()
+
+
+def test_closing_a_store_twice_leaves_the_other_store_open(tmp_path: Path) -> None:
+    path = tmp_path / "e.duckdb"
+    first, second = EventStore(path), EventStore(path)
+    first.close()
+    first.close()
+    assert second.count() == 0
+    third = EventStore(path)
+    assert third._db is second._db
+    second.close()
+    third.close()
+
+
+def test_closed_results_and_connections_are_errors_not_crashes(tmp_path: Path) -> None:
+    database = _database(tmp_path)
+    con = database.connect()
+    result = con.execute("SELECT 1")
+    result.close()
+    with pytest.raises(DuckError, match="closed"):
+        _ = result.row_count
+    with pytest.raises(DuckError, match="closed"):
+        result.table()
+    con.close()
+    with pytest.raises(DuckError, match="closed"):
+        con.execute("SELECT 1")
+    database.release()
+
+
+def test_text_that_is_not_utf8_is_a_store_error(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "e.duckdb")
+    with pytest.raises(StoreError, match="not valid text"):
+        store.query(EventQuery(sensor="\ud800"))
+    store.close()

@@ -47,7 +47,7 @@ class _ArrowArray(Structure):  # 10 words; ``release`` is the 9th
         return not self.words[8]
 
 
-_RELEASE = ctypes.CFUNCTYPE(None, c_void_p)  # an Arrow struct's release callback
+_RELEASE = ctypes.PYFUNCTYPE(None, c_void_p)  # an Arrow struct's release callback (quick: GIL kept)
 
 
 def _release(struct: _ArrowSchema | _ArrowArray, slot: int) -> None:
@@ -116,21 +116,26 @@ class Result:
     def __init__(self, handle: c_void_p) -> None:
         self._handle = handle
 
+    def _open_handle(self) -> c_void_p:
+        if not self._handle:
+            raise DuckError("the result is closed")
+        return self._handle
+
     @property
     def row_count(self) -> int:
-        return int(_library().arrow_row_count(self._handle))
+        return int(_library().arrow_row_count(self._open_handle()))
 
     def table(self) -> pa.Table:
-        lib = _library()
+        lib, handle = _library(), self._open_handle()
         schema_struct = _ArrowSchema()
-        if lib.query_arrow_schema(self._handle, byref(c_void_p(ctypes.addressof(schema_struct)))) != _OK:
-            raise DuckError(_text(lib.query_arrow_error(self._handle)))
+        if lib.query_arrow_schema(handle, byref(c_void_p(ctypes.addressof(schema_struct)))) != _OK:
+            raise DuckError(_text(lib.query_arrow_error(handle)))
         schema = pa.Schema._import_from_c(ctypes.addressof(schema_struct))
         batches: list[pa.RecordBatch] = []
         while True:
             array = _ArrowArray()
-            if lib.query_arrow_array(self._handle, byref(c_void_p(ctypes.addressof(array)))) != _OK:
-                raise DuckError(_text(lib.query_arrow_error(self._handle)))
+            if lib.query_arrow_array(handle, byref(c_void_p(ctypes.addressof(array)))) != _OK:
+                raise DuckError(_text(lib.query_arrow_error(handle)))
             if array.released:  # no chunk left
                 return pa.Table.from_batches(batches, schema)
             batches.append(pa.RecordBatch._import_from_c(ctypes.addressof(array), schema))
@@ -141,16 +146,23 @@ class Result:
             self._handle = c_void_p()
 
 
+#: Arrow structs a view may still point at because dropping the view failed: kept, never freed.
+_stranded: list[object] = []
+
+
 class Connection:
     """One connection: use it from one thread at a time."""
 
-    def __init__(self, database: c_void_p) -> None:
+    def __init__(self, database: c_void_p, scan_lock: threading.Lock) -> None:
         self._handle = c_void_p()
+        self._scan_lock = scan_lock
         if _library().connect(database, byref(self._handle)) != _OK:
             raise DuckError("cannot connect to the database")
 
     def execute(self, sql: str, params: Sequence[str | None] = ()) -> Result:
         """Run one statement, its ``?`` parameters bound as text (SQL casts what needs a type)."""
+        if not self._handle:
+            raise DuckError("the connection is closed")
         lib = _library()
         statement = c_void_p()
         try:
@@ -184,28 +196,37 @@ class Connection:
         reading it twice would find it empty the second time). DuckDB reads the table's columns
         in place, as one record batch: no Python runs while it scans them.
 
+        The view is the database's, seen by every connection: one scan at a time per database.
         (Not ``duckdb_arrow_scan`` over a stream: it never releases the schemas it asks the
         stream for, about 2.5 KB of Arrow memory lost an insert.)"""
+        if not self._handle:
+            raise DuckError("the connection is closed")
         batch = _one_batch(table)
         schema, array = _ArrowSchema(), _ArrowArray()
         batch._export_to_c(ctypes.addressof(array), ctypes.addressof(schema))
         stream = c_void_p()
         lib = _library()
-        try:
-            state = lib.arrow_array_scan(
-                self._handle, name.encode(), ctypes.addressof(schema), ctypes.addressof(array), byref(stream)
-            )
-            if state != _OK:
-                raise DuckError(f"cannot read the Arrow table as {name}")
+        with self._scan_lock:
+            state, dropped = -1, False
             try:
-                yield
+                state = lib.arrow_array_scan(
+                    self._handle, name.encode(), ctypes.addressof(schema), ctypes.addressof(array), byref(stream)
+                )
+                if state != _OK:
+                    raise DuckError(f"cannot read the Arrow table as {name}")
+                try:
+                    yield
+                finally:
+                    self.execute(f'DROP VIEW IF EXISTS "{name}"').close()
+                    dropped = True
             finally:
-                self.execute(f'DROP VIEW IF EXISTS "{name}"').close()
-        finally:
-            if stream:
-                lib.destroy_arrow_stream(byref(stream))
-            _release(array, 8)  # unread: still ours
-            _release(schema, 7)
+                if state == _OK and not dropped:  # the view may still point at them
+                    _stranded.append((schema, array, stream))
+                else:
+                    if stream:
+                        lib.destroy_arrow_stream(byref(stream))
+                    _release(array, 8)  # unread: still ours
+                    _release(schema, 7)
 
     def close(self) -> None:
         if self._handle:
@@ -216,7 +237,8 @@ class Connection:
 class Database:
     """A DuckDB file attached as ``ATTACHED`` to an in-memory database. Get one with ``open``:
     stores of one file in one process share it, as ``duckdb.connect`` shares its instance (two
-    instances of one file in a process would not see each other's locks)."""
+    instances of one file in a process would not see each other's locks). Each ``open`` is
+    matched by one ``release``."""
 
     _shared: dict[str, tuple[Database, int]] = {}  # resolved path -> (database, users)
     _shared_lock = threading.Lock()
@@ -228,36 +250,39 @@ class Database:
             database, users = cls._shared.get(key, (None, 0))
             if database is None:
                 database = cls(path, read_only=read_only)
+                database._key = key
             elif database.read_only != read_only:
                 mode = "read-only" if database.read_only else "for writing"
                 raise DuckError(f"{path} is already open in this process {mode}")
             cls._shared[key] = (database, users + 1)
-            database._key = key
             return database
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         lib = _library()
         self.read_only = read_only
         self._key: str | None = None
+        self._scan_lock = threading.Lock()
         self._handle = c_void_p()
         error = c_char_p()
         if lib.open_ext(b":memory:", byref(self._handle), None, byref(error)) != _OK:
             message = _text(error.value)
             lib.free(ctypes.cast(error, c_void_p))
             raise DuckError(message)
-        setup = Connection(self._handle)
+        setup: Connection | None = None
         try:
+            setup = Connection(self._handle, self._scan_lock)
             mode = " (READ_ONLY)" if read_only else ""
             setup.execute(f"ATTACH '{_quoted(str(path))}' AS {ATTACHED}{mode}").close()
         except DuckError:
-            setup.close()
+            if setup is not None:
+                setup.close()
             lib.close(byref(self._handle))
             raise
         self._setup = setup
 
     def connect(self) -> Connection:
         """A new connection; unqualified names find the file's tables (create them qualified)."""
-        connection = Connection(self._handle)
+        connection = Connection(self._handle, self._scan_lock)
         try:
             connection.execute(f"SET search_path = 'memory.main,{ATTACHED}.main'").close()
         except DuckError:
@@ -268,12 +293,15 @@ class Database:
     def release(self) -> None:
         """One user done; the last one detaches the file (DuckDB checkpoints it) and closes."""
         with Database._shared_lock:
-            database, users = Database._shared.pop(self._key or "", (self, 1))
-            if users > 1:
-                Database._shared[self._key or ""] = (database, users - 1)
-                return
             if not self._handle:
                 return
+            if self._key is not None:
+                database, users = Database._shared.get(self._key, (None, 0))
+                if database is self and users > 1:
+                    Database._shared[self._key] = (self, users - 1)
+                    return
+                if database is self:
+                    del Database._shared[self._key]
             try:
                 self._setup.execute(f"DETACH {ATTACHED}").close()
             finally:
@@ -293,7 +321,10 @@ def _bind(lib: ctypes.CDLL, statement: c_void_p, index: int, value: str | None) 
     if value is None:
         state = lib.bind_null(statement, index)
     else:
-        data = value.encode()
+        try:
+            data = value.encode()
+        except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 for it
+            raise DuckError(f"parameter {index} is not valid text: {exc.reason}") from None
         state = lib.bind_varchar_length(statement, index, data, len(data))
     if state != _OK:
         raise DuckError(f"cannot bind parameter {index}")

@@ -321,12 +321,20 @@ class EventStore:
             self._db.release()
             raise StoreError(f"cannot open event store {self.path}: {exc}") from None
         self._read_lock = threading.Lock()
+        self._closed = False
 
     def close(self) -> None:
+        """Close the connections and release the file (the last store of it checkpoints); once."""
         with self._read_lock:
+            if self._closed:
+                return
+            self._closed = True
             self._reader.close()
         self._con.close()
-        self._db.release()
+        try:
+            self._db.release()
+        except DuckError as exc:
+            raise StoreError(f"closing event store {self.path}: {exc}") from None
 
     def insert(self, batch: EventBatch) -> InsertResult:
         """Insert the batch's new events in one transaction; ids already stored are ignored."""
