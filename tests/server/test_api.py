@@ -86,6 +86,16 @@ def test_malformed_line_is_400_naming_it_and_nothing_stored(collector: Collector
     assert _count(collector, src_ip="192.0.2.16") == 0
 
 
+def test_an_id_in_upper_case_is_400_naming_the_event_and_nothing_stored(collector: CollectorProcess) -> None:
+    maker = EventMaker("alpha", seed=91)
+    events = [maker.connect(T0, src_ip="192.0.2.91") for _ in range(3)]
+    events[1].id = events[1].id.upper()
+    response = post_events(collector.url, collector.tokens["alpha"], ndjson(events))  # type: ignore[attr-defined]
+    assert response.status_code == 400
+    assert "event 2: id" in response.json()["detail"]
+    assert _count(collector, src_ip="192.0.2.91") == 0
+
+
 def test_not_gzip_when_it_says_gzip_is_400(collector: CollectorProcess) -> None:
     response = httpx.post(collector.url + "/api/v1/events", content=b"not gzip at all", trust_env=False,
                           headers={"Authorization": f"Bearer {collector.tokens['alpha']}",  # type: ignore[attr-defined]

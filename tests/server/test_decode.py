@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -10,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from honeyguard.model import encode_event
+from honeyguard.model import canonical_uuids, encode_event
 from honeyguard.server import decode
-from honeyguard.server.decode import MAX_DECODED_BYTES, IngestError, decode_events, inflate
+from honeyguard.server.decode import MAX_DECODED_BYTES, IngestError, check_ids, decode_events, inflate
 from tests.server.helpers import EventMaker
 
 GOOD = encode_event(EventMaker("s1").connect(datetime(2026, 1, 1, tzinfo=UTC)))
@@ -116,3 +118,26 @@ def test_a_body_decoded_in_slices_is_decoded_whole(
     decoded, raws = decode_events(b"\n".join(lines) + ending)
     assert decoded == events
     assert _text_of(raws) == [line.decode() for line in lines]
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [str.upper, lambda v: "{" + v + "}", lambda v: v.replace("-", ""), lambda v: v[:8] + v[9:13] + "-" + v[13:],
+     lambda v: "x" * 36, lambda v: v + " "],
+)
+def test_an_id_not_in_canonical_text_is_refused_by_event(spelling: Callable[[str], str]) -> None:
+    maker = EventMaker("s1")
+    events = [maker.connect(datetime(2026, 1, 1, second=i, tzinfo=UTC)) for i in range(3)]
+    check_ids(events)  # as sensors make them
+    events[1].id = spelling(events[1].id)
+    with pytest.raises(IngestError) as caught:
+        check_ids(events)
+    assert caught.value.status == 400 and caught.value.message.startswith("event 2: id ")
+
+
+@given(st.lists(st.uuids(), min_size=1, max_size=20))
+def test_canonical_ids_sort_as_text_as_they_sort_as_uuids(values: list[uuid.UUID]) -> None:
+    texts = [str(v) for v in values]
+    assert canonical_uuids(texts)
+    assert min(texts) == str(min(values, key=lambda v: v.int)) and max(texts) == str(max(values, key=lambda v: v.int))
+    assert not canonical_uuids([*texts, texts[0].upper() if texts[0] != texts[0].upper() else "Z" * 36])

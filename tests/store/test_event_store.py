@@ -73,3 +73,20 @@ def test_filters_and_paging(tmp_path: Path) -> None:
         after = page.next
     assert pages == [7, 7, 6]
     store.close()
+
+
+def test_a_batch_of_other_id_spellings_is_ranged_by_uuid_value(tmp_path: Path) -> None:
+    """Ingest refuses them, but a batch built otherwise still finds every stored duplicate."""
+    maker = EventMaker("s1")
+    events = [maker.connect(T0 + timedelta(seconds=i)) for i in range(3)]
+    for event, last in zip(events, "abc", strict=True):
+        event.id = f"01900000-0000-7000-8000-00000000000{last}"
+    # as text the braced smallest sorts last and the upper-case largest first: a range taken from
+    # the text would be empty
+    events[0].id, events[2].id = "{" + events[0].id + "}", events[2].id.upper()
+    store = EventStore(tmp_path / "e.duckdb")
+    assert store.insert(EventBatch.from_events(events)) == InsertResult(3, 0)
+    again = store.insert(EventBatch.from_events(events))
+    assert (again.accepted, again.duplicates) == (0, 3)
+    assert store.count() == 3
+    store.close()

@@ -32,7 +32,7 @@ from honeyguard.model.finding import (
     encode_finding,
     finding_id,
 )
-from honeyguard.model.ids import UuidV7Factory, uuid7_time_ms
+from honeyguard.model.ids import UuidV7Factory, canonical_uuids, uuid7_time_ms
 
 __all__ = [
     "EVENT_KINDS",
@@ -58,6 +58,7 @@ __all__ = [
     "SshLogin",
     "Upload",
     "UuidV7Factory",
+    "canonical_uuids",
     "decode_event",
     "decode_events",
     "decode_finding",

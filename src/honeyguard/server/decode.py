@@ -12,7 +12,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from honeyguard.model import Event
+from honeyguard.model import Event, canonical_uuids
 
 #: A compressed body may not expand past this (a gzip bomb is refused, not inflated).
 MAX_DECODED_BYTES = 256 * 1024 * 1024
@@ -135,6 +135,18 @@ def _decode_lines_slowly(lines: list[bytes]) -> tuple[list[Event], list[bytes]]:
             raise IngestError(400, f"line {number}: {exc}") from None
         kept.append(line.strip())
     return events, kept
+
+
+def check_ids(events: list[Event]) -> None:
+    """Every id must be a UUID in canonical text: the store keeps ids as UUIDs, finds duplicates
+    by their range and reads them back canonical, so another spelling of one id could be stored
+    twice, or fail the whole insert."""
+    if canonical_uuids([event.id for event in events]):
+        return
+    for number, event in enumerate(events, start=1):
+        if not canonical_uuids([event.id]):
+            raise IngestError(400, f"event {number}: id {event.id!r} is not a UUID in canonical form "
+                                   "(8-4-4-4-12 lower-case hex)")
 
 
 def check_sensor(events: list[Event], sensor: str) -> None:

@@ -28,7 +28,7 @@ from honeyguard.config import NatsLink
 from honeyguard.natsconn import all_subjects, connect, ensure_stream, sensor_of
 from honeyguard.sensor.shipper import Backoff
 from honeyguard.server.context import Collector
-from honeyguard.server.decode import IngestError, decode_events, inflate
+from honeyguard.server.decode import IngestError, check_ids, decode_events, inflate
 from honeyguard.store.events import EventBatch
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,7 @@ def prepare_batch(data: bytes, sensor: str) -> EventBatch:
         if event.sensor != sensor:  # the subject is what NATS permissions tie to a sensor
             raise IngestError(403, f"event {number} ({event.id}) claims sensor {event.sensor!r}, "
                                    f"but was published on the subject of {sensor!r}")
+    check_ids(events)
     return EventBatch.from_received(events, raws)
 
 

@@ -10,16 +10,16 @@ maps skip the row groups that cannot hold them, and no in-memory index grows wit
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 import msgspec
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from honeyguard.errors import StoreError
-from honeyguard.model import Event, Ioc
+from honeyguard.model import Event, Ioc, canonical_uuids
 from honeyguard.store.duckc import ATTACHED, Connection, Database, DuckError
 
 _IOC = pa.struct([("type", pa.string()), ("value", pa.string()), ("role", pa.string())])
@@ -161,8 +161,7 @@ class EventBatch:
         table. Given, the writer thread needs no Arrow call (each one released the GIL and
         waited to take it back behind the decoding thread)."""
         if self._id_range is None:
-            ids = self.table.column("id")
-            self._id_range = (pc.min(ids).as_py(), pc.max(ids).as_py())
+            self._id_range = _id_range(self.table.column("id").to_pylist())
         return self._id_range
 
     @classmethod
@@ -208,7 +207,7 @@ class EventBatch:
             _ioc_lists(iocs),
             _json_lines(events) if raws is None else raws if isinstance(raws, pa.Array) else _text(raws),
         ]
-        return cls(pa.Table.from_arrays(columns, schema=SCHEMA), submitted, events, (min(ids), max(ids)))
+        return cls(pa.Table.from_arrays(columns, schema=SCHEMA), submitted, events, _id_range(ids))
 
     @classmethod
     def from_received(cls, events: Sequence[Event], raws: Sequence[bytes] | pa.Array | None) -> EventBatch:
@@ -227,7 +226,7 @@ class EventBatch:
             pa.array([e.sensor for e in events], pa.string()),
             raws if isinstance(raws, pa.Array) else _text(raws),
         ]
-        return cls(pa.Table.from_arrays(columns, schema=RECEIVED_SCHEMA), submitted, events, (min(ids), max(ids)))
+        return cls(pa.Table.from_arrays(columns, schema=RECEIVED_SCHEMA), submitted, events, _id_range(ids))
 
     @property
     def received(self) -> bool:
@@ -240,6 +239,19 @@ class EventBatch:
             return self
         batch = EventBatch.from_events(self.events, self.table.column("raw").combine_chunks())
         return EventBatch(batch.table, self.submitted, self.events, self._id_range)
+
+
+def _id_range(ids: Sequence[str]) -> tuple[str, str]:
+    """The batch's smallest and largest id as UUIDs, as text: the duplicate check looks for
+    stored ids between them. Canonical ids (what ingest accepts) sort as text the way they sort
+    as UUIDs; others are ordered by their UUID value, so none escapes the range."""
+    if canonical_uuids(ids):
+        return min(ids), max(ids)
+    try:
+        ordered = sorted(ids, key=lambda value: uuid.UUID(value).int)
+    except ValueError:  # not UUIDs: the insert refuses them
+        return min(ids), max(ids)
+    return ordered[0], ordered[-1]
 
 
 def _unique(

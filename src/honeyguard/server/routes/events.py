@@ -17,7 +17,7 @@ from honeyguard.errors import AuthError
 from honeyguard.model import Event
 from honeyguard.server.auth import WrongKind
 from honeyguard.server.context import collector_of
-from honeyguard.server.decode import IngestError, check_sensor, decode_events, inflate
+from honeyguard.server.decode import IngestError, check_ids, check_sensor, decode_events, inflate
 from honeyguard.store.events import EventBatch, EventQuery
 
 MAX_PAGE = 10_000
@@ -69,6 +69,7 @@ def _prepare(body: bytes, content_encoding: str | None, sensor: str) -> EventBat
     the columns from the text as received (EventBatch.from_received)."""
     events, raws = decode_events(inflate(body, content_encoding))
     check_sensor(events, sensor)
+    check_ids(events)
     return EventBatch.from_received(events, raws)
 
 
