@@ -236,14 +236,21 @@ unix_head: Callable[[bytes, int], bytes | None] = (
 )
 
 
+def recorded_line(raw: bytes, request: HttpRequest) -> tuple[bytes, bytes, bytes]:
+    """(method, target, version) of a recorded request, cut from its ``raw`` bytes (recorded_raw)
+    by its strings' lengths: latin-1 keeps them."""
+    m, t, v = len(request.method), len(request.target), len(request.version)
+    return raw[:m], raw[m + 1 : m + 1 + t], raw[m + t + 2 : m + t + 2 + v]
+
+
 def python_recorded_fields(raw: bytes, request: HttpRequest) -> RecordedFields:
     """The request line of a recorded request's ``raw`` bytes (recorded_raw), found by its strings'
     lengths, and its fields: ((method, target, version), the method, target, path, query and url
     fields, and the 'request' field where raw alone gives it (no body, unix_head's test), else None),
     as HttpSubject makes them piece by piece."""
-    m, t, v = len(request.method), len(request.target), len(request.version)
-    line = (raw[:m], raw[m + 1 : m + 1 + t], raw[m + t + 2 : m + t + 2 + v])
+    line = recorded_line(raw, request)
     method, target, _version = line
+    m, t, v = len(request.method), len(request.target), len(request.version)
     path, query, url = python_target_fields(target)
     found = None
     if not request.body and len(raw) - m - t - v <= _TEXT:

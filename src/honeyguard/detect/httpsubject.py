@@ -23,6 +23,7 @@ from honeyguard.detect.httpfields import (
     origin_form,
     python_target_fields,
     recorded_first_host,
+    recorded_line,
     recorded_parts,
     request_of_head,
     unix_head,
@@ -130,8 +131,7 @@ class HttpSubject(Subject):
                 assert self._raw is not None
                 if native_recorded_fields is not None and self._recorded_fields(source, self._raw):
                     return self._request
-                raw, m, t = self._raw, len(source.method), len(source.target)
-                self._request = (raw[:m], raw[m + 1 : m + 1 + t], raw[m + t + 2 : m + t + 2 + len(source.version)])
+                self._request = recorded_line(self._raw, source)
             elif self._split_done:
                 parts = self._split()
                 if parts is not None:
