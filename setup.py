@@ -51,6 +51,7 @@ setup(
             "src/honeyguard/intel/_foldnative.c",
             headers=(
                 "src/honeyguard/intel/_foldnative_seen.h",
+                "src/honeyguard/intel/_foldnative_entry.h",
                 "src/honeyguard/intel/_foldnative_book.h",
                 "src/honeyguard/intel/_foldnative_event.h",
             ),

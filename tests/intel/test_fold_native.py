@@ -131,7 +131,7 @@ def snapshot(book: IndicatorBook) -> Any:
         return value
 
     return (
-        {t: {v: plain(e) for v, e in by_value.items()} for t, by_value in book._entries.items()},
+        {t: {v: plain(book._record(e)) for v, e in by_value.items()} for t, by_value in book._entries.items()},
         [(e.type, e.value) for e in book._touched],
         book._evidence_seq,
         dict(book._sources),
@@ -241,7 +241,7 @@ def test_names_shared_by_the_native_fold_stay_bounded() -> None:
     assert snapshot(native) == snapshot(python)
     assert len(native._names) <= 4096 and len(python._names) == 0
     if NATIVE_AVAILABLE:
-        kept = [item[5] for entry in native._entries["ip"].values() for item in entry.evidence]
+        kept = [item[5] for entry in native._entries["ip"].values() for item in native._record(entry).evidence]
         assert len({id(name) for name in kept}) == 1  # one sensor name, shared by every item
 
 
@@ -257,6 +257,10 @@ def test_feed_and_allowlist_between_native_folds() -> None:
         book.allowlist("ip", "198.51.100.1", T0)
         book.observe_events(stream[10:])
     assert snapshot(native) == snapshot(python)
+
+
+class _Text(str):
+    """A str subclass: never taken for the book's shared copy of a name, still equal to it."""
 
 
 class _Odd:
@@ -283,6 +287,8 @@ class _Odd:
         _Odd(ts="yesterday"),
         _Odd(ts=datetime(2026, 5, 1)),  # naive: Python's timestamp() reads it as local time
         _Odd(sensor=None),
+        _Odd(sensor=5, location=7.5),  # keys that are not text: found as a dict finds them
+        _Odd(sensor=_Text("s1"), location=_Text("eu")),
         _Odd(kind="http.request", techniques=[[1]]),
     ],
 )
@@ -314,10 +320,75 @@ def test_native_observe_refuses_what_is_not_a_book() -> None:
         native.candidates((), 1.0, print)
     with pytest.raises(TypeError):
         native.candidates([], 1, print)
-    with pytest.raises(AttributeError):
+    with pytest.raises(TypeError):  # only the native records
         native.candidates([object()], 1.0, print)
     with pytest.raises(ZeroDivisionError):  # whatever wanted raises comes out
         native.candidates(IndicatorBook(PARAMS)._touched or _touched_entries(), 1.0, lambda *_: 1 / 0)
+
+
+def test_large_sets_fold_alike() -> None:
+    """Past a handful of sensors, locations, sources, CVEs and techniques a record's sets are
+    indexed: what they hold, and in which order, stays the Python fold's."""
+    stream = []
+    for i in range(400):
+        event = ev(
+            HttpRequest(method="GET", target="/", version="HTTP/1.1", headers=[]),
+            at=T0 + timedelta(seconds=(i * 7919) % 400),  # out of order
+            sensor=f"s{i % 13}",
+            location=f"l{i % 11}",
+            src=f"198.51.100.{i % 2}",
+            cves=[f"CVE-2024-{i % 17}", f"CVE-2023-{i % 5}"],
+            techniques=[f"T{1000 + i % 12}"],
+            iocs=[Ioc(type="url", value=f"http://203.0.113.{i % 3}/x", role=("download", "c2", "callback")[i % 3])],
+        )
+        stream.append(event)
+    native, python = _pair()
+    for book in (native, python):
+        book._evidence_kept = 7
+        book.observe_feed(type_="ip", value="198.51.100.1", role="scanner", confidence=40, source="f1", at=T0)
+        book.observe_events(stream[:200])
+        for n in range(10):
+            book.observe_feed(type_="ip", value="198.51.100.1", role="c2", confidence=50, source=f"f{n}", at=T0)
+        book.observe_events(stream[200:])
+    assert snapshot(native) == snapshot(python)
+    now = T0 + timedelta(hours=2)
+    assert native.indicators(now) == python.indicators(now)
+    assert len(python.get("ip", "198.51.100.1", now).sensors) == 13  # type: ignore[union-attr]
+
+
+def test_a_native_record_reads_as_the_python_one() -> None:
+    native = book_module._native
+    if native is None:
+        assert os.environ.get("CI") != "true"
+        return
+    entry = native.Entry("ip", "198.51.100.7", T0)
+    record = entry.record()
+    assert (record.type, record.value, record.first_seen, record.last_seen, record.sightings) == (
+        "ip",
+        "198.51.100.7",
+        T0,
+        T0,
+        0,
+    )
+    assert (record.roles, record.cves, record.tallies, record.evidence, record.weights) == ({}, None, {}, [], 0.0)
+    entry.allowlisted, entry.touched, entry.id = 1, True, "x"
+    assert (entry.allowlisted, entry.touched, entry.id) == (True, True, "x")
+    assert entry.record(False).allowlisted is True
+    with pytest.raises(AttributeError):
+        entry.value = "other"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del entry.touched
+    with pytest.raises(TypeError):
+        entry.record(True, True)
+
+
+def test_the_evidence_left_out_of_a_record_is_only_the_evidence() -> None:
+    native, _ = _pair()
+    logins = [ev(SshLogin(username="u", method="password"), at=T0 + timedelta(minutes=i)) for i in range(3)]
+    native.observe_events(logins)
+    (entry,) = native._entries["ip"].values()
+    whole, bare = native._record(entry), native._record(entry, evidence=False)
+    assert len(whole.evidence) == 3 and msgspec.structs.replace(whole, evidence=[]) == bare
 
 
 def _touched_entries() -> list[Any]:

@@ -1,22 +1,23 @@
 /* The indicator book's fold (IndicatorBook.observe_events, intel/book.py) in C.
  *
  * Why native: the fold runs for every ingested event with the GIL held, and in Python it measured
- * 7-9 us an event, the largest share of the collector's GIL time. This is the same fold over the
- * same Python objects: the book's dicts and records (_Entry, _Source, Accumulator), the same
- * evidence tuples in the same heap, the same float operations in the same order. Only the
- * interpreter's dispatch is gone; every reader of the book stays in Python.
+ * 7-9 us an event, the largest share of the collector's GIL time. This is the same fold with the
+ * same float operations in the same order; what the book keeps of each indicator is a C record
+ * (_foldnative_entry.h: Entry, whose record() is the Python fold's _Entry), so a sighting of a
+ * known indicator reads and writes a few cache lines instead of some thirty Python objects.
  *
  * What an event reveals (sightings.seen_in) is computed here for the common shapes: the source's
  * behaviour, and its IOCs through sightings._from_ioc (Python, cached). The rare shapes (download
  * and upload events, a body that is not the kind's type) go to sightings.seen_in itself.
  *
  * ``candidates`` is take_touched's first pass (the upper bound of each touched indicator's
- * confidence, asked of the defense loop's filter) over the same records.
+ * confidence, asked of the defense loop's filter) over the same records; ``add`` is one sighting
+ * given whole (an imported indicator).
  *
- * The Python objects the fold needs (record types, heapq's functions, the sightings tables) are
- * handed over once by ``configure`` (intel/foldnative.py); the book's own state is read from the
- * book on each call. _foldnative_seen.h reads the events, _foldnative_book.h updates the book,
- * _foldnative_event.h folds one event with both.
+ * The Python objects the fold needs (record types, the sightings tables) are handed over once by
+ * ``configure`` (intel/foldnative.py); the book's own state is read from the book on each call.
+ * _foldnative_seen.h reads the events, _foldnative_entry.h is the record, _foldnative_book.h
+ * updates the book, _foldnative_event.h folds one event with them.
  * Every call runs with the GIL held. An odd input raises where the Python fold raises, the book
  * left as the Python fold leaves it (the same steps in the same order; the tests compare both).
  * Memory: only the book's own records grow, as in Python; nothing is kept between calls.
@@ -26,11 +27,12 @@
 #include <datetime.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 #include <structmember.h>
 
 /* handed over by configure() */
 static PyObject *EntryType, *SourceType, *AccumulatorType, *SshLoginType;
-static PyObject *heappush, *heapreplace, *from_ioc, *seen_in_py;
+static PyObject *from_ioc, *seen_in_py;
 static PyObject *after_login, *unlabelled, *scan_techniques;
 
 /* interned names and constants */
@@ -38,10 +40,9 @@ static PyObject *s_kind, *s_cves, *s_techniques, *s_rules, *s_iocs, *s_src_ip, *
     *s_body, *s_success, *s_method, *s_username, *s_type, *s_value, *s_role;
 static PyObject *s_entries, *s_touched_list, *s_sources, *s_strengths, *s_half_lives, *s_evidence_kept,
     *s_evidence_seq, *s_half_life_method, *s_timestamp, *s_names;
-static PyObject *s_first_seen, *s_last_seen, *s_sightings, *s_weights, *s_roles, *s_sensors, *s_locations,
-    *s_touched, *s_tallies, *s_evidence, *s_slowest, *s_at;
+static PyObject *s_at;
 static PyObject *c_ip, *c_exploiter, *c_exploit, *c_post_exploit, *c_bruteforcer, *c_login, *c_bruteforce,
-    *c_scanner, *c_scan, *c_technique, *c_probe, *c_ssh_login, *c_download, *c_upload, *c_comma, *c_zero, *c_one,
+    *c_scanner, *c_scan, *c_technique, *c_probe, *c_ssh_login, *c_download, *c_upload, *c_comma,
     *acc_kwnames;
 
 /* ---- record fields, read in their slots --------------------------------------------------- */
@@ -108,16 +109,6 @@ static PyObject *field(PyObject *obj, PyObject *name)
 
 /* ---- small helpers ------------------------------------------------------------------------- */
 
-static int set_double(PyObject *obj, PyObject *name, double value)
-{
-    PyObject *f = PyFloat_FromDouble(value);
-    if (f == NULL)
-        return -1;
-    int rc = PyObject_SetAttr(obj, name, f);
-    Py_DECREF(f);
-    return rc;
-}
-
 /* float(v) into *out, v's reference stolen (v NULL: the error of whatever made it) */
 static int take_double(PyObject *v, double *out)
 {
@@ -126,11 +117,6 @@ static int take_double(PyObject *v, double *out)
     *out = PyFloat_AsDouble(v);
     Py_DECREF(v);
     return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
-}
-
-static int get_double(PyObject *obj, PyObject *name, double *out)
-{
-    return take_double(field(obj, name), out);
 }
 
 /* int(getattr(obj, name)) into *out */
@@ -193,6 +179,7 @@ static PyObject *seen5(PyObject *type, PyObject *value, PyObject *role, PyObject
 }
 
 #include "_foldnative_seen.h"
+#include "_foldnative_entry.h"
 #include "_foldnative_book.h"
 #include "_foldnative_event.h"
 
@@ -223,6 +210,28 @@ static int load_book(PyObject *book, Book *b)
     return get_long_long(book, s_evidence_seq, &b->evidence_seq);
 }
 
+/* the book's evidence counter written back (even after an error: the items carry it), then its
+ * tables released; failed, or 1 when the write fails */
+static int finish_book(PyObject *book, Book *b, long long seq_before, int failed)
+{
+    if (b->evidence_seq != seq_before) {
+        PyObject *exc_type, *exc_value, *exc_tb;
+        PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+        PyObject *seq = PyLong_FromLongLong(b->evidence_seq);
+        if (seq == NULL || PyObject_SetAttr(book, s_evidence_seq, seq) < 0)
+            failed = 1;
+        Py_XDECREF(seq);
+        if (exc_type != NULL)
+            PyErr_Restore(exc_type, exc_value, exc_tb);
+    }
+    Py_XDECREF(b->entries);
+    Py_XDECREF(b->touched);
+    Py_XDECREF(b->strengths);
+    Py_XDECREF(b->half_lives);
+    Py_XDECREF(b->names);
+    return failed;
+}
+
 static PyObject *observe(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2) {
@@ -235,9 +244,9 @@ static PyObject *observe(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
     }
     Book b = {0};
     PyObject *sources = NULL, *it = NULL, *event;
-    long long count = 0, seq_before;
+    long long count = 0;
     int failed = load_book(args[0], &b) < 0;
-    seq_before = b.evidence_seq;
+    long long seq_before = b.evidence_seq;
     if (!failed && (sources = PyObject_GetAttr(args[0], s_sources)) == NULL)
         failed = 1;
     if (!failed && !PyDict_Check(sources)) {
@@ -253,38 +262,39 @@ static PyObject *observe(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
     }
     if (!failed && PyErr_Occurred())
         failed = 1;
-    if (b.evidence_seq != seq_before) { /* written back even after an error: items carry it */
-        PyObject *exc_type, *exc_value, *exc_tb;
-        PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-        PyObject *seq = PyLong_FromLongLong(b.evidence_seq);
-        if (seq == NULL || PyObject_SetAttr(args[0], s_evidence_seq, seq) < 0)
-            failed = 1;
-        Py_XDECREF(seq);
-        if (exc_type != NULL)
-            PyErr_Restore(exc_type, exc_value, exc_tb);
-    }
     Py_XDECREF(it);
     Py_XDECREF(sources);
-    Py_XDECREF(b.entries);
-    Py_XDECREF(b.touched);
-    Py_XDECREF(b.strengths);
-    Py_XDECREF(b.half_lives);
-    Py_XDECREF(b.names);
+    failed = finish_book(args[0], &b, seq_before, failed);
     return failed ? NULL : PyLong_FromLongLong(count);
 }
 
-/* book._upper_confidence(entry, now): the same float operations (see book.py) */
-static int upper_confidence(PyObject *entry, double now, long *out)
+/* add(book, type, value, role, weight, reason, at, posix, source, location, sensor, event_id, cves,
+ * techniques): IndicatorBook._add, one sighting given whole (an imported indicator's) */
+static PyObject *add_one(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    double weights, slowest, last;
-    if (get_double(entry, s_weights, &weights) < 0 || get_double(entry, s_slowest, &slowest) < 0)
-        return -1;
-    PyObject *last_seen = field(entry, s_last_seen);
-    if (last_seen == NULL)
-        return -1;
-    int rc = posix_of(last_seen, &last);
-    Py_DECREF(last_seen);
-    if (rc < 0)
+    if (nargs != 14 || !PyFloat_Check(args[4]) || !PyFloat_Check(args[7])) {
+        PyErr_SetString(PyExc_TypeError, "add(book, type, value, role, weight: float, reason, at, posix: float, "
+                                         "source, location, sensor, event_id, cves, techniques)");
+        return NULL;
+    }
+    Book b = {0};
+    int failed = load_book(args[0], &b) < 0;
+    long long seq_before = b.evidence_seq;
+    Sighted s = {args[6], args[9], args[10], args[11], args[12], args[13], args[8], PyFloat_AS_DOUBLE(args[7]),
+                 date_key(args[6])};
+    if (!failed)
+        failed = add_sighting(&b, args[1], args[2], args[3], PyFloat_AS_DOUBLE(args[4]), args[5], &s) < 0;
+    failed = finish_book(args[0], &b, seq_before, failed);
+    if (failed)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* book._upper_confidence(entry, now): the same float operations (see book.py) */
+static int upper_confidence(Entry *e, double now, long *out)
+{
+    double weights = e->weights, slowest = e->slowest, last;
+    if (posix_of(e->last_seen, &last) < 0)
         return -1;
     double age = now - last;
     if (age > 0.0 && slowest > 0.0)
@@ -336,13 +346,12 @@ static int at_floor(PyObject *floors, PyObject *decided, PyObject *type, PyObjec
 }
 
 /* whether wanted(type, value, bound) holds for the entry (from the tables when given): 1, 0, -1 */
-static int wants(PyObject *entry, double now, PyObject *wanted, PyObject *floors, PyObject *decided)
+static int wants(Entry *entry, double now, PyObject *wanted, PyObject *floors, PyObject *decided)
 {
     long bound;
-    PyObject *call[3] = {NULL, NULL, NULL};
+    PyObject *call[3] = {Py_NewRef(entry->type), Py_NewRef(entry->value), NULL};
     int keep = -1;
-    if (upper_confidence(entry, now, &bound) == 0 && (call[0] = field(entry, s_type)) != NULL &&
-        (call[1] = field(entry, s_value)) != NULL) {
+    if (upper_confidence(entry, now, &bound) == 0) {
         keep = floors == NULL ? -2 : at_floor(floors, decided, call[0], call[1], bound);
         if (keep == -2 && (call[2] = PyLong_FromLong(bound)) != NULL) {
             PyObject *answer = PyObject_Vectorcall(wanted, call, 3, NULL);
@@ -373,13 +382,13 @@ static PyObject *candidates(PyObject *Py_UNUSED(module), PyObject *const *args, 
     PyObject *floors = nargs == 5 ? args[3] : NULL, *decided = nargs == 5 ? args[4] : NULL;
     double now = PyFloat_AS_DOUBLE(args[1]);
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
-        PyObject *entry = PyList_GET_ITEM(entries, i);
-        Py_INCREF(entry); /* a __setattr__ may run any code, the list included */
-        int failed = PyObject_SetAttr(entry, s_touched, Py_False) < 0;
-        Py_DECREF(entry);
-        if (failed)
+        if (!Py_IS_TYPE(PyList_GET_ITEM(entries, i), &EntryNativeType)) {
+            PyErr_SetString(PyExc_TypeError, "candidates: the entries are the native book's records");
             return NULL;
+        }
     }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++)
+        ((Entry *)PyList_GET_ITEM(entries, i))->touched = 0;
     PyObject *out = PyList_New(0);
     if (out == NULL)
         return NULL;
@@ -389,7 +398,9 @@ static PyObject *candidates(PyObject *Py_UNUSED(module), PyObject *const *args, 
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
         PyObject *entry = PyList_GET_ITEM(entries, i);
         Py_INCREF(entry); /* wanted may run any code, the list included */
-        int keep = wants(entry, now, wanted, floors, decided);
+        int keep = Py_IS_TYPE(entry, &EntryNativeType) ? wants((Entry *)entry, now, wanted, floors, decided) : -1;
+        if (keep < 0 && !PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "candidates: the entries are the native book's records");
         if (keep == 1 && PyList_Append(out, entry) < 0)
             keep = -1;
         Py_DECREF(entry);
@@ -405,9 +416,9 @@ static PyObject *candidates(PyObject *Py_UNUSED(module), PyObject *const *args, 
 
 static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    PyObject *v[11];
-    if (!PyArg_ParseTuple(args, "OOOOOOOOO!O!O:configure", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
-                          &PyDict_Type, &v[8], &PyDict_Type, &v[9], &v[10]))
+    PyObject *v[9];
+    if (!PyArg_ParseTuple(args, "OOOOOOO!O!O:configure", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &PyDict_Type,
+                          &v[6], &PyDict_Type, &v[7], &v[8]))
         return NULL;
     for (int i = 0; i < 4; i++) {
         if (!PyType_Check(v[i])) {
@@ -415,13 +426,13 @@ static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *args)
             return NULL;
         }
     }
-    if (!PyAnySet_Check(v[10])) {
+    if (!PyAnySet_Check(v[8])) {
         PyErr_SetString(PyExc_TypeError, "configure: scan techniques must be a set");
         return NULL;
     }
-    PyObject **slots[11] = {&EntryType,  &SourceType, &AccumulatorType, &SshLoginType, &heappush,       &heapreplace,
-                            &from_ioc,   &seen_in_py, &after_login,     &unlabelled,   &scan_techniques};
-    for (int i = 0; i < 11; i++) {
+    PyObject **slots[9] = {&EntryType, &SourceType,  &AccumulatorType, &SshLoginType,   &from_ioc,
+                           &seen_in_py, &after_login, &unlabelled,      &scan_techniques};
+    for (int i = 0; i < 9; i++) {
         Py_INCREF(v[i]);
         Py_XSETREF(*slots[i], v[i]);
     }
@@ -434,9 +445,12 @@ static PyMethodDef methods[] = {
     {"candidates", (PyCFunction)(void (*)(void))candidates, METH_FASTCALL,
      "candidates(entries, now, wanted[, floors, decided]) -> list: the touched entries whose confidence bound wanted "
      "accepts."},
+    {"add", (PyCFunction)(void (*)(void))add_one, METH_FASTCALL,
+     "add(book, type, value, role, weight, reason, at, posix, source, location, sensor, event_id, cves, "
+     "techniques): IndicatorBook._add, natively."},
     {"configure", configure, METH_VARARGS,
-     "configure(Entry, Source, Accumulator, SshLogin, heappush, heapreplace, from_ioc, seen_in, after_login, "
-     "unlabelled, scan_techniques)"},
+     "configure(Entry, Source, Accumulator, SshLogin, from_ioc, seen_in, after_login, unlabelled, "
+     "scan_techniques): the Python fold's record types and the sightings tables."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -487,17 +501,6 @@ PyMODINIT_FUNC PyInit__foldnative(void)
         {&s_half_life_method, "_half_life"},
         {&s_names, "_names"},
         {&s_timestamp, "timestamp"},
-        {&s_first_seen, "first_seen"},
-        {&s_last_seen, "last_seen"},
-        {&s_sightings, "sightings"},
-        {&s_weights, "weights"},
-        {&s_roles, "roles"},
-        {&s_sensors, "sensors"},
-        {&s_locations, "locations"},
-        {&s_touched, "touched"},
-        {&s_tallies, "tallies"},
-        {&s_evidence, "evidence"},
-        {&s_slowest, "slowest"},
         {&s_at, "at"},
         {&c_ip, "ip"},
         {&c_exploiter, "exploiter"},
@@ -518,7 +521,10 @@ PyMODINIT_FUNC PyInit__foldnative(void)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (intern(names[i].slot, names[i].text) < 0)
             return NULL;
-    if ((c_zero = PyFloat_FromDouble(0.0)) == NULL || (c_one = PyLong_FromLong(1)) == NULL || (acc_kwnames = PyTuple_Pack(2, s_value, s_at)) == NULL)
+    if ((acc_kwnames = PyTuple_Pack(2, s_value, s_at)) == NULL || PyType_Ready(&EntryNativeType) < 0)
         return NULL;
-    return PyModule_Create(&module_def);
+    PyObject *module = PyModule_Create(&module_def);
+    if (module != NULL && PyModule_AddObjectRef(module, "Entry", (PyObject *)&EntryNativeType) < 0)
+        Py_CLEAR(module);
+    return module;
 }

@@ -54,26 +54,6 @@ static int load_view(PyObject *event, EventView *ev, Sighted *s)
     return 0;
 }
 
-#define MAX_NAMES 4096 /* sensors and locations are a deployment's few; odd streams stop adding */
-
-/* *name replaced by the book's first copy of that text (an exact str only): the entries' sets of
- * sensors and locations, and the sources, then find their key by identity instead of comparing
- * text they last read events ago (a cache miss each), and the evidence shares one copy. */
-static int canonical(Book *b, PyObject **name)
-{
-    if (!PyUnicode_CheckExact(*name))
-        return 0;
-    PyObject *found = PyDict_GetItemWithError(b->names, *name);
-    if (found != NULL) {
-        Py_INCREF(found);
-        Py_SETREF(*name, found);
-        return 0;
-    }
-    if (PyErr_Occurred())
-        return -1;
-    return PyDict_GET_SIZE(b->names) < MAX_NAMES ? PyDict_SetItem(b->names, *name, *name) : 0;
-}
-
 static int load_sighted(Book *b, PyObject *event, PyObject *sources, Sighted *s)
 {
     if ((s->sensor = field(event, s_sensor)) == NULL || (s->at = field(event, s_ts)) == NULL ||
@@ -95,6 +75,7 @@ static int load_sighted(Book *b, PyObject *event, PyObject *sources, Sighted *s)
         }
     }
     s->source = source;
+    s->at_key = date_key(s->at);
     return posix_of(s->at, &s->posix);
 }
 

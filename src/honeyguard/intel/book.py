@@ -3,7 +3,8 @@
 The fold is the hot path of ingest (every committed event goes through it), so an indicator's
 record is lean and mostly invisible to the garbage collector (see _Entry): distinct sensors,
 roles... in dicts of ``None``, per-source decaying sums in gc=False records, evidence as tuples
-in a heap; the typed Indicator is built only when someone reads it.
+in a heap; the typed Indicator is built only when someone reads it. Where _foldnative is built,
+the record is its C struct instead, read through ``record()`` (the same _Entry, made on demand).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -122,14 +124,15 @@ class IndicatorBook:
         reference the tests hold it to)."""
         self.params = params or load_params()
         self._native = _native if native else None
-        self._entries: dict[str, dict[str, _Entry]] = {}  # type -> value -> entry (no key tuple per sighting)
+        # type -> value -> entry (no key tuple per sighting): an _Entry, or the native fold's record
+        self._entries: dict[str, dict[str, Any]] = {}
         self._half_lives: dict[str, dict[str, float]] = {}  # type -> role -> seconds
         self._strengths = dict(self.params.strength)
         self._evidence_kept = self.params.evidence_kept
         self._evidence_seq = 0
         self._sources: dict[str, str] = {}  # sensor -> "sensor:<name>"
         self._names: dict[str, str] = {}  # the native fold's one copy of each sensor and location name
-        self._touched: list[_Entry] = []  # changed since take_touched, in order
+        self._touched: list[Any] = []  # entries changed since take_touched, in order
 
     def _half_life(self, type_: str, role: str) -> float:
         by_role = self._half_lives.get(type_)
@@ -160,12 +163,21 @@ class IndicatorBook:
         posix = now.timestamp()
         out = []
         for entry in self._candidates(touched, posix, wanted):
-            found = self._confidence(entry, posix)
-            if wanted(entry.type, entry.value, found):
-                out.append(self._build(entry, now, found, self._state(entry, found)[0], evidence=evidence))
+            record = self._record(entry, evidence=evidence)
+            found = self._confidence(record, posix)
+            if wanted(record.type, record.value, found):
+                out.append(self._build(entry, record, now, found, self._state(record, found)[0], evidence=evidence))
         return out
 
-    def _candidates(self, touched: list[_Entry], posix: float, wanted: Callable[[str, str, int], bool]) -> list[_Entry]:
+    def _record(self, entry: Any, *, evidence: bool = True) -> _Entry:
+        """What the book knows of an indicator, as the Python fold keeps it (the native fold's
+        record in that form, made now; without ``evidence``, its evidence list left empty)."""
+        if self._native is None:
+            return entry  # type: ignore[no-any-return]
+        record: _Entry = entry.record(evidence)
+        return record
+
+    def _candidates(self, touched: list[Any], posix: float, wanted: Callable[[str, str, int], bool]) -> list[Any]:
         """The touched entries, unmarked, that ``wanted`` accepts at their confidence's upper bound:
         ``wanted`` does not want a lower confidence more than a higher one, so when it refuses the
         bound the exact figure (several decays and logs) need not be computed."""
@@ -230,7 +242,8 @@ class IndicatorBook:
         self, *, type_: str, value: str, role: str, confidence: int, source: str, at: datetime, trust: float = 1.0
     ) -> None:
         """An imported indicator: its source's probability starts at confidence x trust, then decays."""
-        self._add(
+        add = self._add if self._native is None else self._add_natively
+        add(
             type_,
             value,
             role,
@@ -257,19 +270,25 @@ class IndicatorBook:
             entry.allowlisted = False
             self._touch(entry)
 
-    def _entry(self, type_: str, value: str, at: datetime) -> _Entry:
+    def _entry(self, type_: str, value: str, at: datetime) -> Any:
         by_value = self._entries.get(type_)
         if by_value is None:
             by_value = self._entries[type_] = {}
         entry = by_value.get(value)
         if entry is None:
-            entry = by_value[value] = _Entry(type_, value, at, at)
+            made = _Entry(type_, value, at, at) if self._native is None else self._native.Entry(type_, value, at)
+            entry = by_value[value] = made
         return entry
 
-    def _touch(self, entry: _Entry) -> None:
+    def _touch(self, entry: Any) -> None:
         if not entry.touched:
             entry.touched = True
             self._touched.append(entry)
+
+    def _add_natively(self, *sighting: Any) -> None:
+        """_add, by the native fold (into its records)."""
+        assert self._native is not None
+        self._native.add(self, *sighting)
 
     def _add(
         self,
@@ -287,6 +306,7 @@ class IndicatorBook:
         cves: Iterable[str],
         techniques: Iterable[str],
     ) -> None:
+        """One sighting, by the Python fold (into its _Entry records)."""
         by_value = self._entries.get(type_)
         entry = None if by_value is None else by_value.get(value)
         if entry is None:
@@ -356,18 +376,21 @@ class IndicatorBook:
         entry = self._entries.get(type_, {}).get(value)
         if entry is None:
             return None
+        record = self._record(entry)
         tallies = [
             SourceTally(source=source, is_feed=source.startswith(FEED_PREFIX), roles=tally.roles)
-            for source, tally in entry.tallies.items()
+            for source, tally in record.tallies.items()
         ]
-        result = score(tallies, entry.type, self.params, now)
-        state, why = self._state(entry, result.confidence)
-        return Explanation(indicator=self._build(entry, now, result.confidence, state), score=result, verified_by=why)
+        result = score(tallies, record.type, self.params, now)
+        state, why = self._state(record, result.confidence)
+        indicator = self._build(entry, record, now, result.confidence, state)
+        return Explanation(indicator=indicator, score=result, verified_by=why)
 
-    def _indicator(self, entry: _Entry, now: datetime) -> Indicator:
+    def _indicator(self, entry: Any, now: datetime) -> Indicator:
         """The indicator as of ``now`` (its confidence without the explanation's terms)."""
-        found = self._confidence(entry, now.timestamp())
-        return self._build(entry, now, found, self._state(entry, found)[0])
+        record = self._record(entry)
+        found = self._confidence(record, now.timestamp())
+        return self._build(entry, record, now, found, self._state(record, found)[0])
 
     def _confidence(self, entry: _Entry, now: float) -> int:
         type_ = entry.type
@@ -387,25 +410,28 @@ class IndicatorBook:
             now,
         )
 
-    def _build(self, entry: _Entry, now: datetime, confidence: int, state: str, *, evidence: bool = True) -> Indicator:
-        if entry.id is None:
-            entry.id = indicator_id(entry.type, entry.value)
+    def _build(
+        self, entry: Any, record: _Entry, now: datetime, confidence: int, state: str, *, evidence: bool = True
+    ) -> Indicator:
+        """The Indicator of ``record`` (``entry``'s: its id is kept there once computed)."""
+        if record.id is None:
+            record.id = entry.id = indicator_id(record.type, record.value)
         return Indicator(
-            id=entry.id,
-            type=entry.type,  # type: ignore[arg-type]
-            value=entry.value,
-            roles=sorted(entry.roles),  # type: ignore[arg-type]
-            first_seen=entry.first_seen,
-            last_seen=entry.last_seen,
-            sightings=entry.sightings,
-            sensors=sorted(entry.sensors),
-            locations=sorted(entry.locations),
-            sources=sorted(entry.tallies),
+            id=record.id,
+            type=record.type,  # type: ignore[arg-type]
+            value=record.value,
+            roles=sorted(record.roles),  # type: ignore[arg-type]
+            first_seen=record.first_seen,
+            last_seen=record.last_seen,
+            sightings=record.sightings,
+            sensors=sorted(record.sensors),
+            locations=sorted(record.locations),
+            sources=sorted(record.tallies),
             confidence=confidence,
             state=state,  # type: ignore[arg-type]
-            cves=sorted(entry.cves or ()),
-            techniques=sorted(entry.techniques or ()),
-            evidence=_evidence(entry) if evidence else [],
+            cves=sorted(record.cves or ()),
+            techniques=sorted(record.techniques or ()),
+            evidence=_evidence(record) if evidence else [],
             updated_at=now,
         )
 

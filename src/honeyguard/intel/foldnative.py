@@ -1,10 +1,9 @@
-"""The book's fold in C (_foldnative.c): the same fold over the same records (IndicatorBook's
-entries, sums and evidence heaps), without the interpreter's dispatch. Optional: where it was not
+"""The book's fold in C (_foldnative.c): the same fold, each indicator's record a C struct (its
+``record()`` is the Python fold's _Entry, for the book's readers). Optional: where it was not
 built, the book folds in Python (its reference, which the tests hold it to)."""
 
 from __future__ import annotations
 
-import heapq
 import importlib
 from typing import Any
 
@@ -24,8 +23,6 @@ def load(entry_type: type, source_type: type) -> Any:
         source_type,
         Accumulator,
         SshLogin,
-        heapq.heappush,
-        heapq.heapreplace,
         sightings._from_ioc,
         sightings.seen_in,
         sightings._AFTER_LOGIN,
