@@ -391,6 +391,58 @@ def test_the_evidence_left_out_of_a_record_is_only_the_evidence() -> None:
     assert len(whole.evidence) == 3 and msgspec.structs.replace(whole, evidence=[]) == bare
 
 
+class _Reentrant(datetime):
+    """A time whose comparison folds into the book it is being folded into."""
+
+    book: IndicatorBook | None = None
+
+    def __eq__(self, other: object) -> bool:
+        book, _Reentrant.book = _Reentrant.book, None
+        if book is not None:
+            book.observe_feed(type_="ip", value="1.2.3.4", role="c2", confidence=90, source="f2", at=T0)
+        return datetime.__eq__(self, other)
+
+    __hash__ = datetime.__hash__
+
+
+def test_a_fold_reentered_from_code_it_runs_is_refused_not_corrupted() -> None:
+    """Python code run by a comparison may not fold into the same book (it would move the records
+    the fold is in the middle of): a RuntimeError, and the book stays usable."""
+    book = IndicatorBook(PARAMS)
+    if book._native is None:
+        assert os.environ.get("CI") != "true"
+        return
+    for hour in range(3):  # equal strengths: the next one compares times
+        at = _Reentrant(2026, 5, 1, hour, tzinfo=UTC)
+        book.observe_feed(type_="ip", value="1.2.3.4", role="c2", confidence=50, source="f1", at=at)
+    _Reentrant.book = book
+    with pytest.raises(RuntimeError, match="re-entered"):
+        at = _Reentrant(2026, 5, 1, 3, tzinfo=UTC)
+        book.observe_feed(type_="ip", value="1.2.3.4", role="c2", confidence=50, source="f1", at=at)
+    book.observe_feed(type_="ip", value="1.2.3.4", role="c2", confidence=50, source="f1", at=T0)
+    found = book.get("ip", "1.2.3.4", T0 + timedelta(hours=4))
+    assert found is not None and found.sightings == 5
+    entry = book._entries["ip"]["1.2.3.4"]
+    with pytest.raises(TypeError):
+        entry.id = entry  # nothing that could refer back to it
+
+
+@pytest.mark.parametrize("strength", [float("nan"), -0.1, 1.5])
+def test_strengths_out_of_range_are_refused(strength: float) -> None:
+    params = msgspec.structs.replace(PARAMS, strength={"exploit": strength})
+    with pytest.raises(ValueError, match="exploit"):
+        IndicatorBook(params)
+
+
+def test_whole_number_strengths_fold_as_floats_in_both_folds() -> None:
+    params = msgspec.structs.replace(PARAMS, strength={"bruteforce": 1})
+    native, python = IndicatorBook(params), IndicatorBook(params, native=False)
+    stream = [ev(SshLogin(username="u", method="password"), at=T0 + timedelta(minutes=i)) for i in range(3)]
+    for book in (native, python):
+        book.observe_events(stream)
+    assert snapshot(native) == snapshot(python)
+
+
 def _touched_entries() -> list[Any]:
     book = IndicatorBook(PARAMS)
     book.observe_events([ev(SshLogin(username="u", method="password"))])

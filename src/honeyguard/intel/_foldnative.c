@@ -40,7 +40,7 @@ static PyObject *s_kind, *s_cves, *s_techniques, *s_rules, *s_iocs, *s_src_ip, *
     *s_body, *s_success, *s_method, *s_username, *s_type, *s_value, *s_role;
 static PyObject *s_entries, *s_touched_list, *s_sources, *s_strengths, *s_half_lives, *s_evidence_kept,
     *s_evidence_seq, *s_half_life_method, *s_timestamp, *s_names;
-static PyObject *s_at;
+static PyObject *s_at, *s_native_busy;
 static PyObject *c_ip, *c_exploiter, *c_exploit, *c_post_exploit, *c_bruteforcer, *c_login, *c_bruteforce,
     *c_scanner, *c_scan, *c_technique, *c_probe, *c_ssh_login, *c_download, *c_upload, *c_comma,
     *acc_kwnames;
@@ -207,7 +207,23 @@ static int load_book(PyObject *book, Book *b)
         return -1;
     }
     b->evidence_kept = (Py_ssize_t)kept;
-    return get_long_long(book, s_evidence_seq, &b->evidence_seq);
+    if (get_long_long(book, s_evidence_seq, &b->evidence_seq) < 0)
+        return -1;
+    /* One fold at a time per book: Python code a fold runs (an odd key's __eq__, a datetime
+     * subclass) could fold into it again, with the evidence counter read before this one wrote
+     * it back. */
+    PyObject *busy = PyObject_GetAttr(book, s_native_busy);
+    int nested = busy == NULL ? -1 : PyObject_IsTrue(busy);
+    Py_XDECREF(busy);
+    if (nested != 0) {
+        if (nested > 0)
+            PyErr_SetString(PyExc_RuntimeError, "the book's fold was re-entered from Python code it ran");
+        return -1;
+    }
+    if (PyObject_SetAttr(book, s_native_busy, Py_True) < 0)
+        return -1;
+    b->guarded = 1;
+    return 0;
 }
 
 /* the book's evidence counter written back (even after an error: the items carry it), then its
@@ -221,6 +237,14 @@ static int finish_book(PyObject *book, Book *b, long long seq_before, int failed
         if (seq == NULL || PyObject_SetAttr(book, s_evidence_seq, seq) < 0)
             failed = 1;
         Py_XDECREF(seq);
+        if (exc_type != NULL)
+            PyErr_Restore(exc_type, exc_value, exc_tb);
+    }
+    if (b->guarded) {
+        PyObject *exc_type, *exc_value, *exc_tb;
+        PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+        if (PyObject_SetAttr(book, s_native_busy, Py_False) < 0)
+            failed = 1;
         if (exc_type != NULL)
             PyErr_Restore(exc_type, exc_value, exc_tb);
     }
@@ -500,6 +524,7 @@ PyMODINIT_FUNC PyInit__foldnative(void)
         {&s_evidence_seq, "_evidence_seq"},
         {&s_half_life_method, "_half_life"},
         {&s_names, "_names"},
+        {&s_native_busy, "_native_busy"},
         {&s_timestamp, "timestamp"},
         {&s_at, "at"},
         {&c_ip, "ip"},

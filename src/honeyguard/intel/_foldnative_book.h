@@ -6,6 +6,7 @@ typedef struct {
     PyObject *entries, *touched, *strengths, *half_lives, *names, *book;
     Py_ssize_t evidence_kept;
     long long evidence_seq;
+    int guarded; /* marked busy by this call (load_book), unmarked by finish_book */
 } Book;
 
 typedef struct {
@@ -163,15 +164,19 @@ static int add_to_sum(Book *b, Entry *e, PyObject *type, PyObject *role, double 
         sum->value += weight;
         return 0;
     }
-    double seconds = half_life_seconds(b, type, role); /* (may run Python code: no pointer kept) */
+    double seconds = half_life_seconds(b, type, role); /* (may run Python code: the record is busy) */
     if (seconds == -1.0 && PyErr_Occurred())
         return -1;
     if (seconds == 0.0) { /* as Python's division would */
         PyErr_SetString(PyExc_ZeroDivisionError, "float division by zero");
         return -1;
     }
-    sum = &((Sum *)((Keys *)e->tallies.vals)[t].vals)[r];
-    sum->value = sum->value * pow(2.0, (sum->at - s->posix) / seconds) + weight;
+    double factor = pow(2.0, (sum->at - s->posix) / seconds);
+    if (isinf(factor)) { /* as math.pow raises (a negative half-life) */
+        PyErr_SetString(PyExc_OverflowError, "math range error");
+        return -1;
+    }
+    sum->value = sum->value * factor + weight;
     sum->at = s->posix;
     return 0;
 }
@@ -252,6 +257,12 @@ static int add_sighting(Book *b, PyObject *type, PyObject *value, PyObject *role
     Entry *e = entry_for(b, type, value, s->at);
     if (e == NULL)
         return -1;
+    if (e->busy) { /* (the book's own guard keeps folds from nesting: only a read can be under way) */
+        PyErr_SetString(PyExc_RuntimeError, "an indicator's record was updated while it was being read");
+        Py_DECREF(e);
+        return -1;
+    }
+    e->busy = 1; /* comparisons and hashes may run Python code: it may not change this record */
     int rc = -1;
     if (!e->touched) {
         e->touched = 1;
@@ -277,6 +288,7 @@ static int add_sighting(Book *b, PyObject *type, PyObject *value, PyObject *role
         goto out;
     rc = add_evidence(b, e, weight, reason, s);
 out:
+    e->busy = 0;
     Py_DECREF(e);
     return rc;
 }

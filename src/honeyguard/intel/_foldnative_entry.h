@@ -56,12 +56,13 @@ static int date_compare(PyObject *a, DateKey ka, PyObject *b, DateKey kb, int op
 /* ---- keyed arrays: an entry's small sets and tables ---------------------------------------- */
 
 /* Keys in insertion order (a dict's order), each with a payload of val_size bytes (zeroed when
- * added). Found as a dict finds them: identity, else equal hash and ==; past INDEX_FROM keys
- * through a dict of key -> position. */
+ * added). Found as a dict finds them: identity, else the hash it had when added equal and ==;
+ * past INDEX_FROM keys through a dict of key -> position. */
 #define INDEX_FROM 8
 
 typedef struct {
     PyObject **keys; /* owned */
+    Py_hash_t *hashes;
     char *vals;
     Py_ssize_t n, cap;
     PyObject *index; /* key -> position, once n > INDEX_FROM */
@@ -75,7 +76,8 @@ static int same_text(PyObject *a, PyObject *b)
            memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)length * PyUnicode_KIND(a)) == 0;
 }
 
-/* a dict's lookup over the keys, the generic way: hash, then == (which may run Python code) */
+/* a dict's lookup over the keys, the generic way: hash, then == (which may run Python code; the
+ * record is busy meanwhile: nothing changes the keys) */
 static Py_ssize_t keys_find_slow(Keys *k, PyObject *key)
 {
     Py_hash_t hash = PyObject_Hash(key);
@@ -83,10 +85,7 @@ static Py_ssize_t keys_find_slow(Keys *k, PyObject *key)
         return -2;
     for (Py_ssize_t i = 0; i < k->n; i++) {
         PyObject *known = k->keys[i];
-        Py_hash_t other = PyObject_Hash(known);
-        if (other == -1)
-            return -2;
-        if (other != hash)
+        if (k->hashes[i] != hash)
             continue;
         Py_INCREF(known);
         int equal = PyObject_RichCompareBool(known, key, Py_EQ);
@@ -138,6 +137,9 @@ static int keys_index(Keys *k)
 /* appends key (absent) with a zeroed payload: its position, or -1 on error (nothing added) */
 static Py_ssize_t keys_add(Keys *k, PyObject *key, size_t val_size)
 {
+    Py_hash_t hash = PyObject_Hash(key); /* (an exact str's is cached: it was looked up already) */
+    if (hash == -1)
+        return -1;
     if (k->n == k->cap) {
         Py_ssize_t cap = k->cap ? k->cap * 2 : 1;
         PyObject **keys = PyMem_Realloc(k->keys, (size_t)cap * sizeof(PyObject *));
@@ -146,6 +148,12 @@ static Py_ssize_t keys_add(Keys *k, PyObject *key, size_t val_size)
             return -1;
         }
         k->keys = keys;
+        Py_hash_t *hashes = PyMem_Realloc(k->hashes, (size_t)cap * sizeof(Py_hash_t));
+        if (hashes == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        k->hashes = hashes;
         if (val_size) {
             char *vals = PyMem_Realloc(k->vals, (size_t)cap * val_size);
             if (vals == NULL) {
@@ -165,6 +173,7 @@ static Py_ssize_t keys_add(Keys *k, PyObject *key, size_t val_size)
             return -1;
     }
     k->keys[at] = Py_NewRef(key);
+    k->hashes[at] = hash;
     if (val_size)
         memset(k->vals + (size_t)at * val_size, 0, val_size);
     k->mixed |= !PyUnicode_CheckExact(key);
@@ -188,6 +197,7 @@ static void keys_clear(Keys *k)
     for (Py_ssize_t i = 0; i < k->n; i++)
         Py_DECREF(k->keys[i]);
     PyMem_Free(k->keys);
+    PyMem_Free(k->hashes);
     PyMem_Free(k->vals);
     Py_CLEAR(k->index);
     memset(k, 0, sizeof *k);
@@ -226,6 +236,7 @@ typedef struct {
     long long sightings;
     double weights, slowest;
     char touched, allowlisted, has_cves, has_techniques;
+    char busy; /* being updated or read out: Python code run meanwhile may not change it */
     Keys roles, sensors, locations, cves, techniques;
     Keys tallies; /* by source; each payload a Keys of the source's roles, each payload a Sum */
     Evidence *evidence;
@@ -281,6 +292,9 @@ static void entry_dealloc(Entry *e)
 }
 
 /* ---- the evidence heap: heapq's algorithm over (weight, at, seq) ----------------------------- */
+
+/* The items' datetimes are borrowed by the comparisons: the record is busy while they run, so no
+ * item leaves the heap, nor the heap its array, until they return. */
 
 /* a < b as the tuples compare: 1, 0, -1 on error (seqs differ: nothing after them is read) */
 static int evidence_lt(Evidence *a, Evidence *b)
@@ -407,6 +421,11 @@ static PyObject *entry_record(Entry *e, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_RuntimeError, "_foldnative.configure was not called");
         return NULL;
     }
+    if (e->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "an indicator's record was read while it was being updated");
+        return NULL;
+    }
+    e->busy = 1; /* building it may run Python code (an odd key's hash): nothing may change it */
     PyObject *v[17] = {NULL};
     v[0] = Py_NewRef(e->type);
     v[1] = Py_NewRef(e->value);
@@ -433,6 +452,7 @@ static PyObject *entry_record(Entry *e, PyObject *const *args, Py_ssize_t nargs)
         out = PyObject_Vectorcall(EntryType, v, 17, NULL);
     for (int i = 0; i < 17; i++)
         Py_XDECREF(v[i]);
+    e->busy = 0;
     return out;
 }
 
@@ -471,6 +491,10 @@ static int entry_set_id(Entry *e, PyObject *value, void *Py_UNUSED(closure))
 {
     if (value == NULL) {
         PyErr_SetString(PyExc_AttributeError, "cannot delete the attribute");
+        return -1;
+    }
+    if (value != Py_None && !PyUnicode_Check(value)) { /* (nothing that could refer back to it) */
+        PyErr_SetString(PyExc_TypeError, "an indicator's id is a str or None");
         return -1;
     }
     Py_SETREF(e->id, Py_NewRef(value));

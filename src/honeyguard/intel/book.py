@@ -96,6 +96,18 @@ def _with(known: dict[str, None] | None, values: Iterable[str]) -> dict[str, Non
     return known
 
 
+def _strengths(given: dict[str, float]) -> dict[str, float]:
+    """The strengths as floats, each checked (params built in code skip the file's validation):
+    both folds then add the same values."""
+    out = {}
+    for behaviour, strength in given.items():
+        value = float(strength)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"strength of {behaviour!r} must be within 0..1, not {strength!r}")
+        out[behaviour] = value
+    return out
+
+
 def _upper_confidence(entry: _Entry, now: float) -> int:
     """At least the entry's confidence at ``now`` (POSIX seconds). Each role's sum is at most the
     weights added to it, decayed from its newest sighting (no later than the entry's last_seen) at
@@ -127,12 +139,13 @@ class IndicatorBook:
         # type -> value -> entry (no key tuple per sighting): an _Entry, or the native fold's record
         self._entries: dict[str, dict[str, Any]] = {}
         self._half_lives: dict[str, dict[str, float]] = {}  # type -> role -> seconds
-        self._strengths = dict(self.params.strength)
+        self._strengths = _strengths(self.params.strength)
         self._evidence_kept = self.params.evidence_kept
         self._evidence_seq = 0
         self._sources: dict[str, str] = {}  # sensor -> "sensor:<name>"
         self._names: dict[str, str] = {}  # the native fold's one copy of each sensor and location name
         self._touched: list[Any] = []  # entries changed since take_touched, in order
+        self._native_busy = False  # a native fold under way (it refuses to be re-entered)
 
     def _half_life(self, type_: str, role: str) -> float:
         by_role = self._half_lives.get(type_)
