@@ -134,6 +134,9 @@ EVENT_KINDS: tuple[str, ...] = tuple(
     str(cls.__struct_config__.tag) for cls in EventBody.__args__
 )
 
+#: Each body type's tag: the event kind it goes with.
+_KIND_OF: dict[type, str] = {cls: str(cls.__struct_config__.tag) for cls in EventBody.__args__}
+
 Protocol = Literal["tcp", "http", "https", "ssh", "telnet", "redis", "smb", "other"]
 
 
@@ -159,6 +162,12 @@ class Event(msgspec.Struct, kw_only=True):
     iocs: list[Ioc] = []
 
     def __post_init__(self) -> None:
+        # runs for every event decoded: the tag from a table (``__struct_config__`` builds a
+        # config object on each read, a third of this check's time)
+        if self.kind != _KIND_OF.get(type(self.body)) or self.ts.tzinfo is None:
+            self._refuse()
+
+    def _refuse(self) -> None:
         tag = self.body.__struct_config__.tag
         if self.kind != tag:
             raise ValueError(f"kind {self.kind!r} does not match body kind {tag!r}")

@@ -6,13 +6,16 @@ No HTTP here: errors are IngestError with the status the route should answer.
 from __future__ import annotations
 
 import zlib
-from typing import TypeAlias
+from typing import TypeAlias, cast
 
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
+from isal import isal_zlib
 
 from honeyguard.model import Event, canonical_uuids
+
+_ISAL_ERROR = cast(type[Exception], isal_zlib.error)  # (its stub calls it an instance)
 
 #: A compressed body may not expand past this (a gzip bomb is refused, not inflated).
 MAX_DECODED_BYTES = 256 * 1024 * 1024
@@ -45,10 +48,12 @@ def inflate(body: bytes, content_encoding: str | None) -> bytes:
         return body
     if encoding not in ("gzip", "x-gzip"):
         raise IngestError(415, f"unsupported Content-Encoding {encoding!r} (use gzip or none)")
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    # ISA-L's inflate: zlib's API and checks, measured 0.20 against 0.54 µs an event of a
+    # shipper's batch (both without the GIL)
+    inflater = isal_zlib.decompressobj(wbits=16 + isal_zlib.MAX_WBITS)
     try:
         data = inflater.decompress(body, MAX_DECODED_BYTES)
-    except zlib.error as exc:
+    except (_ISAL_ERROR, zlib.error) as exc:
         raise IngestError(400, f"body is not valid gzip: {exc}") from None
     if inflater.unconsumed_tail:
         raise IngestError(413, f"decompressed body exceeds {MAX_DECODED_BYTES} bytes")
