@@ -82,7 +82,7 @@ def test_scanning_many_tables_leaks_no_arrow_memory(tmp_path: Path) -> None:
         numbers = pa.chunked_array([range(round_, round_ + 1_000), range(1_000)], pa.int64())  # two chunks
         table = pa.table({"n": numbers, "s": pa.array(["x"] * 2_000)})
         with con.scanning("incoming", table):
-            con.rows("SELECT sum(n) FROM incoming")
+            con.rows("SELECT sum(n), count(s) FROM incoming")
         del table
     assert pa.total_allocated_bytes() <= before + 64 * 1024
     database.release()
@@ -208,3 +208,47 @@ def test_text_that_is_not_utf8_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="not valid text"):
         store.query(EventQuery(sensor="\ud800"))
     store.close()
+
+
+def test_a_kept_statement_reads_each_new_view_of_the_name(tmp_path: Path) -> None:
+    """Prepared once, run over views made anew for every batch: DuckDB binds it again each time,
+    so every run reads its own batch (never a dropped view's freed Arrow data)."""
+    database = _database(tmp_path)
+    con = database.connect()
+    con.execute(f"CREATE TABLE {ATTACHED}.t (n INTEGER)").close()
+    sql = "INSERT INTO t SELECT n FROM (SELECT n FROM incoming LIMIT 1000000) WHERE n >= CAST(? AS INTEGER)"
+    for start in range(0, 5000, 1000):
+        with con.scanning("incoming", pa.table({"n": pa.array(range(start, start + 1000), pa.int32())})):
+            con.execute(sql, [str(start + 500)], keep=True).close()
+    assert len(con._kept) == 1
+    halves = con.rows("SELECT n // 1000, count(*), min(n) FROM t GROUP BY ALL ORDER BY 1")
+    assert halves == [(k, 500, k * 1000 + 500) for k in range(5)]
+    with pytest.raises(DuckError, match="incoming"):  # no view now: an error, the statement still kept
+        con.execute(sql, ["0"], keep=True)
+    con.close()
+    assert con._kept == {}
+    database.release()
+
+
+_THREE = pa.table({"n": pa.array(range(1000), pa.int32()), "s": pa.array(["a", "b"] * 500),
+                   "m": pa.array(range(1000), pa.int64())})
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT m FROM incoming",  # one column of three: DuckDB would read the first as it
+    "SELECT s, m FROM incoming",
+    "SELECT count(*) FROM incoming WHERE m >= 500",  # a filter the scan would not apply
+    "SELECT count(*) FROM incoming WHERE s = 'a'",  # (it crashed the process)
+    "SELECT n, s, m FROM incoming WHERE n < 10",
+])
+def test_a_statement_reading_an_arrow_view_in_part_is_refused(tmp_path: Path, sql: str) -> None:
+    database = _database(tmp_path)
+    con = database.connect()
+    with pytest.raises(DuckError, match="every column, in order"), con.scanning("incoming", _THREE):
+        con.rows(sql)
+    with con.scanning("incoming", _THREE):  # read whole (LIMIT keeps filters above the scan): right
+        whole = ("SELECT count(*), sum(m) FROM (SELECT * FROM incoming LIMIT 1000000)"
+                 " WHERE m >= 500 AND s = 'a' AND n >= 0")
+        assert con.rows(whole) == [(250, sum(range(500, 1000, 2)))]
+    con.close()
+    database.release()

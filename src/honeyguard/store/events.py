@@ -371,7 +371,7 @@ class EventStore:
         con = self._con
         try:
             with con.scanning("incoming", table):
-                result = con.execute(sql, [lo, hi])
+                result = con.execute(sql, [lo, hi], keep=True)
                 try:
                     accepted = result.row_count
                     if accepted == table.num_rows:
