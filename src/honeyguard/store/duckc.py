@@ -266,7 +266,7 @@ class Connection:
                     yield
                 finally:
                     del self._views[name]
-                    self._run(f'DROP VIEW IF EXISTS "{name}"', ()).close()
+                    self._run(f'DROP VIEW IF EXISTS "{name}"', (), keep=True).close()
                     dropped = True
             finally:
                 if state == _OK and not dropped:  # the view may still point at them
