@@ -203,18 +203,21 @@ class IndicatorBook:
             entry.touched = False
         return [e for e in touched if wanted(e.type, e.value, _upper_confidence(e, posix))]
 
-    def observe_events(self, events: Iterable[Event]) -> int:
-        """Fold the events' sightings in; the number of events."""
+    def observe_events(self, events: Iterable[Event], *, between: Callable[[], None] | None = None) -> int:
+        """Fold the events' sightings in; the number of events. ``between``: called after each
+        slice of the native fold (the collector's decoder may want the GIL)."""
         if self._native is None:
             return self._observe_events(events)
         if not isinstance(events, list):
             return int(self._native.observe(self, events))
         # A slice at a time: the C fold holds the GIL until it returns, and a step of 20,000
         # events held it some 60 ms while the collector's DuckDB writer waited for it.
-        return sum(
-            int(self._native.observe(self, events[at : at + NATIVE_FOLD_SLICE]))
-            for at in range(0, len(events), NATIVE_FOLD_SLICE)
-        )
+        count = 0
+        for at in range(0, len(events), NATIVE_FOLD_SLICE):
+            count += int(self._native.observe(self, events[at : at + NATIVE_FOLD_SLICE]))
+            if between is not None:
+                between()
+        return count
 
     def _observe_events(self, events: Iterable[Event]) -> int:
         """The fold in Python: the reference _foldnative.observe follows step by step."""

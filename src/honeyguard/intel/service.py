@@ -42,8 +42,8 @@ class IntelService:
             self.book.unallow(*key)
         self._allowed = set(allowed)
 
-    def fold(self, events: Iterable[Event]) -> int:
-        return self.book.observe_events(events)
+    def fold(self, events: Iterable[Event], *, between: Callable[[], None] | None = None) -> int:
+        return self.book.observe_events(events, between=between)
 
     def import_file(self, path: Path, *, source: str | None = None) -> ImportResult:
         result = read_import(path)

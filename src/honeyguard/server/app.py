@@ -19,6 +19,7 @@ from honeyguard.config import Settings
 from honeyguard.server import nats_ingest
 from honeyguard.server.auth import TokenCache, api_guard
 from honeyguard.server.context import Collector
+from honeyguard.server.decoder import BatchDecoder
 from honeyguard.server.defense import Defense, stored_events
 from honeyguard.server.routes import bouncer, decisions, events, health, intel
 from honeyguard.server.writer import EventWriter
@@ -48,12 +49,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None, state: StateSt
         state_store = state or StateStore(settings.state_url, clock=clock)
         store = events or EventStore(settings.path(settings.server.events_db))
         writer = EventWriter(store)
-        defense = Defense(settings, state_store, clock)
+        decoder = BatchDecoder()
+        defense = Defense(settings, state_store, clock, give_way=decoder.give_way)
         # Indicators are derived: rebuilt from what is stored before the first batch is accepted.
         await asyncio.to_thread(defense.load, stored_events(store))
         loop_task = asyncio.create_task(defense.run(), name="defense")
         app.state.collector = Collector(settings=settings, clock=clock, state=state_store, events=store,
-                                        writer=writer, tokens=TokenCache(state_store, clock), defense=defense)
+                                        writer=writer, tokens=TokenCache(state_store, clock), defense=defense,
+                                        decoder=decoder)
         nats_task = nats_ingest.start(app.state.collector)  # server.nats: also consume JetStream
         try:
             yield
@@ -65,7 +68,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, state: StateSt
             loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await loop_task
-            app.state.collector.decoder.shutdown(wait=True)
+            decoder.shutdown()
             writer.close()
             store.close()
             state_store.close()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
@@ -11,6 +10,7 @@ from litestar import Request
 from honeyguard.clock import Clock
 from honeyguard.config import Settings
 from honeyguard.server.auth import TokenCache
+from honeyguard.server.decoder import BatchDecoder
 from honeyguard.server.defense import Defense
 from honeyguard.server.writer import EventWriter
 from honeyguard.store.events import EventStore
@@ -26,10 +26,7 @@ class Collector:
     writer: EventWriter
     tokens: TokenCache
     defense: Defense
-    #: Decodes ingest batches off the event loop. One thread: decoding holds the GIL, so more
-    #: threads only contend; one decoder plus the DuckDB writer make a two-stage pipeline.
-    decoder: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-decode"))
+    decoder: BatchDecoder  # decodes ingest batches off the event loop (the fold gives way to it)
 
 
 def collector_of(request: Request[Any, Any, Any]) -> Collector:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from honeyguard.clock import Clock, Entropy, FastEntropy
@@ -98,8 +98,11 @@ class Defense:
         *,
         interval: float = 0.25,
         entropy: Entropy | None = None,
+        give_way: Callable[[], None] | None = None,
     ) -> None:
+        """``give_way``: called between slices of the fold (ingest's decoder pauses it)."""
         self.clock = clock
+        self._give_way = give_way
         self.intel = IntelService(IntelStore(state), clock)
         self.mitigation = build_mitigation(settings, state, clock, entropy)
         self.decisions = self.mitigation.store
@@ -146,7 +149,7 @@ class Defense:
                 self._folded += len(pending)
 
     def _fold_and_decide(self, pending: list[Event]) -> Changes:
-        self.intel.fold(pending)
+        self.intel.fold(pending, between=self._give_way)
         due = self.clock.monotonic() - self._last_sweep >= SWEEP_SECONDS
         if due:
             self._last_sweep = self.clock.monotonic()

@@ -110,8 +110,7 @@ class NatsIngest:
             await self._refuse(message, None, f"subject {message.subject!r} names no sensor")
             return
         try:
-            batch = await asyncio.get_running_loop().run_in_executor(
-                self.collector.decoder, prepare_batch, message.data, sensor)
+            batch = await self.collector.decoder.run(prepare_batch, message.data, sensor)
         except IngestError as exc:
             await self._refuse(message, sensor, exc.message)
             return

@@ -54,8 +54,7 @@ async def ingest(request: Request[Any, Any, Any]) -> IngestResult:
                             headers={"Retry-After": str(BUSY_RETRY_SECONDS)})
     body = await request.body()
     try:
-        batch = await asyncio.get_running_loop().run_in_executor(
-            collector.decoder, _prepare, body, request.headers.get("content-encoding"), sensor)
+        batch = await collector.decoder.run(_prepare, body, request.headers.get("content-encoding"), sensor)
     except IngestError as exc:
         raise HTTPException(status_code=exc.status, detail=exc.message) from None
     result = await collector.writer.insert(batch)
