@@ -103,3 +103,21 @@ def test_the_backlog_counts_events_until_their_decisions_are_made(tmp_path: Path
     assert defense.overloaded
     defense.step()
     assert seen_while_deciding == [True] and not defense.overloaded
+
+
+@pytest.mark.parametrize(("events", "gives_way"), [(300, True), (2_000, False)])
+def test_the_fold_gives_way_to_decoding_unless_the_loop_is_behind(
+    tmp_path: Path, events: int, gives_way: bool
+) -> None:
+    clock = FakeClock(T0)
+    settings = default_settings(str(tmp_path))
+    settings.server.defense_backlog = 4_000  # behind from a quarter of it: 1,000 events
+    asked: list[int] = []
+    defense = Defense(settings, StateStore(settings.state_url, clock=clock), clock, entropy=SeededEntropy(4),
+                      give_way=lambda: asked.append(1))
+    defense.load([])
+    defense.observe([_failed_login(clock, src=f"198.51.100.{i % 200}") for i in range(events)])
+    assert defense.behind is not gives_way
+    defense.step()
+    assert (len(asked) > 0) is (gives_way and defense.intel.book._native is not None)
+    assert not defense.behind

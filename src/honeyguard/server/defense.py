@@ -134,6 +134,12 @@ class Defense:
         self._wake.set()
 
     @property
+    def behind(self) -> bool:
+        """A quarter of ``server.defense_backlog`` waits: the loop goes straight on, and its fold
+        stops giving way to ingest's decoder."""
+        return self._observed - self._folded >= self.max_backlog // 4
+
+    @property
     def overloaded(self) -> bool:
         """More events wait to be folded and decided than ``server.defense_backlog``: ingest should
         push back."""
@@ -149,7 +155,8 @@ class Defense:
                 self._folded += len(pending)
 
     def _fold_and_decide(self, pending: list[Event]) -> Changes:
-        self.intel.fold(pending, between=self._give_way)
+        # behind, the fold runs flat out: pausing it would only bring the 503s nearer
+        self.intel.fold(pending, between=None if self.behind else self._give_way)
         due = self.clock.monotonic() - self._last_sweep >= SWEEP_SECONDS
         if due:
             self._last_sweep = self.clock.monotonic()
@@ -180,7 +187,7 @@ class Defense:
                     len(changes.renewed),
                     len(changes.withdrawn),
                 )
-            if self._observed - self._folded < self.max_backlog // 4:
+            if not self.behind:
                 await asyncio.sleep(self.interval)  # gather the next step's events (fewer, larger steps)
             # else behind: straight on. Pausing with a backlog only lets it grow to the limit, where
             # ingest answers 503 and the sensors wait seconds while a core idles.
