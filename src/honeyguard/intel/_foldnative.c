@@ -141,18 +141,35 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-/* at.timestamp(): for a UTC datetime the same integer microseconds over 10**6 Python computes
- * (exact below 2**53, then one correctly rounded division); any other datetime asks Python. */
-static int posix_of(PyObject *at, double *out)
+/* An exact UTC datetime as its microseconds since 1970 (``exact``); any other (naive, another
+ * zone, a subclass) is left to Python: its comparisons, its timestamp(). */
+typedef struct {
+    int64_t us;
+    int exact;
+} DateKey;
+
+static DateKey date_key(PyObject *at)
 {
+    DateKey key = {0, 0};
     if (PyDateTime_CheckExact(at) && ((PyDateTime_DateTime *)at)->hastzinfo &&
         ((PyDateTime_DateTime *)at)->tzinfo == PyDateTime_TimeZone_UTC) {
         int64_t days = days_from_civil(PyDateTime_GET_YEAR(at), (unsigned)PyDateTime_GET_MONTH(at),
                                        (unsigned)PyDateTime_GET_DAY(at));
         int64_t seconds = days * 86400 + PyDateTime_DATE_GET_HOUR(at) * 3600 +
                           PyDateTime_DATE_GET_MINUTE(at) * 60 + PyDateTime_DATE_GET_SECOND(at);
-        int64_t micro = seconds * 1000000 + PyDateTime_DATE_GET_MICROSECOND(at);
-        *out = (double)micro / 1e6;
+        key.us = seconds * 1000000 + PyDateTime_DATE_GET_MICROSECOND(at);
+        key.exact = 1;
+    }
+    return key;
+}
+
+/* at.timestamp(): for a UTC datetime the same integer microseconds over 10**6 Python computes
+ * (exact below 2**53, then one correctly rounded division); any other datetime asks Python. */
+static int posix_of(PyObject *at, double *out)
+{
+    DateKey key = date_key(at);
+    if (key.exact) {
+        *out = (double)key.us / 1e6;
         return 0;
     }
     return take_double(PyObject_CallMethodNoArgs(at, s_timestamp), out);

@@ -14,27 +14,7 @@
 
 /* ---- datetimes compared in C --------------------------------------------------------------- */
 
-/* An exact UTC datetime compares as its microseconds since 1970; any other (naive, another zone, a
- * subclass) compares through Python, as the Python fold's ``<`` does. */
-typedef struct {
-    int64_t us;
-    int exact;
-} DateKey;
-
-static DateKey date_key(PyObject *at)
-{
-    DateKey key = {0, 0};
-    if (PyDateTime_CheckExact(at) && ((PyDateTime_DateTime *)at)->hastzinfo &&
-        ((PyDateTime_DateTime *)at)->tzinfo == PyDateTime_TimeZone_UTC) {
-        int64_t days = days_from_civil(PyDateTime_GET_YEAR(at), (unsigned)PyDateTime_GET_MONTH(at),
-                                       (unsigned)PyDateTime_GET_DAY(at));
-        int64_t seconds = days * 86400 + PyDateTime_DATE_GET_HOUR(at) * 3600 +
-                          PyDateTime_DATE_GET_MINUTE(at) * 60 + PyDateTime_DATE_GET_SECOND(at);
-        key.us = seconds * 1000000 + PyDateTime_DATE_GET_MICROSECOND(at);
-        key.exact = 1;
-    }
-    return key;
-}
+/* (DateKey and date_key: _foldnative.c, beside posix_of) */
 
 /* a <op> b for datetimes (Py_LT, Py_LE, Py_GT, Py_EQ): 1, 0, or -1 with the comparison's error */
 static int date_compare(PyObject *a, DateKey ka, PyObject *b, DateKey kb, int op)
