@@ -233,6 +233,8 @@ class Connection:
                     f"of them directly (DuckDB's C API scan would not apply it): reads {list(read)}"
                     + (f" with filters {info['Filters']}" if info.get("Filters") else "")
                 )
+        if len(self._whole) >= 256:  # (statements over views are the store's few; bounded anyway)
+            self._whole.clear()
         self._whole.add(key)
 
     @contextmanager
