@@ -94,16 +94,18 @@ static Entry *entry_for(Book *b, PyObject *type, PyObject *value, PyObject *at)
     return entry;
 }
 
-/* _with(entry.<set>, values) when values is not empty: a set that was None is made only when
- * every value went in (as dict.fromkeys would be); an existing one keeps what went in before an
- * error (as the loop over it does) */
-static int add_keys(Book *b, Keys *known, char *has, PyObject *values)
+/* _with(entry.<set>, values) when values is not empty: a set that was None (empty) is made only
+ * when every value went in (as dict.fromkeys would be); an existing one keeps what went in before
+ * an error (as the loop over it does). (A truthy ``values`` that yields nothing leaves it None
+ * here where Python makes it {}: event lists are never such.) */
+static int add_keys(Book *b, Keys *known, PyObject *values)
 {
     int truth = PyObject_IsTrue(values);
     if (truth <= 0)
         return truth;
     Keys fresh = {0};
-    Keys *into = *has ? known : &fresh;
+    int made = known->n > 0;
+    Keys *into = made ? known : &fresh;
     PyObject *it = PyObject_GetIter(values);
     if (it == NULL)
         return -1;
@@ -116,13 +118,11 @@ static int add_keys(Book *b, Keys *known, char *has, PyObject *values)
     Py_DECREF(it);
     if (rc == 0 && PyErr_Occurred())
         rc = -1;
-    if (!*has) {
-        if (rc == 0) {
+    if (!made) {
+        if (rc == 0)
             *known = fresh;
-            *has = 1;
-        } else {
+        else
             keys_clear(&fresh);
-        }
     }
     return rc;
 }
@@ -201,12 +201,8 @@ static int add_evidence(Book *b, Entry *e, double weight, PyObject *reason, Sigh
         }
     } else if (e->n_evidence == e->cap_evidence) {
         Py_ssize_t cap = e->cap_evidence ? e->cap_evidence * 2 : 4;
-        Evidence *grown = PyMem_Realloc(e->evidence, (size_t)cap * sizeof(Evidence));
-        if (grown == NULL) {
-            PyErr_NoMemory();
+        if (grow_block((void **)&e->evidence, (size_t)cap * sizeof(Evidence)) < 0)
             return -1;
-        }
-        e->evidence = grown;
         e->cap_evidence = cap;
     }
     b->evidence_seq += 1;
@@ -230,24 +226,23 @@ static int add_evidence(Book *b, Entry *e, double weight, PyObject *reason, Sigh
     return rc;
 }
 
+/* *seen moved to the sighting's time when that time is <op> it */
+static int move_seen(PyObject **seen, DateKey *key, Sighted *s, int op)
+{
+    int moves = date_compare(s->at, s->at_key, *seen, *key, op);
+    if (moves > 0) {
+        Py_SETREF(*seen, Py_NewRef(s->at));
+        *key = s->at_key;
+    }
+    return moves < 0 ? -1 : 0;
+}
+
 /* at < first_seen, at > last_seen: moved */
 static int widen_seen(Entry *e, Sighted *s)
 {
-    int earlier = date_compare(s->at, s->at_key, e->first_seen, e->first_key, Py_LT);
-    if (earlier < 0)
+    if (move_seen(&e->first_seen, &e->first_key, s, Py_LT) < 0)
         return -1;
-    if (earlier) {
-        Py_SETREF(e->first_seen, Py_NewRef(s->at));
-        e->first_key = s->at_key;
-    }
-    int later = date_compare(s->at, s->at_key, e->last_seen, e->last_key, Py_GT);
-    if (later < 0)
-        return -1;
-    if (later) {
-        Py_SETREF(e->last_seen, Py_NewRef(s->at));
-        e->last_key = s->at_key;
-    }
-    return 0;
+    return move_seen(&e->last_seen, &e->last_key, s, Py_GT);
 }
 
 /* IndicatorBook._add: one sighting of (type, value) in a role, with its strength and reason */
@@ -273,8 +268,7 @@ static int add_sighting(Book *b, PyObject *type, PyObject *value, PyObject *role
         goto out;
     e->sightings += 1;
     e->weights += weight;
-    if (add_keys(b, &e->cves, &e->has_cves, s->cves) < 0 ||
-        add_keys(b, &e->techniques, &e->has_techniques, s->techniques) < 0)
+    if (add_keys(b, &e->cves, s->cves) < 0 || add_keys(b, &e->techniques, s->techniques) < 0)
         goto out;
     if (keys_put(&e->roles, role, 0) < 0)
         goto out;

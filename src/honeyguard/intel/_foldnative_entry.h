@@ -96,6 +96,18 @@ static Py_ssize_t keys_find(Keys *k, PyObject *key)
     return -1;
 }
 
+/* *block reallocated to size bytes; -1 with MemoryError (the block unchanged) */
+static int grow_block(void **block, size_t size)
+{
+    void *grown = PyMem_Realloc(*block, size);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *block = grown;
+    return 0;
+}
+
 static int keys_index(Keys *k)
 {
     PyObject *index = PyDict_New();
@@ -121,28 +133,12 @@ static Py_ssize_t keys_add(Keys *k, PyObject *key, size_t val_size)
     if (hash == -1)
         return -1;
     if (k->n == k->cap) {
-        Py_ssize_t cap = k->cap ? k->cap * 2 : 1;
-        PyObject **keys = PyMem_Realloc(k->keys, (size_t)cap * sizeof(PyObject *));
-        if (keys == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        k->keys = keys;
-        Py_hash_t *hashes = PyMem_Realloc(k->hashes, (size_t)cap * sizeof(Py_hash_t));
-        if (hashes == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        k->hashes = hashes;
-        if (val_size) {
-            char *vals = PyMem_Realloc(k->vals, (size_t)cap * val_size);
-            if (vals == NULL) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            k->vals = vals;
-        }
-        k->cap = cap;
+        size_t cap = k->cap ? (size_t)k->cap * 2 : 1;
+        if (grow_block((void **)&k->keys, cap * sizeof(PyObject *)) < 0 ||
+            grow_block((void **)&k->hashes, cap * sizeof(Py_hash_t)) < 0 ||
+            (val_size && grow_block((void **)&k->vals, cap * val_size) < 0))
+            return -1; /* (the blocks grown so far stay: cap still tells their common size) */
+        k->cap = (Py_ssize_t)cap;
     }
     Py_ssize_t at = k->n;
     if (k->index != NULL) {
@@ -215,9 +211,9 @@ typedef struct {
     DateKey first_key, last_key;
     long long sightings;
     double weights, slowest;
-    char touched, allowlisted, has_cves, has_techniques;
+    char touched, allowlisted;
     char busy; /* being updated or read out: Python code run meanwhile may not change it */
-    Keys roles, sensors, locations, cves, techniques;
+    Keys roles, sensors, locations, cves, techniques; /* cves, techniques: None while empty */
     Keys tallies; /* by source; each payload a Keys of the source's roles, each payload a Sum */
     Evidence *evidence;
     Py_ssize_t n_evidence, cap_evidence;
@@ -416,8 +412,8 @@ static PyObject *entry_record(Entry *e, PyObject *const *args, Py_ssize_t nargs)
     v[6] = keys_dict(&e->roles);
     v[7] = keys_dict(&e->sensors);
     v[8] = keys_dict(&e->locations);
-    v[9] = e->has_cves ? keys_dict(&e->cves) : Py_NewRef(Py_None);
-    v[10] = e->has_techniques ? keys_dict(&e->techniques) : Py_NewRef(Py_None);
+    v[9] = e->cves.n ? keys_dict(&e->cves) : Py_NewRef(Py_None);
+    v[10] = e->techniques.n ? keys_dict(&e->techniques) : Py_NewRef(Py_None);
     v[11] = tallies_dict(e);
     v[12] = evidence ? evidence_list(e) : PyList_New(0);
     v[13] = Py_NewRef(e->allowlisted ? Py_True : Py_False);
@@ -486,7 +482,6 @@ static PyGetSetDef entry_getset[] = {
     {"type", (getter)entry_get_object, NULL, "the indicator's type", ENTRY_OBJECT(type)},
     {"value", (getter)entry_get_object, NULL, "the indicator's value", ENTRY_OBJECT(value)},
     {"id", (getter)entry_get_object, (setter)entry_set_id, "indicator_id, once read", ENTRY_OBJECT(id)},
-    {"last_seen", (getter)entry_get_object, NULL, "the newest sighting's time", ENTRY_OBJECT(last_seen)},
     {"touched", (getter)entry_get_flag, (setter)entry_set_flag, "listed in the book's touched list",
      ENTRY_OBJECT(touched)},
     {"allowlisted", (getter)entry_get_flag, (setter)entry_set_flag, "allowlisted", ENTRY_OBJECT(allowlisted)},
